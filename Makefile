@@ -1,0 +1,50 @@
+# Followup: the two commands a newcomer needs are `make run` and `make test`.
+# Everything the project needs is installed from here (Python packages into .venv,
+# Debian's chromium for the browser tests); nothing is downloaded at run time.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint format bench services chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+## run: set up, create data/ and the first admin, serve http://127.0.0.1:8000 + worker
+run: $(VENV)/.installed
+	$(BIN)/followup run
+
+## test: set up with test extras, make sure Chromium and the services are there, test
+test: $(VENV)/.installed-test chromium services lint
+	$(BIN)/pytest -p no:cacheprovider
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+chromium:
+	@bash scripts/ensure-chromium
+
+services:
+	@bash scripts/ensure-services
+
+## bench: print the performance figures quoted in the README
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,48 @@
+"""Followup's core: data, scheduling, delivery guarantees, and the plugin contract.
+
+Plugins import what they need from here and nothing else from the core:
+
+    from core import hookimpl, Trigger, Rule, Sender, SendResult, OrderData, ItemData
+"""
+
+from .contracts import (
+    ALL_STATES,
+    EVENT_KINDS,
+    DeliveryWindow,
+    ItemData,
+    Job,
+    Marketplace,
+    OrderData,
+    OrderSource,
+    Preset,
+    Rendered,
+    Rule,
+    Sender,
+    SendResult,
+    SettingField,
+    SettingsPage,
+    TimeWindow,
+    Trigger,
+)
+from .hookspecs import hookimpl
+
+__all__ = [
+    "ALL_STATES",
+    "EVENT_KINDS",
+    "DeliveryWindow",
+    "ItemData",
+    "Job",
+    "Marketplace",
+    "OrderData",
+    "OrderSource",
+    "Preset",
+    "Rendered",
+    "Rule",
+    "Sender",
+    "SendResult",
+    "SettingField",
+    "SettingsPage",
+    "TimeWindow",
+    "Trigger",
+    "hookimpl",
+]

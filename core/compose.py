@@ -1,0 +1,127 @@
+"""Composing a message: choose template version and language, render, lint.
+
+Used at send time by the dispatcher and at edit time by the preview, so that what the
+seller previews is exactly what would be sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import compliance, render
+from .contracts import Rendered
+from .models import Order, Step, Template, TemplateVariant, TemplateVersion
+
+
+class ComposeError(Exception):
+    """The message cannot be composed; ``reason`` is what the trace shows."""
+
+    def __init__(self, reason: str, rule_ids: tuple[str, ...] = ()):
+        super().__init__(reason)
+        self.reason = reason
+        self.rule_ids = rule_ids
+
+
+class NoVariant(ComposeError):
+    """No language variant matches the buyer; the step's policy decides what happens."""
+
+
+@dataclass
+class Composed:
+    rendered: Rendered
+    version: TemplateVersion | None
+    findings: list
+
+
+def language_of(locale: str) -> str:
+    """"de_DE" / "de-DE" / "de" -> "de"."""
+    return locale.replace("_", "-").split("-", 1)[0].lower() if locale else ""
+
+
+def buyer_language(engine, order: Order) -> str:
+    lang = language_of(order.buyer_locale)
+    if lang:
+        return lang
+    mkt = engine.marketplace(order.marketplace)
+    return mkt.languages[0] if mkt else "en"
+
+
+def latest_version(template: Template) -> TemplateVersion | None:
+    return (
+        TemplateVersion.select()
+        .where(TemplateVersion.template == template)
+        .order_by(TemplateVersion.number.desc())
+        .first()
+    )
+
+
+def template_for(step: Step, variant_label: str) -> Template | None:
+    """The step's template, or the A/B variant's template when the message has one."""
+    for index, variant in enumerate(step.variants or []):
+        label = variant.get("label") or chr(ord("A") + index)
+        if label == variant_label and variant.get("template"):
+            return Template.get_or_none(Template.id == int(variant["template"]))
+    return step.template
+
+
+def pick_variant(version: TemplateVersion, language: str) -> TemplateVariant | None:
+    variants = {v.language: v for v in version.variants}
+    return variants.get(language)
+
+
+def lint_rendered(engine, order: Order, step: Step | None, rendered: Rendered, channel: str):
+    inp = compliance.LintInput(
+        text=rendered.text,
+        html=rendered.html,
+        subject=rendered.subject,
+        channel=channel,
+        message_type=step.message_type if step else "",
+        language=rendered.language or "en",
+        order_id=order.order_id,
+        allowed_links=tuple(u for u in [engine.invoice_url(order)] if u),
+    )
+    return compliance.lint(inp, engine.content_checks(order.marketplace))
+
+
+def compose(engine, order: Order, step: Step, message=None) -> Composed:
+    """Render the step's template for ``order`` in the buyer's language and lint it.
+
+    Raises ``NoVariant`` when no variant fits the buyer's language and ``ComposeError``
+    when rendering fails or the linter finds an error (rule ids in ``rule_ids``).
+    """
+    sender = engine.senders.get(step.sender)
+    language = buyer_language(engine, order)
+    no_body = sender is not None and not sender.needs_body
+    if no_body or (step.template_id is None and step.message_type == "review_request"):
+        # Request a Review: Amazon writes the text in the buyer's language.
+        return Composed(Rendered("", "", language=language), None, [])
+    template = template_for(step, message.variant if message is not None else "")
+    if template is None:
+        raise ComposeError("skipped: step has no template")
+    version = latest_version(template)
+    if version is None:
+        raise ComposeError(f"skipped: template {template.name!r} has no saved version")
+    variant = pick_variant(version, language)
+    if variant is None:
+        have = ", ".join(sorted(v.language for v in version.variants)) or "none"
+        raise NoVariant(f"skipped: no {language} variant of {template.name!r} (has {have})")
+    if message is not None:
+        message.language = language
+    context = engine.template_context(order, message)
+    try:
+        subject = render.render(variant.subject, context) if variant.subject else ""
+        text = render.render(variant.body, context)
+        html = render.render_html(variant.html, context) if variant.html else ""
+    except render.TemplateError as exc:
+        raise ComposeError(f"skipped: template error: {exc}") from exc
+    rendered = Rendered(subject, text, html, language=language)
+    if sender is not None and sender.max_length and len(text) > sender.max_length:
+        raise ComposeError(
+            f"skipped: text is {len(text)} characters, {sender.name} allows {sender.max_length}"
+        )
+    findings = lint_rendered(engine, order, step, rendered, template.channel)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        ids = tuple(dict.fromkeys(f.rule_id for f in errors))
+        raise ComposeError(f"skipped: compliance {', '.join(ids)}", ids)
+    return Composed(rendered, version, findings)

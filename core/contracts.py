@@ -1,0 +1,249 @@
+"""The value types that cross the plugin boundary.
+
+Plugins build these and hand them to the core through the hooks in ``core.hookspecs``.
+They are deliberately plain frozen dataclasses: a plugin author reads this one file to
+know every shape the core accepts, and the core never has to guess at duck types.
+
+Every "check" callable in here answers with ``None`` (fine) or a reason string. That one
+convention is what lets the order trace answer "why was this (not) sent?".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# Message states. A message always sits in exactly one of these; the final ones never
+# change again except through a person's explicit action in the UI.
+SCHEDULED = "scheduled"  # waiting for its due time (or for a daily-limit slot)
+SENDING = "sending"  # claimed under a lease, committed before the sender is called
+SENT = "sent"
+SKIPPED = "skipped"  # a rule, veto or preflight said no; reason says which
+FAILED = "failed"  # permanent failure; error says why
+RETRY = "retry"  # failed, will be tried again at next_attempt_at
+IN_DOUBT = "in_doubt"  # the call may or may not have reached the channel
+CANCELLED = "cancelled"  # a person or a campaign edit withdrew it
+
+FINAL_STATES = frozenset({SENT, SKIPPED, FAILED, CANCELLED})
+WAITING_STATES = frozenset({SCHEDULED, RETRY, IN_DOUBT})
+ALL_STATES = FINAL_STATES | WAITING_STATES | {SENDING}
+
+# Order event kinds the core knows. Plugins may add triggers for other kinds.
+ORDERED = "ordered"
+SHIPPED = "shipped"
+DELIVERED = "delivered"
+CANCELLED_EVENT = "cancelled"
+RETURNED = "returned"
+REFUNDED = "refunded"
+EVENT_KINDS = (ORDERED, SHIPPED, DELIVERED, CANCELLED_EVENT, RETURNED, REFUNDED)
+
+
+@dataclass(frozen=True)
+class Marketplace:
+    """One storefront: ``code`` is the short name used everywhere in Followup (``DE``)."""
+
+    code: str
+    marketplace_id: str
+    region: str
+    languages: tuple[str, ...]
+    timezone: str
+    country: str
+    currency: str
+    name: str = ""
+    eu_vat: bool = False
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """An order event a campaign step can start from.
+
+    ``anchor(engine, order, events)`` returns the UTC datetime the step's delay counts from, or
+    ``None`` when the event has not happened (yet) for this order; ``waiting_reason``
+    is what the trace shows then.
+    """
+
+    name: str
+    label: str
+    anchor: Callable[[Any, Any, Mapping[str, datetime]], datetime | None]
+    waiting_reason: str = "waiting: trigger event has not happened"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A filter a campaign step can use.
+
+    ``check(order, params, engine)`` returns ``None`` when the order passes, else a
+    reason such as ``"rule: SKU not in campaign"``. Rules are checked at planning and
+    again at send time on fresh data.
+    """
+
+    name: str
+    label: str
+    check: Callable[..., str | None]
+    params_help: str = ""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What a sender says happened.
+
+    ``status`` is one of ``sent``, ``skipped``, ``retry``, ``failed``, ``in_doubt``.
+    ``retry_after`` (seconds) applies to ``retry``.
+    """
+
+    status: str
+    detail: str = ""
+    external_id: str = ""
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message as it will leave: subject (email only), plain text, optional HTML."""
+
+    subject: str
+    text: str
+    html: str = ""
+    language: str = ""
+    attachments: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sender:
+    """A channel that delivers messages.
+
+    ``preflight(engine, message, order)`` -> ``None`` or a reason not to send now.
+    ``send(engine, message, order, rendered)`` -> ``SendResult``.
+    ``reconcile(engine, message, order)`` -> ``"sent"``, ``"not_sent"`` or ``None``
+    (unknown) for a message left in doubt.
+    ``review_request``: messages from this sender count as the order's review request.
+    ``needs_body``: False for channels whose text Amazon writes (Request a Review).
+    ``dry_run``: nothing leaves the machine; shown as such everywhere.
+    """
+
+    name: str
+    label: str
+    send: Callable[..., SendResult]
+    preflight: Callable[..., str | None] | None = None
+    reconcile: Callable[..., str | None] | None = None
+    review_request: bool = False
+    needs_body: bool = True
+    dry_run: bool = False
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class OrderSource:
+    """Where orders come from (Amazon's API, a report file, demo data).
+
+    ``fetch(engine, account, since, progress)`` yields ``OrderData``; ``progress`` is a
+    callable taking (done, total_or_None, text). ``import_file(engine, account, path)``
+    is optional and yields ``OrderData`` parsed from a file.
+    """
+
+    name: str
+    label: str
+    fetch: Callable[..., Iterable[OrderData]] | None = None
+    import_file: Callable[..., Iterable[OrderData]] | None = None
+    test_connection: Callable[..., str | None] | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A periodic background job; ``run(engine)`` is called every ``every_seconds``."""
+
+    name: str
+    every_seconds: int
+    run: Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class SettingField:
+    key: str
+    label: str
+    kind: str = "text"  # text, int, bool, choice, textarea
+    default: Any = None
+    help: str = ""
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SettingsPage:
+    """A plugin's settings form, rendered by the web admin per marketplace."""
+
+    plugin: str
+    title: str
+    fields: tuple[SettingField, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A ready-made campaign a seller can create in one click and then edit.
+
+    ``steps`` are dicts with the same keys as the campaign editor's step form.
+    """
+
+    name: str
+    label: str
+    marketplace: str
+    fulfillment: str
+    steps: tuple[Mapping[str, Any], ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryWindow:
+    earliest: datetime | None
+    latest: datetime | None
+    confirmed: bool
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    opens: datetime
+    closes: datetime
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ItemData:
+    sku: str
+    asin: str
+    title: str
+    quantity: int = 1
+    price: float = 0.0
+
+
+@dataclass(frozen=True)
+class OrderData:
+    """An order as an order source reports it, before it is stored.
+
+    Times are timezone-aware UTC. ``events`` maps event kind -> when it happened; the
+    store records each kind once per order, so a source may report it repeatedly.
+    """
+
+    order_id: str
+    marketplace: str
+    fulfillment: str  # "FBA" or "FBM"
+    status: str
+    purchased_at: datetime
+    last_updated_at: datetime
+    items: tuple[ItemData, ...] = ()
+    total: float = 0.0
+    currency: str = ""
+    buyer_key: str = ""
+    buyer_email: str = ""
+    buyer_locale: str = ""
+    ship_country: str = ""
+    is_business: bool = False
+    is_prime: bool = False
+    shipped_late: bool = False
+    shipped_at: datetime | None = None
+    earliest_delivery: datetime | None = None
+    latest_delivery: datetime | None = None
+    delivery_confirmed: bool = False
+    events: Mapping[str, datetime] = field(default_factory=dict)

@@ -1,0 +1,75 @@
+"""Database connection: one peewee ``DatabaseProxy`` bound at start to SQLite or PostgreSQL.
+
+SQLite is the embedded default. It runs in WAL mode (readers never block the writer)
+with a busy timeout, and write transactions that must not interleave (claiming due
+messages) use ``BEGIN IMMEDIATE`` through ``write_transaction``. On PostgreSQL the same
+code path uses ``SELECT ... FOR UPDATE SKIP LOCKED`` (see ``core.dispatch``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+
+log = logging.getLogger(__name__)
+
+database = DatabaseProxy()
+
+
+def open_database(url: str, busy_timeout_ms: int = 5000) -> Database:
+    """Create (not yet connect) the database named by ``url`` and bind the proxy to it."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :]
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db: Database = SqliteDatabase(
+            path,
+            pragmas={
+                "journal_mode": "wal",
+                "busy_timeout": busy_timeout_ms,
+                "foreign_keys": 1,
+                "synchronous": "normal",
+                "cache_size": -32000,
+            },
+            timeout=busy_timeout_ms / 1000,
+            check_same_thread=False,
+        )
+    elif url.startswith(("postgresql://", "postgres://")):
+        u = urlparse(url)
+        db = PostgresqlDatabase(
+            unquote(u.path.lstrip("/")),
+            user=unquote(u.username) if u.username else None,
+            password=unquote(u.password) if u.password else None,
+            host=u.hostname,
+            port=u.port or 5432,
+            autorollback=True,
+        )
+    else:
+        raise ValueError(f"[database] url: {url!r} is neither sqlite:///PATH nor postgresql://")
+    database.initialize(db)
+    return db
+
+
+def is_sqlite() -> bool:
+    return isinstance(database.obj, SqliteDatabase)
+
+
+@contextlib.contextmanager
+def write_transaction() -> Iterator[None]:
+    """A transaction that takes the write lock up front.
+
+    On SQLite a plain ``BEGIN`` is deferred: two workers could both read the same due
+    message before either writes. ``BEGIN IMMEDIATE`` serialises claimers instead.
+    """
+    db = database.obj
+    if isinstance(db, SqliteDatabase):
+        with db.atomic("IMMEDIATE"):
+            yield
+    else:
+        with db.atomic():
+            yield

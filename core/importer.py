@@ -1,0 +1,41 @@
+"""Importing orders from a file through an order source's ``import_file``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .models import SellerAccount
+from .planning import plan_orders
+from .store import store_orders
+
+
+class ImportError_(Exception):  # noqa: N801 - avoid shadowing the builtin ImportError
+    """The file cannot be imported; the message names the file and what is wrong."""
+
+
+def import_orders(engine, path: Path, account_name: str, source_name: str = "amazon") -> str:
+    source = engine.sources.get(source_name)
+    if source is None or source.import_file is None:
+        known = ", ".join(n for n, s in engine.sources.items() if s.import_file) or "none"
+        raise ImportError_(f"order source {source_name!r} cannot import files (can: {known})")
+    if not path.is_file():
+        raise ImportError_(f"{path}: no such file")
+    account, _ = SellerAccount.get_or_create(name=account_name, defaults={"source": source_name})
+    try:
+        batch = list(source.import_file(engine, account, path))
+    except ValueError as exc:
+        raise ImportError_(f"{path}: {exc}") from exc
+    result = store_orders(account, batch, f"import:{path.name}", set(engine.marketplaces))
+    planned = plan_orders(engine, result.changed_ids)
+    markets = sorted({o.marketplace for o in batch})
+    if markets and set(markets) - set(account.marketplaces or []):
+        account.marketplaces = sorted(set(account.marketplaces or []) | set(markets))
+        account.save()
+    text = (
+        f"{path.name}: {result.created} new, {result.updated} updated, "
+        f"{result.unchanged} unchanged orders into {account.name!r}; "
+        f"{planned.planned} messages planned"
+    )
+    if result.errors:
+        text += f"; {len(result.errors)} rejected, first: {result.errors[0]}"
+    return text

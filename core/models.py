@@ -1,0 +1,293 @@
+"""The data model. All datetimes are stored naive in UTC (``core.clock.utcnow``).
+
+Uniqueness constraints carry the product's promises: one event of each kind per order,
+one message per (order, step), one decision per (order, step). Code relies on the
+database to refuse a duplicate rather than on checking first.
+"""
+
+from __future__ import annotations
+
+import json
+
+from peewee import (
+    BlobField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+from .clock import utcnow
+from .db import database
+
+
+class JSONField(TextField):
+    """JSON stored as text, so SQLite and PostgreSQL behave alike."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class User(BaseModel):
+    username = CharField(unique=True, max_length=80)
+    password_hash = CharField(max_length=255)
+    role = CharField(default="admin", max_length=16)  # admin, editor, viewer
+    must_change_password = BooleanField(default=True)
+    failed_logins = IntegerField(default=0)
+    locked_until = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    last_login_at = DateTimeField(null=True)
+
+
+class SellerAccount(BaseModel):
+    name = CharField(max_length=120)
+    source = CharField(max_length=40)  # order source plugin name: "amazon", "demo", ...
+    region = CharField(max_length=8, default="")  # NA, EU, FE
+    marketplaces = JSONField(default=list)  # marketplace codes, e.g. ["US", "CA"]
+    credentials = BlobField(null=True)  # Fernet-encrypted JSON, never plain text
+    is_demo = BooleanField(default=False)
+    status = CharField(default="new", max_length=16)  # new, ok, error, syncing
+    status_message = TextField(default="")
+    sync_cursor = DateTimeField(null=True)  # advances only with the data it covers
+    sync_progress = JSONField(null=True)  # {"done": n, "total": m, "text": "..."}
+    last_sync_at = DateTimeField(null=True)
+    test_address = CharField(default="", max_length=255)  # the seller's own test inbox
+    created_at = DateTimeField(default=utcnow)
+
+
+class Order(BaseModel):
+    account = ForeignKeyField(SellerAccount, backref="orders", on_delete="CASCADE")
+    order_id = CharField(max_length=40)  # Amazon's 17-digit id, 3-7-7
+    marketplace = CharField(max_length=4, index=True)
+    fulfillment = CharField(max_length=4)  # FBA, FBM
+    status = CharField(max_length=24)
+    purchased_at = DateTimeField(index=True)
+    last_updated_at = DateTimeField()
+    shipped_at = DateTimeField(null=True)
+    earliest_delivery = DateTimeField(null=True)
+    latest_delivery = DateTimeField(null=True)
+    delivery_confirmed = BooleanField(default=False)
+    total = FloatField(default=0)
+    currency = CharField(max_length=3, default="")
+    buyer_key = CharField(max_length=128, default="", index=True)
+    buyer_email = CharField(max_length=255, default="")  # the anonymized relay address
+    buyer_locale = CharField(max_length=16, default="")
+    ship_country = CharField(max_length=2, default="")
+    is_business = BooleanField(default=False)
+    is_prime = BooleanField(default=False)
+    shipped_late = BooleanField(default=False)
+    item_count = IntegerField(default=0)
+    negative_feedback = BooleanField(default=False)
+    messages_stopped = BooleanField(default=False)  # "stop messages for this order"
+    is_demo = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("account", "order_id"), True),)
+
+
+class OrderItem(BaseModel):
+    order = ForeignKeyField(Order, backref="items", on_delete="CASCADE")
+    sku = CharField(max_length=80, index=True)
+    asin = CharField(max_length=20, index=True)
+    title = TextField(default="")
+    quantity = IntegerField(default=1)
+    price = FloatField(default=0)
+
+
+class OrderEvent(BaseModel):
+    order = ForeignKeyField(Order, backref="events", on_delete="CASCADE")
+    kind = CharField(max_length=24)
+    occurred_at = DateTimeField()
+    recorded_at = DateTimeField(default=utcnow)
+    source = CharField(max_length=40, default="")
+
+    class Meta:
+        indexes = ((("order", "kind"), True),)
+
+
+class Template(BaseModel):
+    name = CharField(max_length=120)
+    channel = CharField(max_length=24)  # sender family: messaging, email, solicitation
+    message_type = CharField(max_length=48, default="")
+    library_key = CharField(max_length=48, default="")
+    created_at = DateTimeField(default=utcnow)
+
+
+class TemplateVersion(BaseModel):
+    template = ForeignKeyField(Template, backref="versions", on_delete="CASCADE")
+    number = IntegerField()
+    created_at = DateTimeField(default=utcnow)
+    created_by = CharField(max_length=80, default="")
+    note = TextField(default="")
+
+    class Meta:
+        indexes = ((("template", "number"), True),)
+
+
+class TemplateVariant(BaseModel):
+    version = ForeignKeyField(TemplateVersion, backref="variants", on_delete="CASCADE")
+    language = CharField(max_length=8)
+    subject = TextField(default="")
+    body = TextField(default="")
+    html = TextField(default="")
+
+    class Meta:
+        indexes = ((("version", "language"), True),)
+
+
+class Campaign(BaseModel):
+    name = CharField(max_length=120)
+    status = CharField(default="draft", max_length=12)  # draft, test, active, paused
+    account = ForeignKeyField(SellerAccount, null=True, backref="campaigns")
+    description = TextField(default="")
+    preset = CharField(max_length=80, default="")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class Step(BaseModel):
+    campaign = ForeignKeyField(Campaign, backref="steps", on_delete="CASCADE")
+    position = IntegerField(default=0)
+    name = CharField(max_length=120, default="")
+    trigger = CharField(max_length=40)
+    delay_days = IntegerField(default=0)
+    delay_hours = IntegerField(default=0)
+    # "event": delay counts from the trigger; "review_window": from the day the
+    # review-request window opens (a plugin's review_request_window hook).
+    anchor = CharField(max_length=24, default="event")
+    window_start_hour = IntegerField(default=9)
+    window_end_hour = IntegerField(default=18)
+    weekdays = CharField(max_length=7, default="0123456")  # Monday = 0
+    skip_holidays = BooleanField(default=False)
+    rules = JSONField(default=list)  # [{"rule": name, "params": {...}}]
+    template = ForeignKeyField(Template, null=True, backref="steps")
+    sender = CharField(max_length=40)
+    message_type = CharField(max_length=48, default="")
+    priority = IntegerField(default=5)  # 1 = highest
+    no_variant_policy = CharField(max_length=24, default="skip")  # skip, review_request
+    critical = BooleanField(default=False)  # needed to complete the order ([Important])
+    variants = JSONField(default=list)  # A/B: [{"template": id, "weight": n}]
+    holdout_percent = IntegerField(default=0)
+    product_content = JSONField(default=dict)  # SKU -> {"manual": ..., ...}
+    updated_at = DateTimeField(default=utcnow)
+
+
+class Message(BaseModel):
+    order = ForeignKeyField(Order, backref="messages", on_delete="CASCADE")
+    step = ForeignKeyField(Step, null=True, backref="messages", on_delete="SET NULL")
+    campaign = ForeignKeyField(Campaign, null=True, backref="messages", on_delete="SET NULL")
+    account = ForeignKeyField(SellerAccount, backref="messages", on_delete="CASCADE")
+    sender = CharField(max_length=40)
+    state = CharField(max_length=12, index=True)
+    due_at = DateTimeField(index=True)
+    priority = IntegerField(default=5)
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(null=True)
+    lease_until = DateTimeField(null=True)
+    lease_owner = CharField(max_length=64, default="")
+    reason = TextField(default="")  # why skipped / waiting / cancelled
+    error = TextField(default="")
+    review_request = BooleanField(default=False)
+    dry_run = BooleanField(default=False)
+    variant = CharField(max_length=24, default="")  # A/B variant label or "holdout"
+    template_version = ForeignKeyField(TemplateVersion, null=True, on_delete="SET NULL")
+    language = CharField(max_length=8, default="")
+    subject = TextField(default="")
+    body = TextField(default="")
+    external_id = CharField(max_length=128, default="")
+    sent_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("order", "step"), True),
+            (("state", "due_at"), False),
+            (("account", "sent_at"), False),
+        )
+
+
+class Attempt(BaseModel):
+    message = ForeignKeyField(Message, backref="attempt_log", on_delete="CASCADE")
+    started_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+    outcome = CharField(max_length=12, default="")
+    detail = TextField(default="")
+
+
+class Decision(BaseModel):
+    """Why a step did or did not plan a message for an order (latest word per pair)."""
+
+    order = ForeignKeyField(Order, backref="decisions", on_delete="CASCADE")
+    step = ForeignKeyField(Step, backref="decisions", on_delete="CASCADE")
+    outcome = CharField(max_length=12)  # planned, waiting, excluded
+    reason = TextField(default="")
+    decided_by = CharField(max_length=40, default="")  # the plugin or rule that decided
+    decided_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("order", "step"), True),)
+
+
+class OptOut(BaseModel):
+    """A buyer who must not be messaged: Amazon opt-out or the seller's blocklist."""
+
+    buyer_key = CharField(max_length=128, index=True)
+    kind = CharField(max_length=12)  # opt_out, blocklist
+    reason = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("buyer_key", "kind"), True),)
+
+
+class PluginSetting(BaseModel):
+    plugin = CharField(max_length=60)
+    marketplace = CharField(max_length=4, default="")  # "" = every marketplace
+    key = CharField(max_length=60)
+    value = JSONField(null=True)
+
+    class Meta:
+        indexes = ((("plugin", "marketplace", "key"), True),)
+
+
+class AuditLog(BaseModel):
+    at = DateTimeField(default=utcnow, index=True)
+    user = CharField(max_length=80, default="")
+    action = CharField(max_length=60)
+    target = CharField(max_length=120, default="")
+    detail = TextField(default="")
+
+
+ALL_MODELS = (
+    User,
+    SellerAccount,
+    Order,
+    OrderItem,
+    OrderEvent,
+    Template,
+    TemplateVersion,
+    TemplateVariant,
+    Campaign,
+    Step,
+    Message,
+    Attempt,
+    Decision,
+    OptOut,
+    PluginSetting,
+    AuditLog,
+)

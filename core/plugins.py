@@ -1,0 +1,103 @@
+"""Building the plugin manager: built-in defaults, enabled plugins, entry points.
+
+* ``DEFAULT_PLUGINS`` are modules of ``core`` written as ordinary plugins, so every
+  default can be replaced by unregistering it.
+* Plugins named in ``[plugins] enabled`` are found by name in the ``followup``
+  entry-point group (Followup's own plugins are published there by pyproject.toml, just
+  like a third party's) or, when the name contains a dot, imported as a module path.
+* With ``[plugins] entrypoints = true`` every *third-party* plugin installed in the
+  environment is loaded as well, the way datasette loads its plugins.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
+
+import pluggy
+
+from . import hookspecs
+from .config import ConfigError, Settings
+
+log = logging.getLogger(__name__)
+
+ENTRYPOINT_GROUP = "followup"
+OWN_DISTRIBUTION = "followup"
+
+DEFAULT_PLUGINS = (
+    "core.default_triggers",
+    "core.default_rules",
+    "core.default_senders",
+    "core.default_vetoes",
+    "core.default_windows",
+    "core.default_context",
+)
+
+
+def available_plugins() -> dict[str, EntryPoint]:
+    """Every plugin installed under the ``followup`` entry-point group, by name."""
+    return {ep.name: ep for ep in entry_points(group=ENTRYPOINT_GROUP)}
+
+
+def _third_party(ep: EntryPoint) -> bool:
+    dist = getattr(ep, "dist", None)
+    return dist is None or dist.metadata["Name"].lower() != OWN_DISTRIBUTION
+
+
+def make_plugin_manager(
+    settings: Settings | None = None,
+    *,
+    entrypoints: bool | None = None,
+    extra: tuple[tuple[str, object], ...] = (),
+) -> pluggy.PluginManager:
+    """Return a plugin manager with defaults, enabled plugins and ``extra`` (name, obj).
+
+    Raises ``ConfigError`` naming the plugin when an enabled plugin does not exist, or
+    when ``[plugins.marketplaces]`` names a plugin that is not loaded.
+    """
+    pm = pluggy.PluginManager("followup")
+    pm.add_hookspecs(hookspecs)
+    for path in DEFAULT_PLUGINS:
+        pm.register(importlib.import_module(path), name=path.rsplit(".", 1)[-1])
+    installed = available_plugins()
+    enabled = list(settings.get("plugins", "enabled")) if settings else []
+    for name in enabled:
+        pm.register(_load(name, installed), name=name)
+    if entrypoints is None:
+        entrypoints = bool(settings.get("plugins", "entrypoints")) if settings else False
+    if entrypoints:
+        for name, ep in installed.items():
+            if name not in enabled and _third_party(ep) and pm.get_plugin(name) is None:
+                pm.register(ep.load(), name=name)
+                log.info("loaded third-party plugin %s", name)
+    for name, obj in extra:
+        pm.register(obj, name=name)
+    if settings:
+        for name in settings.section("plugins.marketplaces"):
+            if pm.get_plugin(name) is None:
+                raise ConfigError(
+                    f"[plugins.marketplaces] {name}: no such plugin is loaded. Add it to "
+                    f"[plugins] enabled, or remove this line. Loaded: {plugin_names(pm)}."
+                )
+    return pm
+
+
+def _load(name: str, installed: dict[str, EntryPoint]) -> ModuleType | object:
+    if name in installed:
+        return installed[name].load()
+    if "." in name:
+        try:
+            return importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigError(f"[plugins] enabled: cannot import {name!r}: {exc}") from exc
+    known = ", ".join(sorted(installed)) or "(none installed)"
+    raise ConfigError(
+        f"[plugins] enabled: unknown plugin {name!r}. Installed plugins: {known}. "
+        "Remove it from the list, or install the package that provides it."
+    )
+
+
+def plugin_names(pm: pluggy.PluginManager) -> str:
+    return ", ".join(sorted(n for n, _ in pm.list_name_plugin()))

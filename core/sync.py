@@ -1,0 +1,89 @@
+"""Order sync: ask an account's order source for changes and store them.
+
+The cursor (``SellerAccount.sync_cursor``) only advances when everything up to it has
+been stored, so a crash mid-sync re-reads from the old cursor and storing is idempotent.
+The next read starts ``[sync] overlap_minutes`` before the cursor because order sources
+(Amazon's included) make updates visible with a delay.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from .clock import utcnow
+from .models import SellerAccount
+from .store import StoreResult, store_orders
+
+log = logging.getLogger(__name__)
+
+CHUNK = 200
+
+
+class SyncError(Exception):
+    """A sync failed for a reason the seller must act on (credentials, region...)."""
+
+
+def _progress(account: SellerAccount):
+    def report(done: int, total: int | None = None, text: str = "") -> None:
+        SellerAccount.update(sync_progress={"done": done, "total": total, "text": text}).where(
+            SellerAccount.id == account.id
+        ).execute()
+
+    return report
+
+
+def sync_account(engine, account_id: int, *, full: bool = False) -> StoreResult:
+    """Fetch and store an account's changed orders; errors mark the account, never raise."""
+    account = SellerAccount.get_by_id(account_id)
+    source = engine.sources.get(account.source)
+    result = StoreResult()
+    if source is None or source.fetch is None:
+        _mark(account, "error", f"order source {account.source!r} is not enabled")
+        return result
+    started = utcnow()
+    overlap = timedelta(minutes=engine.settings.get("sync", "overlap_minutes"))
+    since = None if full or account.sync_cursor is None else account.sync_cursor - overlap
+    _mark(account, "syncing", "sync running")
+    report = _progress(account)
+    report(0, None, "starting")
+    known = set(engine.marketplaces)
+    try:
+        batch = []
+        for data in source.fetch(engine, account, since, report):
+            batch.append(data)
+            if len(batch) >= CHUNK:
+                _merge(result, store_orders(account, batch, account.source, known))
+                batch = []
+                report(result.created + result.updated + result.unchanged, None, "storing")
+        _merge(result, store_orders(account, batch, account.source, known))
+    except Exception as exc:  # noqa: BLE001 - the account shows the error, the worker goes on
+        log.warning("sync of account %s failed: %s", account.name, exc)
+        _mark(account, "error", f"sync failed: {exc}")
+        report(result.created + result.updated, None, "failed")
+        return result
+    done = result.created + result.updated + result.unchanged
+    SellerAccount.update(sync_cursor=started, last_sync_at=utcnow()).where(
+        SellerAccount.id == account.id
+    ).execute()
+    summary = f"{result.created} new, {result.updated} updated orders"
+    if result.errors:
+        summary += f"; {len(result.errors)} rejected: {result.errors[0]}"
+    _mark(account, "ok" if not result.errors else "error", summary)
+    report(done, done, "done")
+    return result
+
+
+def _merge(into: StoreResult, part: StoreResult) -> None:
+    into.created += part.created
+    into.updated += part.updated
+    into.unchanged += part.unchanged
+    into.new_events += part.new_events
+    into.changed_ids.extend(part.changed_ids)
+    into.errors.extend(part.errors)
+
+
+def _mark(account: SellerAccount, status: str, message: str) -> None:
+    SellerAccount.update(status=status, status_message=message).where(
+        SellerAccount.id == account.id
+    ).execute()

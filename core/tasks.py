@@ -1,0 +1,77 @@
+"""Background tasks. Thin on purpose: each takes ids and calls into the core.
+
+``Runtime`` binds one engine and one huey instance in a process (web, worker, CLI or
+test) and defines the tasks on that huey. A periodic ``tick`` runs every minute: it
+dispatches due messages and runs plugin jobs whose interval has passed, so work that a
+hard kill dropped from the queue is picked up again without anyone noticing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from huey import crontab
+
+from .clock import utcnow
+from .dispatch import dispatch_due
+from .planning import plan_all, plan_orders
+from .sync import sync_account
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """One engine + one huey + the tasks defined on it."""
+
+    def __init__(self, engine, huey):
+        self.engine = engine
+        self.huey = huey
+        self._last_job_run: dict[str, object] = {}
+        self._define()
+
+    def _define(self) -> None:
+        huey, engine = self.huey, self.engine
+
+        @huey.task(name="followup.sync_account")
+        def sync_task(account_id: int) -> dict:
+            result = sync_account(engine, account_id)
+            if result.changed_ids:
+                plan_orders(engine, result.changed_ids)
+            return {"created": result.created, "updated": result.updated, "errors": len(result.errors)}
+
+        @huey.task(name="followup.plan_orders")
+        def plan_task(order_ids: list[int]) -> dict:
+            return plan_orders(engine, order_ids).__dict__
+
+        @huey.task(name="followup.plan_all")
+        def plan_all_task() -> dict:
+            return plan_all(engine).__dict__
+
+        @huey.task(name="followup.dispatch")
+        def dispatch_task() -> dict:
+            return dispatch_due(engine).states
+
+        @huey.periodic_task(crontab(minute="*"), name="followup.tick")
+        def tick() -> None:
+            self.run_tick()
+
+        self.sync_account = sync_task
+        self.plan_orders = plan_task
+        self.plan_all = plan_all_task
+        self.dispatch = dispatch_task
+        self.tick = tick
+
+    def run_tick(self) -> None:
+        """Dispatch due messages, then run plugin jobs that are due."""
+        dispatch_due(self.engine)
+        now = utcnow()
+        for job in self.engine.jobs.values():
+            last = self._last_job_run.get(job.name)
+            if last is not None and now - last < timedelta(seconds=job.every_seconds):
+                continue
+            self._last_job_run[job.name] = now
+            try:
+                job.run(self.engine)
+            except Exception:  # noqa: BLE001 - one plugin's job must not stop the tick
+                log.exception("job %s failed", job.name)

@@ -1,0 +1,47 @@
+"""The background worker: a huey consumer running ``core.tasks``.
+
+``python -m core.worker`` (or ``followup worker``). SIGINT/SIGTERM stop it gracefully:
+running tasks finish, queued tasks stay in the queue for the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from .config import ConfigError, Settings, load_settings
+from .engine import Engine
+from .queue import make_huey
+from .tasks import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings) -> int:
+    engine = Engine(settings)
+    engine.migrate()
+    runtime = Runtime(engine, make_huey(settings))
+    consumer = runtime.huey.create_consumer(
+        workers=settings.get("queue", "workers"),
+        worker_type="thread",
+        periodic=True,
+        check_worker_health=True,
+    )
+    log.info("worker started with %s threads", settings.get("queue", "workers"))
+    consumer.run()
+    return 0
+
+
+def main() -> int:
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.getLogger().setLevel(settings.get("app", "log_level"))
+    return run_worker(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Parsing Seller Central's "All Orders" report (tab-separated, one row per item).
+
+The same layout comes from the Reports API (GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_
+GENERAL) and from Seller Central's download, so one parser serves the backfill and the
+``followup import-orders`` command. The report carries no delivery dates and no buyer
+data (DOMAIN.md §4), so events are derived from the order and item status only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+
+from core import ItemData, OrderData
+
+from .marketplaces import BY_SALES_CHANNEL
+
+REQUIRED = ("amazon-order-id", "purchase-date", "order-status", "fulfillment-channel", "sales-channel")
+
+
+class ReportError(ValueError):
+    """The file is not an All Orders report; names the line and column."""
+
+
+def _when(value: str, line: int, column: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ReportError(f"line {line}: {column} {value!r} is not a date") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value or 0)
+    except ValueError:
+        return 0.0
+
+
+def _events(status: str, item_status: str, purchased: datetime, updated: datetime) -> dict:
+    s = f"{status} {item_status}".lower()
+    events = {"ordered": purchased}
+    if "cancel" in s:
+        events["cancelled"] = updated
+    if "shipped" in s:
+        events["shipped"] = updated
+    if "delivered to buyer" in s:
+        events["delivered"] = updated
+    if "returned to seller" in s or "rejected by buyer" in s:
+        events["returned"] = updated
+    return events
+
+
+def parse_all_orders(lines: Iterable[str]) -> Iterator[OrderData]:
+    """Yield one ``OrderData`` per order id, items merged, in file order."""
+    reader = csv.DictReader(lines, delimiter="\t")
+    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ReportError(
+            f"not an All Orders report: missing column(s) {', '.join(missing)} "
+            "(export 'All Orders' as a tab-delimited text file from Seller Central)"
+        )
+    current: dict | None = None
+    for line, row in enumerate(reader, start=2):
+        order_id = (row.get("amazon-order-id") or "").strip()
+        if not order_id:
+            raise ReportError(f"line {line}: empty amazon-order-id")
+        if current is None or current["order_id"] != order_id:
+            if current is not None:
+                yield _build(current)
+            current = _start(row, line)
+        current["items"].append(
+            ItemData(
+                sku=row.get("sku", ""),
+                asin=row.get("asin", ""),
+                title=row.get("product-name", ""),
+                quantity=int(_number(row.get("quantity", "1")) or 1),
+                price=_number(row.get("item-price", "0")),
+            )
+        )
+        current["total"] += _number(row.get("item-price")) + _number(row.get("shipping-price"))
+        current["item_statuses"].append(row.get("item-status", ""))
+    if current is not None:
+        yield _build(current)
+
+
+def _start(row: dict, line: int) -> dict:
+    channel = (row.get("sales-channel") or "").strip().lower()
+    mkt = BY_SALES_CHANNEL.get(channel)
+    if mkt is None:
+        raise ReportError(f"line {line}: unknown sales-channel {row.get('sales-channel')!r}")
+    purchased = _when(row["purchase-date"], line, "purchase-date")
+    updated = _when(row.get("last-updated-date") or row["purchase-date"], line, "last-updated-date")
+    return {
+        "order_id": row["amazon-order-id"].strip(),
+        "marketplace": mkt.code,
+        "fulfillment": "FBA" if row["fulfillment-channel"].strip() == "Amazon" else "FBM",
+        "status": row["order-status"].strip(),
+        "purchased": purchased,
+        "updated": updated,
+        "currency": row.get("currency", "") or mkt.currency,
+        "ship_country": (row.get("ship-country") or "").strip().upper(),
+        "is_business": (row.get("is-business-order") or "").lower() == "true",
+        "items": [],
+        "item_statuses": [],
+        "total": 0.0,
+    }
+
+
+def _build(c: dict) -> OrderData:
+    return OrderData(
+        order_id=c["order_id"],
+        marketplace=c["marketplace"],
+        fulfillment=c["fulfillment"],
+        status=c["status"],
+        purchased_at=c["purchased"],
+        last_updated_at=c["updated"],
+        items=tuple(c["items"]),
+        total=round(c["total"], 2),
+        currency=c["currency"],
+        ship_country=c["ship_country"],
+        is_business=c["is_business"],
+        events=_events(c["status"], " ".join(c["item_statuses"]), c["purchased"], c["updated"]),
+    )
+
+
+def parse_file(path) -> Iterator[OrderData]:
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        yield from parse_all_orders(io.StringIO(fh.read()))

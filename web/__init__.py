@@ -1,0 +1,62 @@
+"""The web admin: a Flask app factory with one blueprint per area.
+
+The web layer reaches plugin behaviour only through ``core.engine.Engine``; it never
+imports ``plugins``. Pages are full HTML documents that work without JavaScript; htmx
+(vendored in static/) swaps the ``_*.html`` fragments for filtering and live updates.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Flask
+from htmx_flask import Htmx
+
+from core.config import Settings, load_settings
+from core.engine import Engine
+from core.queue import make_huey
+from core.tasks import Runtime
+
+from . import auth, dashboard, messages, orders, security, views_format
+
+log = logging.getLogger(__name__)
+
+htmx = Htmx()
+
+
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, huey=None
+) -> Flask:
+    """Build the app. Tests pass their own settings/engine; production reads config.toml."""
+    settings = settings or (engine.settings if engine else load_settings())
+    engine = engine or Engine(settings)
+    engine.migrate()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.get("web", "secret_key"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="followup_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(days=7),
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+        FOLLOWUP_SECURE_COOKIES=settings.get("web", "secure_cookies"),
+    )
+    app.extensions["followup"] = engine
+    app.extensions["followup_runtime"] = Runtime(engine, huey or make_huey(settings))
+    htmx.init_app(app)
+    security.init_app(app)
+    views_format.init_app(app)
+    for bp in (auth.bp, dashboard.bp, orders.bp, messages.bp):
+        app.register_blueprint(bp)
+
+    @app.before_request
+    def _connect():
+        engine.db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not engine.db.is_closed():
+            engine.db.close()
+
+    return app
