@@ -8,6 +8,7 @@ Plugins import what they need from here and nothing else from the core:
 from .contracts import (
     ALL_STATES,
     EVENT_KINDS,
+    Attachment,
     DeliveryWindow,
     ItemData,
     Job,
@@ -29,6 +30,7 @@ from .hookspecs import hookimpl
 __all__ = [
     "ALL_STATES",
     "EVENT_KINDS",
+    "Attachment",
     "DeliveryWindow",
     "ItemData",
     "Job",

@@ -34,7 +34,7 @@ class Composed:
 
 
 def language_of(locale: str) -> str:
-    """"de_DE" / "de-DE" / "de" -> "de"."""
+    """ "de_DE" / "de-DE" / "de" -> "de"."""
     return locale.replace("_", "-").split("-", 1)[0].lower() if locale else ""
 
 
@@ -114,7 +114,8 @@ def compose(engine, order: Order, step: Step, message=None) -> Composed:
         html = render.render_html(variant.html, context) if variant.html else ""
     except render.TemplateError as exc:
         raise ComposeError(f"skipped: template error: {exc}") from exc
-    rendered = Rendered(subject, text, html, language=language)
+    attachments = tuple(engine.attachments(order, message, step))
+    rendered = Rendered(subject, text, html, language=language, attachments=attachments)
     if sender is not None and sender.max_length and len(text) > sender.max_length:
         raise ComposeError(
             f"skipped: text is {len(text)} characters, {sender.name} allows {sender.max_length}"

@@ -142,7 +142,7 @@ def _resolve_secret(section: str, key: str, value: Any, base_dir: Path) -> str:
     where = f"[{section}] {key}"
     if isinstance(value, str):
         raise ConfigError(
-            f"{where}: secrets are not written inline. Write {key} = {{ env = \"VAR\" }} "
+            f'{where}: secrets are not written inline. Write {key} = {{ env = "VAR" }} '
             f'or {key} = {{ file = "path/to/file" }} instead.'
         )
     if not isinstance(value, dict) or not ({"env", "file"} & value.keys()):
@@ -240,7 +240,7 @@ def settings_from_dict(raw: dict[str, Any], path: Path | None = None) -> Setting
     base_dir = path.parent
     given = _flatten(raw)
     values: dict[str, dict[str, Any]] = {}
-    for section, table in given.items():
+    for section in given:
         if section not in SCHEMA:
             close = difflib.get_close_matches(section, list(SCHEMA), n=1)
             hint = f" Did you mean [{close[0]}]?" if close else ""
@@ -254,7 +254,7 @@ def settings_from_dict(raw: dict[str, Any], path: Path | None = None) -> Setting
             }
             continue
         out: dict[str, Any] = {}
-        for key, value in table.items():
+        for key in table:
             if key not in keys:
                 raise _unknown(section, key, list(keys))
         for key, spec in keys.items():

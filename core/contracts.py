@@ -100,6 +100,16 @@ class SendResult:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message. ``kind``: instructions, invoice or warranty."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+    kind: str = "instructions"
+
+
+@dataclass(frozen=True)
 class Rendered:
     """A message as it will leave: subject (email only), plain text, optional HTML."""
 

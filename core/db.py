@@ -47,7 +47,6 @@ def open_database(url: str, busy_timeout_ms: int = 5000) -> Database:
             password=unquote(u.password) if u.password else None,
             host=u.hostname,
             port=u.port or 5432,
-            autorollback=True,
         )
     else:
         raise ValueError(f"[database] url: {url!r} is neither sqlite:///PATH nor postgresql://")

@@ -24,9 +24,13 @@ DATE_FORMATS = {
 # Where a buyer replies: Amazon's own messaging, never an email address or phone number.
 CONTACT = {
     "en": "You can reply to this message through Amazon's Buyer-Seller Messaging.",
-    "de": "Sie können auf diese Nachricht über die Amazon-Käufer-Verkäufer-Kommunikation antworten.",
+    "de": (
+        "Sie können auf diese Nachricht über die Amazon-Käufer-Verkäufer-Kommunikation antworten."
+    ),
     "fr": "Vous pouvez répondre à ce message via la messagerie acheteur-vendeur d'Amazon.",
-    "it": "Può rispondere a questo messaggio tramite la messaggistica acquirente-venditore di Amazon.",
+    "it": (
+        "Può rispondere a questo messaggio tramite la messaggistica acquirente-venditore di Amazon."
+    ),
     "es": "Puede responder a este mensaje a través de la mensajería comprador-vendedor de Amazon.",
     "ja": "このメッセージには、Amazonの購入者・出品者間メッセージからご返信いただけます。",
 }
@@ -56,8 +60,7 @@ def template_context(engine, order, message):
         "marketplace_name": mkt.name if mkt else order.marketplace,
         "product_title": items[0].title if items else "",
         "products": [
-            {"title": i.title, "sku": i.sku, "asin": i.asin, "quantity": i.quantity}
-            for i in items
+            {"title": i.title, "sku": i.sku, "asin": i.asin, "quantity": i.quantity} for i in items
         ],
         "seller_name": order.account.name if order.account_id else "",
         "delivery_date": format_date(window.latest if window else None, language, tz),

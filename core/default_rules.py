@@ -137,8 +137,7 @@ def not_cancelled_returned_refunded(engine, order, params):
     from .models import OrderEvent
 
     for event in OrderEvent.select().where(
-        (OrderEvent.order == order)
-        & (OrderEvent.kind.in_([CANCELLED_EVENT, RETURNED, REFUNDED]))
+        (OrderEvent.order == order) & (OrderEvent.kind.in_([CANCELLED_EVENT, RETURNED, REFUNDED]))
     ):
         return f"excluded: {event.kind} on {event.occurred_at:%Y-%m-%d}"
     return None
@@ -156,7 +155,8 @@ def buyer_not_blocked(engine, order, params):
     if order.buyer_key:
         row = OptOut.get_or_none(OptOut.buyer_key == order.buyer_key)
         if row is not None:
-            return f"excluded: buyer is on the {'opt-out list' if row.kind == 'opt_out' else 'blocklist'}"
+            listed = "opt-out list" if row.kind == "opt_out" else "blocklist"
+            return f"excluded: buyer is on the {listed}"
     return None
 
 
@@ -174,9 +174,7 @@ def register_rules(engine):
         Rule("buyer_type", "First-time or repeat buyer", buyer_type, "type: first or repeat"),
         Rule("business", "Business order", _flag_rule("is_business", "business order"), "value"),
         Rule("prime", "Prime order", _flag_rule("is_prime", "Prime"), "value: true/false"),
-        Rule(
-            "shipped_late", "Shipped late", _flag_rule("shipped_late", "shipped late"), "value"
-        ),
+        Rule("shipped_late", "Shipped late", _flag_rule("shipped_late", "shipped late"), "value"),
         Rule("ship_country", "Ship-to country", ship_country, "include, exclude: DE AT"),
         Rule("placed_after", "Order placed after", placed_after, "date: 2026-01-31"),
         Rule(

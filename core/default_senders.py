@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .contracts import SendResult, Sender
+from .contracts import Sender, SendResult
 from .hookspecs import hookimpl
 
 DRY_RUN = "dry_run"

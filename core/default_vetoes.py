@@ -33,8 +33,7 @@ def order_unwanted(order):
     event = (
         OrderEvent.select()
         .where(
-            (OrderEvent.order == order)
-            & OrderEvent.kind.in_([CANCELLED_EVENT, RETURNED, REFUNDED])
+            (OrderEvent.order == order) & OrderEvent.kind.in_([CANCELLED_EVENT, RETURNED, REFUNDED])
         )
         .order_by(OrderEvent.occurred_at)
         .first()

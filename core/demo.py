@@ -1,4 +1,4 @@
-""""Load demo data": a demo seller, its orders, and one campaign planned over them.
+""" "Load demo data": a demo seller, its orders, and one campaign planned over them.
 
 Everything made here is labelled demo and sends through the dry-run sender only.
 """

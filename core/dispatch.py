@@ -183,14 +183,16 @@ def record(engine, message: Message, order: Order, result: SendResult) -> str:
     """Store a sender's answer as the message's new state."""
     max_attempts = engine.settings.get("dispatch", "max_attempts")
     if result.status == SENT:
-        _finish(message, SENT, reason=result.detail, sent_at=utcnow(), external_id=result.external_id)
+        _finish(
+            message, SENT, reason=result.detail, sent_at=utcnow(), external_id=result.external_id
+        )
         engine.notify_sent(message, order, result)
         return SENT
     if result.status == SKIPPED:
         _finish(message, SKIPPED, reason=result.detail)
         return SKIPPED
     if result.status == RETRY and message.attempts < max_attempts:
-        delay = result.retry_after or min(3600, 60 * 2 ** message.attempts)
+        delay = result.retry_after or min(3600, 60 * 2**message.attempts)
         delay *= random.uniform(1.0, 1.25)  # jitter: retries of a burst do not align
         _finish(message, RETRY, error=result.detail, due_at=utcnow() + timedelta(seconds=delay))
         engine.notify_failed(message, order, result.detail)
@@ -230,9 +232,7 @@ def recover_expired_leases(engine) -> int:
     """Return crashed workers' messages to a safe state; returns how many were touched."""
     now = utcnow()
     touched = 0
-    expired = list(
-        Message.select().where((Message.state == SENDING) & (Message.lease_until < now))
-    )
+    expired = list(Message.select().where((Message.state == SENDING) & (Message.lease_until < now)))
     for message in expired:
         started = (
             Attempt.select()
@@ -277,7 +277,12 @@ def reconcile_in_doubt(engine) -> int:
             log.exception("reconcile failed for message %s", message.id)
             continue
         if verdict == "sent":
-            _finish(message, SENT, reason="reconciled: the channel confirms it was sent", sent_at=utcnow())
+            _finish(
+                message,
+                SENT,
+                reason="reconciled: the channel confirms it was sent",
+                sent_at=utcnow(),
+            )
             resolved += 1
         elif verdict == "not_sent":
             _finish(

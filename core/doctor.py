@@ -31,7 +31,11 @@ def run_checks(config_path: str | None = None) -> Iterator[Check]:
 
         pending = migrations.pending(engine.db)
         if pending:
-            yield False, "database", f"migrations pending: {', '.join(pending)}. Run 'followup init'."
+            yield (
+                False,
+                "database",
+                f"migrations pending: {', '.join(pending)}. Run 'followup init'.",
+            )
         else:
             yield True, "database", f"{settings.database_url.split('?')[0]} is up to date"
     except Exception as exc:  # noqa: BLE001
@@ -48,7 +52,11 @@ def _queue(settings) -> Iterator[Check]:
     try:
         huey = make_huey(settings)
         pending = huey.pending_count()
-        yield True, "queue", f"{settings.get('queue', 'backend')} queue reachable, {pending} pending"
+        yield (
+            True,
+            "queue",
+            f"{settings.get('queue', 'backend')} queue reachable, {pending} pending",
+        )
     except Exception as exc:  # noqa: BLE001
         yield False, "queue", f"cannot open the {settings.get('queue', 'backend')} queue: {exc}"
 
@@ -77,4 +85,8 @@ def _clock() -> Iterator[Check]:
     # Amazon rejects requests whose clock is far off, and send windows depend on it.
     now = utcnow()
     ok = now.year >= 2024
-    yield ok, "clock", f"UTC now {now:%Y-%m-%d %H:%M}" + ("" if ok else ": the system clock is wrong")
+    yield (
+        ok,
+        "clock",
+        f"UTC now {now:%Y-%m-%d %H:%M}" + ("" if ok else ": the system clock is wrong"),
+    )

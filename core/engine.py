@@ -54,9 +54,7 @@ class Engine:
         self.pm = pm or make_plugin_manager(settings, extra=extra_plugins)
         self._subset_cache: dict[tuple[str, str], Any] = {}
         self._toggles: dict[tuple[str, str], bool] | None = None
-        self.db = open_database(
-            settings.database_url, settings.get("database", "busy_timeout_ms")
-        )
+        self.db = open_database(settings.database_url, settings.get("database", "busy_timeout_ms"))
         if connect:
             self.db.connect(reuse_if_open=True)
         # Registries are built eagerly so a duplicate name fails at start, not later.
@@ -124,7 +122,8 @@ class Engine:
 
     def _restrictions(self) -> dict[str, tuple[str, ...]]:
         return {
-            name: tuple(codes) for name, codes in self.settings.section("plugins.marketplaces").items()
+            name: tuple(codes)
+            for name, codes in self.settings.section("plugins.marketplaces").items()
         }
 
     def _db_toggles(self) -> dict[tuple[str, str], bool]:
@@ -202,7 +201,11 @@ class Engine:
             PluginSetting.insert(
                 plugin=plugin, marketplace=marketplace, key=key, value=value
             ).on_conflict(
-                conflict_target=[PluginSetting.plugin, PluginSetting.marketplace, PluginSetting.key],
+                conflict_target=[
+                    PluginSetting.plugin,
+                    PluginSetting.marketplace,
+                    PluginSetting.key,
+                ],
                 update={PluginSetting.value: value},
             ).execute()
         if key == "enabled":
@@ -262,6 +265,12 @@ class Engine:
                     raise PluginError(f"template_context: placeholder {key!r} given twice")
                 merged[key] = value
         return merged
+
+    def attachments(self, order, message, step) -> list:
+        results = self.hook("message_attachments", order.marketplace)(
+            engine=self, order=order, message=message, step=step
+        )
+        return [a for batch in results for a in (batch or [])]
 
     def notify_sent(self, message, order, result) -> None:
         self._notify("message_sent", message=message, order=order, result=result)

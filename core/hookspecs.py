@@ -30,6 +30,7 @@ PER_MARKETPLACE_HOOKS = frozenset(
         "review_request_window",
         "adjust_send_time",
         "invoice_url",
+        "message_attachments",
         "template_context",
         "send_vetoes",
         "message_sent",
@@ -174,6 +175,22 @@ def invoice_url(engine, order):
     :param engine: the running engine.
     :param order: a ``core.models.Order``.
     :returns: an https URL string or ``None``.
+    """
+
+
+@hookspec
+def message_attachments(engine, order, message, step):
+    """Contribute files to attach to a message (manuals, invoices, warranty).
+
+    Results of all plugins are concatenated. Amazon allows only instructions, invoices
+    and warranty documents as attachments (DOMAIN.md §3); the sender enforces its
+    channel's types and size limits.
+
+    :param engine: the running engine.
+    :param order: a ``core.models.Order``.
+    :param message: the ``core.models.Message`` being composed.
+    :param step: its ``core.models.Step``.
+    :returns: a list of ``core.contracts.Attachment`` or ``None``.
     """
 
 

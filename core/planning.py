@@ -172,9 +172,7 @@ def due_time(engine, order: Order, step: Step, events) -> tuple[datetime | None,
 
 
 def plan_order(engine, order: Order, steps: Iterable[Step], result: PlanResult) -> None:
-    events = {
-        e.kind: e.occurred_at for e in OrderEvent.select().where(OrderEvent.order == order)
-    }
+    events = {e.kind: e.occurred_at for e in OrderEvent.select().where(OrderEvent.order == order)}
     for step in steps:
         campaign = step.campaign
         if campaign.account_id and campaign.account_id != order.account_id:

@@ -75,7 +75,9 @@ def _fields(data: OrderData) -> dict:
     )
 
 
-def store_one(account: SellerAccount, data: OrderData, source: str, known=None) -> tuple[Order, bool, int]:
+def store_one(
+    account: SellerAccount, data: OrderData, source: str, known=None
+) -> tuple[Order, bool, int]:
     """Upsert one order. Returns (order, changed, number of new events)."""
     _validate(data, known)
     values = _fields(data)
@@ -83,7 +85,9 @@ def store_one(account: SellerAccount, data: OrderData, source: str, known=None) 
         order = Order.get_or_none((Order.account == account) & (Order.order_id == data.order_id))
         created = order is None
         if created:
-            order = Order.create(account=account, order_id=data.order_id, is_demo=account.is_demo, **values)
+            order = Order.create(
+                account=account, order_id=data.order_id, is_demo=account.is_demo, **values
+            )
             changed = True
         else:
             changed = any(getattr(order, k) != v for k, v in values.items())
@@ -94,7 +98,14 @@ def store_one(account: SellerAccount, data: OrderData, source: str, known=None) 
             OrderItem.delete().where(OrderItem.order == order).execute()
             OrderItem.insert_many(
                 [
-                    dict(order=order, sku=i.sku, asin=i.asin, title=i.title, quantity=i.quantity, price=i.price)
+                    dict(
+                        order=order,
+                        sku=i.sku,
+                        asin=i.asin,
+                        title=i.title,
+                        quantity=i.quantity,
+                        price=i.price,
+                    )
                     for i in data.items
                 ]
             ).execute()
@@ -104,19 +115,27 @@ def store_one(account: SellerAccount, data: OrderData, source: str, known=None) 
                 continue
             try:
                 with database.atomic():
-                    OrderEvent.create(order=order, kind=kind, occurred_at=to_naive_utc(when), source=source)
+                    OrderEvent.create(
+                        order=order, kind=kind, occurred_at=to_naive_utc(when), source=source
+                    )
                 new_events += 1
             except IntegrityError:
                 pass  # already recorded: each kind happens once per order
     return order, changed or new_events > 0, new_events
 
 
-def store_orders(account: SellerAccount, batch: Iterable[OrderData], source: str, known=None) -> StoreResult:
+def store_orders(
+    account: SellerAccount, batch: Iterable[OrderData], source: str, known=None
+) -> StoreResult:
     """Store a batch; a bad order is reported in ``errors`` and the rest still stored."""
     result = StoreResult()
     for data in batch:
         try:
-            existed = Order.select().where((Order.account == account) & (Order.order_id == data.order_id)).exists()
+            existed = (
+                Order.select()
+                .where((Order.account == account) & (Order.order_id == data.order_id))
+                .exists()
+            )
             order, changed, new_events = store_one(account, data, source, known)
         except OrderDataError as exc:
             log.warning("skipped order from %s: %s", source, exc)

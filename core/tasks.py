@@ -38,7 +38,11 @@ class Runtime:
             result = sync_account(engine, account_id)
             if result.changed_ids:
                 plan_orders(engine, result.changed_ids)
-            return {"created": result.created, "updated": result.updated, "errors": len(result.errors)}
+            return {
+                "created": result.created,
+                "updated": result.updated,
+                "errors": len(result.errors),
+            }
 
         @huey.task(name="followup.plan_orders")
         def plan_task(order_ids: list[int]) -> dict:

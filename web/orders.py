@@ -6,7 +6,16 @@ from datetime import datetime
 
 from flask import Blueprint, abort, render_template, request
 
-from core.models import Attempt, Decision, Message, Order, OrderEvent, OrderItem, SellerAccount, Step
+from core.models import (
+    Attempt,
+    Decision,
+    Message,
+    Order,
+    OrderEvent,
+    OrderItem,
+    SellerAccount,
+    Step,
+)
 
 from .views_format import engine
 
@@ -19,7 +28,9 @@ def _filtered():
     query = Order.select(Order, SellerAccount).join(SellerAccount)
     q = request.args.get("q", "").strip()
     if q:
-        items = OrderItem.select(OrderItem.order).where((OrderItem.sku == q) | (OrderItem.asin == q))
+        items = OrderItem.select(OrderItem.order).where(
+            (OrderItem.sku == q) | (OrderItem.asin == q)
+        )
         query = query.where((Order.order_id == q) | Order.id.in_(items))
     if request.args.get("marketplace"):
         query = query.where(Order.marketplace == request.args["marketplace"])
@@ -69,16 +80,25 @@ def detail(order_pk: int):
     eng = engine()
     messages = list(Message.select().where(Message.order == order).order_by(Message.due_at))
     attempts = {}
-    for a in Attempt.select().where(Attempt.message.in_([m.id for m in messages])).order_by(Attempt.started_at):
+    for a in (
+        Attempt.select()
+        .where(Attempt.message.in_([m.id for m in messages]))
+        .order_by(Attempt.started_at)
+    ):
         attempts.setdefault(a.message_id, []).append(a)
     decisions = list(
-        Decision.select(Decision, Step).join(Step).where(Decision.order == order).order_by(Step.campaign, Step.position)
+        Decision.select(Decision, Step)
+        .join(Step)
+        .where(Decision.order == order)
+        .order_by(Step.campaign, Step.position)
     )
     return render_template(
         "order.html",
         order=order,
         items=list(OrderItem.select().where(OrderItem.order == order)),
-        events=list(OrderEvent.select().where(OrderEvent.order == order).order_by(OrderEvent.occurred_at)),
+        events=list(
+            OrderEvent.select().where(OrderEvent.order == order).order_by(OrderEvent.occurred_at)
+        ),
         decisions=decisions,
         messages=messages,
         attempts=attempts,

@@ -17,7 +17,13 @@ from core import ItemData, OrderData
 
 from .marketplaces import BY_SALES_CHANNEL
 
-REQUIRED = ("amazon-order-id", "purchase-date", "order-status", "fulfillment-channel", "sales-channel")
+REQUIRED = (
+    "amazon-order-id",
+    "purchase-date",
+    "order-status",
+    "fulfillment-channel",
+    "sales-channel",
+)
 
 
 class ReportError(ValueError):

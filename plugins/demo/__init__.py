@@ -49,11 +49,15 @@ def _order_id(rng: random.Random, mkt: str) -> str:
     return f"{rng.choice(PREFIX[mkt])}-{rng.randrange(10**6, 10**7)}-{rng.randrange(10**6, 10**7)}"
 
 
-def generate(count: int = DEMO_COUNT, days: int = DEMO_DAYS, now: datetime | None = None, seed: int = 7):
+def generate(
+    count: int = DEMO_COUNT, days: int = DEMO_DAYS, now: datetime | None = None, seed: int = 7
+):
     """Yield ``count`` synthetic orders placed over the last ``days`` days."""
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
-    buyers = [hashlib.sha256(f"demo-buyer-{i}".encode()).hexdigest()[:16] for i in range(count * 2 // 3)]
+    buyers = [
+        hashlib.sha256(f"demo-buyer-{i}".encode()).hexdigest()[:16] for i in range(count * 2 // 3)
+    ]
     for _ in range(count):
         mkt = rng.choices([m for m, _ in SHARE], [w for _, w in SHARE])[0]
         fba = rng.random() < 0.6
@@ -94,7 +98,10 @@ def generate(count: int = DEMO_COUNT, days: int = DEMO_DAYS, now: datetime | Non
             status=status,
             purchased_at=purchased,
             last_updated_at=updated,
-            items=tuple(ItemData(sku, asin, title, rng.choice((1, 1, 1, 2)), price) for sku, asin, title, price in items),
+            items=tuple(
+                ItemData(sku, asin, title, rng.choice((1, 1, 1, 2)), price)
+                for sku, asin, title, price in items
+            ),
             total=round(sum(p for *_, p in items), 2),
             currency=CURRENCY[mkt],
             buyer_key=rng.choice(buyers),

@@ -1,0 +1,58 @@
+"""Operations plugins (and the web admin) may perform on the core's data.
+
+Plugins import from ``core`` (types, ``hookimpl``), read ``core.models``, and change
+state only through these functions, so every change leaves a reason in the trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from peewee import IntegrityError
+
+from .clock import utcnow
+from .contracts import RETRY, SCHEDULED
+from .db import database
+from .models import AuditLog, Message, OptOut, Order
+
+log = logging.getLogger(__name__)
+
+
+def find_order(order_id: str) -> Order | None:
+    """The order with Amazon's id ``order_id`` (any account), or None."""
+    return Order.select().where(Order.order_id == order_id).first()
+
+
+def stop_order_messages(order: Order, reason: str, *, by: str = "") -> int:
+    """Cancel every not-yet-sent message of ``order``; future planning skips it too.
+
+    Returns the number of messages cancelled. ``reason`` is shown in the order trace.
+    """
+    with database.atomic():
+        Order.update(messages_stopped=True).where(Order.id == order.id).execute()
+        count = (
+            Message.update(state="cancelled", reason=reason, updated_at=utcnow())
+            .where((Message.order == order) & Message.state.in_([SCHEDULED, RETRY]))
+            .execute()
+        )
+        AuditLog.create(user=by, action="order_stopped", target=order.order_id, detail=reason)
+    order.messages_stopped = True
+    return count
+
+
+def add_opt_out(buyer_key: str, kind: str = "opt_out", reason: str = "", *, by: str = "") -> bool:
+    """Put a buyer on the opt-out list (Amazon) or the seller's blocklist.
+
+    Returns False when the buyer was already on that list.
+    """
+    if kind not in ("opt_out", "blocklist"):
+        raise ValueError(f"kind must be opt_out or blocklist, not {kind!r}")
+    if not buyer_key:
+        raise ValueError("buyer_key is empty: the order has no buyer identity")
+    try:
+        with database.atomic():
+            OptOut.create(buyer_key=buyer_key, kind=kind, reason=reason)
+            AuditLog.create(user=by, action=f"buyer_{kind}", target=buyer_key, detail=reason)
+    except IntegrityError:
+        return False
+    return True

@@ -1,0 +1,40 @@
+"""Migrations from an empty database, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import migrations
+from core.engine import Engine
+from core.models import ALL_MODELS, SellerAccount
+
+
+def table_names(db):
+    return set(db.get_tables())
+
+
+def test_empty_sqlite_database_gets_every_table_once(make_settings):
+    engine = Engine(make_settings())
+    assert engine.migrate() == [name for _, name in migrations.available()]
+    assert engine.migrate() == []  # applying again is a no-op
+    tables = table_names(engine.db)
+    assert {m._meta.table_name for m in ALL_MODELS} <= tables
+    assert "schema_migrations" in tables
+    assert migrations.pending(engine.db) == []
+    engine.close()
+
+
+def test_sqlite_runs_in_wal_mode_with_busy_timeout(engine):
+    assert engine.db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert engine.db.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 5000
+
+
+@pytest.mark.postgres
+def test_empty_postgresql_database(make_settings, pg_url):
+    engine = Engine(make_settings(database={"url": pg_url}))
+    applied = engine.migrate()
+    assert applied and engine.migrate() == []
+    assert {m._meta.table_name for m in ALL_MODELS} <= table_names(engine.db)
+    SellerAccount.create(name="pg", source="demo", marketplaces=["DE"])
+    assert SellerAccount.get().marketplaces == ["DE"]
+    engine.close()
