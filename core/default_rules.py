@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .contracts import CANCELLED_EVENT, REFUNDED, RETURNED, Rule
+from .contracts import Rule
 from .hookspecs import hookimpl
 
 
@@ -134,12 +134,10 @@ def placed_after(engine, order, params):
 
 
 def not_cancelled_returned_refunded(engine, order, params):
-    from .models import OrderEvent
-
-    for event in OrderEvent.select().where(
-        (OrderEvent.order == order) & (OrderEvent.kind.in_([CANCELLED_EVENT, RETURNED, REFUNDED]))
-    ):
-        return f"excluded: {event.kind} on {event.occurred_at:%Y-%m-%d}"
+    unwanted = order.unwanted_event()
+    if unwanted:
+        kind, when = unwanted
+        return f"excluded: {kind} on {when:%Y-%m-%d}"
     return None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from .clock import utcnow
-from .contracts import CANCELLED_EVENT, IN_DOUBT, REFUNDED, RETURNED, SENDING, SENT
+from .contracts import IN_DOUBT, SENDING, SENT
 from .hookspecs import hookimpl
 
 # "sent within 30 days of order completion" (DOMAIN.md §3, "Must").
@@ -28,18 +28,10 @@ def order_stopped(order):
 
 def order_unwanted(order):
     """Never message a cancelled, returned or refunded order (the top user complaint)."""
-    from .models import OrderEvent
-
-    event = (
-        OrderEvent.select()
-        .where(
-            (OrderEvent.order == order) & OrderEvent.kind.in_([CANCELLED_EVENT, RETURNED, REFUNDED])
-        )
-        .order_by(OrderEvent.occurred_at)
-        .first()
-    )
-    if event is not None:
-        return f"excluded: {event.kind} on {event.occurred_at:%Y-%m-%d}"
+    unwanted = order.unwanted_event()
+    if unwanted:
+        kind, when = unwanted
+        return f"excluded: {kind} on {when:%Y-%m-%d}"
     return None
 
 
@@ -49,7 +41,12 @@ def buyer_opted_out(message, order):
 
     if not order.buyer_key:
         return None
-    rows = {r.kind for r in OptOut.select().where(OptOut.buyer_key == order.buyer_key)}
+    rows = {
+        kind
+        for (kind,) in OptOut.select(OptOut.kind)
+        .where(OptOut.buyer_key == order.buyer_key)
+        .tuples()
+    }
     if "blocklist" in rows:
         return "excluded: buyer is on the seller's blocklist"
     if "opt_out" in rows:
@@ -66,7 +63,7 @@ def one_review_request(message, order):
     if not message.review_request:
         return None
     other = (
-        Message.select()
+        Message.select(Message.id, Message.sender, Message.state)
         .where(
             (Message.order == order)
             & (Message.review_request == True)  # noqa: E712 - peewee expression

@@ -98,6 +98,30 @@ class Order(BaseModel):
     class Meta:
         indexes = ((("account", "order_id"), True),)
 
+    def event_times(self) -> dict:
+        """{event kind: occurred_at}, read once per loaded order (planning preloads it)."""
+        cached = self.__dict__.get("_event_times")
+        if cached is None:
+            rows = OrderEvent.select(OrderEvent.kind, OrderEvent.occurred_at).where(
+                OrderEvent.order == self.id
+            )
+            cached = {kind: when for kind, when in rows.tuples()}
+            self.__dict__["_event_times"] = cached
+        return cached
+
+    def unwanted_event(self) -> tuple[str, object] | None:
+        """The earliest cancellation, return or refund, as (kind, when), or None."""
+        events = self.event_times()
+        found = [
+            (when, kind)
+            for kind in ("cancelled", "returned", "refunded")
+            if (when := events.get(kind))
+        ]
+        if not found:
+            return None
+        when, kind = min(found)
+        return kind, when
+
 
 class OrderItem(BaseModel):
     order = ForeignKeyField(Order, backref="items", on_delete="CASCADE")

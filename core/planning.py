@@ -171,18 +171,53 @@ def due_time(engine, order: Order, step: Step, events) -> tuple[datetime | None,
     return due, why, by
 
 
-def plan_order(engine, order: Order, steps: Iterable[Step], result: PlanResult) -> None:
-    events = {e.kind: e.occurred_at for e in OrderEvent.select().where(OrderEvent.order == order)}
+# The columns planning needs of an existing message: narrow selects keep planning cheap.
+_MESSAGE_FIELDS = (
+    Message.id,
+    Message.order,
+    Message.step,
+    Message.state,
+    Message.due_at,
+    Message.priority,
+    Message.sender,
+    Message.dry_run,
+    Message.review_request,
+)
+
+
+def plan_order(engine, order: Order, steps: Iterable[Step], result: PlanResult, existing=None):
+    """Plan one order against ``steps``; ``existing`` maps step id -> its message, if known."""
+    if existing is None:
+        existing = {
+            m.step_id: m for m in Message.select(*_MESSAGE_FIELDS).where(Message.order == order.id)
+        }
+    events = order.event_times()
     for step in steps:
         campaign = step.campaign
         if campaign.account_id and campaign.account_id != order.account_id:
             continue
         with database.atomic():
-            _plan_pair(engine, order, step, events, result)
+            _plan_pair(engine, order, step, events, result, existing.get(step.id))
 
 
-def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult) -> None:
-    existing = Message.get_or_none((Message.order == order) & (Message.step == step))
+def _preload(orders: list[Order]) -> dict[int, dict[int, Message]]:
+    """Events and existing messages of a chunk of orders in two queries, not 2 per order."""
+    ids = [o.id for o in orders]
+    events: dict[int, dict] = {i: {} for i in ids}
+    rows = OrderEvent.select(OrderEvent.order, OrderEvent.kind, OrderEvent.occurred_at).where(
+        OrderEvent.order.in_(ids)
+    )
+    for order_id, kind, when in rows.tuples():
+        events[order_id][kind] = when
+    for order in orders:
+        order.__dict__["_event_times"] = events[order.id]
+    messages: dict[int, dict[int, Message]] = {i: {} for i in ids}
+    for m in Message.select(*_MESSAGE_FIELDS).where(Message.order.in_(ids)):
+        messages[m.order_id][m.step_id] = m
+    return messages
+
+
+def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, existing) -> None:
     if existing is not None and existing.state != SCHEDULED:
         return  # already in flight or final: planning never rewrites history
     failed = check_rules(engine, order, step)
@@ -249,8 +284,10 @@ def plan_orders(engine, order_ids: Iterable[int], chunk: int = 500) -> PlanResul
     if not steps:
         return result
     for start in range(0, len(ids), chunk):
-        for order in Order.select().where(Order.id.in_(ids[start : start + chunk])):
-            plan_order(engine, order, steps, result)
+        orders = list(Order.select().where(Order.id.in_(ids[start : start + chunk])))
+        messages = _preload(orders)
+        for order in orders:
+            plan_order(engine, order, steps, result, messages[order.id])
     return result
 
 
@@ -268,6 +305,7 @@ def plan_all(engine, account_id: int | None = None, chunk: int = 1000) -> PlanRe
         batch = list(query.order_by(Order.id).limit(chunk))
         if not batch:
             return result
+        messages = _preload(batch)
         for order in batch:
-            plan_order(engine, order, steps, result)
+            plan_order(engine, order, steps, result, messages[order.id])
         last = batch[-1].id

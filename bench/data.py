@@ -1,0 +1,119 @@
+"""Bulk synthetic data for benchmarks: fast inserts straight through peewee.
+
+Orders look like the demo plugin's (US/DE/JP, FBA/FBM, delivered 5-25 days ago), so
+planning does real work on them.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from peewee import chunked
+
+from core.clock import utcnow
+from core.config import settings_from_dict
+from core.db import database
+from core.engine import Engine
+from core.models import Campaign, Order, OrderEvent, OrderItem, SellerAccount, Step
+
+BATCH = 20_000
+
+
+def make_engine(folder: Path | None = None, **sections) -> Engine:
+    folder = folder or Path(tempfile.mkdtemp(prefix="followup-bench-"))
+    cfg = {
+        "app": {"data_dir": str(folder)},
+        "web": {"secret_key": {"file": str(folder / "secret"), "generate": True}},
+        "database": {"url": f"sqlite:///{folder / 'bench.db'}"},
+        "queue": {"backend": "memory"},
+        "security": {"encryption_key": {"file": str(folder / "key"), "generate": True}},
+        "plugins": {"enabled": ["amazon"], "entrypoints": False},
+    }
+    for name, values in sections.items():
+        cfg.setdefault(name, {}).update(values)
+    engine = Engine(settings_from_dict(cfg, folder / "config.toml"))
+    engine.migrate()
+    return engine
+
+
+def fill_orders(n: int, *, start: int = 0, seed: int = 1) -> None:
+    """Insert ``n`` delivered orders with one item and three events each."""
+    rng = random.Random(seed + start)
+    account = SellerAccount.get_or_create(name="Bench", defaults={"source": "demo"})[0]
+    now = utcnow()
+    markets = ("US", "DE", "JP")
+    for lo in range(start, start + n, BATCH):
+        hi = min(lo + BATCH, start + n)
+        rows = []
+        for i in range(lo, hi):
+            delivered = now - timedelta(days=rng.uniform(5, 25))
+            placed = delivered - timedelta(days=rng.uniform(2, 6))
+            rows.append(
+                dict(
+                    account=account.id,
+                    order_id=f"{100 + i % 900:03d}-{i:07d}-{rng.randrange(10**7):07d}",
+                    marketplace=markets[i % 3],
+                    fulfillment="FBA" if i % 5 else "FBM",
+                    status="Shipped",
+                    purchased_at=placed,
+                    last_updated_at=delivered,
+                    shipped_at=placed + timedelta(days=1),
+                    earliest_delivery=delivered,
+                    latest_delivery=delivered,
+                    delivery_confirmed=True,
+                    total=round(rng.uniform(5, 300), 2),
+                    currency="USD",
+                    buyer_key=f"b{rng.randrange(n * 2)}",
+                    buyer_locale="en_US",
+                    ship_country="US",
+                    item_count=1,
+                    created_at=now,
+                )
+            )
+        with database.atomic():
+            for part in chunked(rows, 1000):
+                Order.insert_many(part).execute()
+            first = Order.select(Order.id).where(Order.order_id == rows[0]["order_id"]).scalar()
+            ids = range(first, first + len(rows))
+            items = [
+                dict(order=oid, sku=f"SKU-{oid % 50}", asin=f"B0{oid % 50:08d}", title="Item",
+                     quantity=1, price=r["total"])
+                for oid, r in zip(ids, rows, strict=True)
+            ]
+            for part in chunked(items, 5000):
+                OrderItem.insert_many(part).execute()
+            events = []
+            for oid, r in zip(ids, rows, strict=True):
+                events.append(dict(order=oid, kind="ordered", occurred_at=r["purchased_at"],
+                                   recorded_at=now, source="bench"))
+                events.append(dict(order=oid, kind="shipped", occurred_at=r["shipped_at"],
+                                   recorded_at=now, source="bench"))
+                events.append(dict(order=oid, kind="delivered", occurred_at=r["latest_delivery"],
+                                   recorded_at=now, source="bench"))
+            for part in chunked(events, 5000):
+                OrderEvent.insert_many(part).execute()
+
+
+def add_campaigns(count: int, sender: str = "dry_run") -> list[Step]:
+    """``count`` active campaigns of one review-request-like step each."""
+    steps = []
+    for n in range(count):
+        campaign = Campaign.create(name=f"Bench {n}", status="active")
+        steps.append(
+            Step.create(
+                campaign=campaign,
+                position=1,
+                name="step",
+                trigger="delivered",
+                delay_days=n % 7,
+                sender=sender,
+                message_type="review_request" if n == 0 else "",
+                rules=[{"rule": "not_cancelled_returned_refunded", "params": {}}],
+                window_start_hour=0,
+                window_end_hour=24,
+            )
+        )
+    return steps
