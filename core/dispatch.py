@@ -35,7 +35,7 @@ from .contracts import (
     SendResult,
 )
 from .db import database, is_sqlite, write_transaction
-from .models import Attempt, Campaign, Message, Order, Step
+from .models import Attempt, Campaign, Message, Order, OrderEvent, Step
 from .planning import check_rules
 
 log = logging.getLogger(__name__)
@@ -119,13 +119,36 @@ def _split(reasons: list[str]) -> tuple[list[str], list[str]]:
     return waiting, [r for r in reasons if not r.startswith("waiting:")]
 
 
-def process(engine, message_id: int) -> str:
+def load_claimed(ids: list[int]) -> list[tuple[Message, Order, Step | None]]:
+    """The claimed messages with their orders, steps and order events, in few queries.
+
+    Loaded after the claim committed, so rules and vetoes run on what is true now.
+    """
+    messages = list(Message.select().where(Message.id.in_(ids)).order_by(Message.id))
+    orders = {o.id: o for o in Order.select().where(Order.id.in_({m.order_id for m in messages}))}
+    step_ids = {m.step_id for m in messages if m.step_id}
+    steps = {s.id: s for s in Step.select().where(Step.id.in_(step_ids))} if step_ids else {}
+    events: dict[int, dict] = {i: {} for i in orders}
+    rows = OrderEvent.select(OrderEvent.order, OrderEvent.kind, OrderEvent.occurred_at).where(
+        OrderEvent.order.in_(list(orders))
+    )
+    for order_id, kind, when in rows.tuples():
+        events[order_id][kind] = when
+    for order in orders.values():
+        order.__dict__["_event_times"] = events[order.id]
+    by_id = {m.id: m for m in messages}
+    return [
+        (by_id[i], orders[by_id[i].order_id], steps.get(by_id[i].step_id))
+        for i in ids
+        if i in by_id
+    ]
+
+
+def process(engine, message_id: int, loaded=None) -> str:
     """Send one claimed message; returns its new state."""
-    message = Message.get_by_id(message_id)
+    message, order, step = loaded or load_claimed([message_id])[0]
     if message.state != SENDING:
         return message.state
-    order = Order.get_by_id(message.order_id)  # fresh data: rules run on what is true now
-    step = Step.get_or_none(Step.id == message.step_id) if message.step_id else None
     if step is None:
         _finish(message, SKIPPED, reason="skipped: its campaign step was deleted")
         return SKIPPED
@@ -306,9 +329,10 @@ def dispatch_due(engine, *, limit: int | None = None, rounds: int = 100) -> Disp
         if not ids:
             break
         result.claimed += len(ids)
-        for message_id in ids:
+        for loaded in load_claimed(ids):
+            message_id = loaded[0].id
             try:
-                state = process(engine, message_id)
+                state = process(engine, message_id, loaded)
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the rest
                 log.exception("dispatch failed for message %s", message_id)
                 message = Message.get_by_id(message_id)
