@@ -126,3 +126,29 @@ def compose(engine, order: Order, step: Step, message=None) -> Composed:
         ids = tuple(dict.fromkeys(f.rule_id for f in errors))
         raise ComposeError(f"skipped: compliance {', '.join(ids)}", ids)
     return Composed(rendered, version, findings)
+
+
+def template_findings(engine, step: Step, *, sequence_has_review: bool = False) -> list:
+    """Lint every language variant of the step's template source (at save/activation).
+
+    Placeholders count as present here (``is_template_source``); the rendered text is
+    linted again at send time.
+    """
+    template = step.template
+    version = latest_version(template) if template is not None else None
+    if version is None:
+        return []
+    findings = []
+    for variant in version.variants:
+        inp = compliance.LintInput(
+            text=variant.body,
+            html=variant.html,
+            subject=variant.subject,
+            channel=template.channel,
+            message_type=step.message_type or template.message_type,
+            language=variant.language,
+            is_template_source=True,
+            sequence_has_review_request=sequence_has_review,
+        )
+        findings.extend(compliance.lint(inp, engine.content_checks(None)))
+    return findings

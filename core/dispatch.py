@@ -105,11 +105,17 @@ def _finish(message: Message, state: str, *, reason: str = "", error: str = "", 
 
 
 def _postpone(message: Message, reason: str) -> None:
+    now = utcnow()
+    if reason.startswith("waiting: daily message limit"):
+        # Amazon's limit is per day: try again as the next day starts, in priority order.
+        due = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    else:
+        due = now + RECHECK_WAITING
     _finish(
         message,
         SCHEDULED,
         reason=reason,
-        due_at=utcnow() + RECHECK_WAITING,
+        due_at=due,
         attempts=max(0, message.attempts - 1),  # waiting is not a failed attempt
     )
 

@@ -291,9 +291,12 @@ def plan_orders(engine, order_ids: Iterable[int], chunk: int = 500) -> PlanResul
     return result
 
 
-def plan_all(engine, account_id: int | None = None, chunk: int = 1000) -> PlanResult:
-    """Re-plan every order (after a campaign was created or edited)."""
-    steps = active_steps()
+def plan_all(
+    engine, account_id: int | None = None, chunk: int = 1000, steps: list[Step] | None = None
+) -> PlanResult:
+    """Re-plan every order (after a campaign was created or edited), against ``steps``
+    (default: every active step)."""
+    steps = active_steps() if steps is None else [s for s in steps if s.campaign.status in ACTIVE]
     result = PlanResult()
     if not steps:
         return result

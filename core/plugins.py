@@ -33,6 +33,7 @@ DEFAULT_PLUGINS = (
     "core.default_vetoes",
     "core.default_windows",
     "core.default_context",
+    "core.default_content_checks",
 )
 
 

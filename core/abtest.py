@@ -1,0 +1,123 @@
+"""A/B testing with a holdout: counts per variant, and outcomes attached later.
+
+Assignment is deterministic per (order, step) (``planning.pick_variant``), so re-planning
+never moves an order to another variant. Outcomes such as review counts per ASIN and
+period are imported afterwards (Amazon gives no per-message attribution) and shown next
+to the variants that messaged buyers of that ASIN in that period.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import date, datetime
+
+from peewee import CharField, DateField, FloatField, fn
+
+from .models import BaseModel, Message, OrderItem, Step
+
+
+class Outcome(BaseModel):
+    """A measured result for an ASIN over a period (e.g. new reviews), imported by CSV."""
+
+    asin = CharField(max_length=20, index=True)
+    metric = CharField(max_length=40, default="reviews")
+    period_start = DateField()
+    period_end = DateField()
+    value = FloatField(default=0)
+
+    class Meta:
+        indexes = ((("asin", "metric", "period_start", "period_end"), True),)
+
+
+def variant_counts(step: Step) -> dict[str, dict[str, int]]:
+    """{variant label: {state: count}}; the holdout appears as "holdout"."""
+    rows = (
+        Message.select(Message.variant, Message.state, fn.COUNT(Message.id))
+        .where(Message.step == step)
+        .group_by(Message.variant, Message.state)
+        .tuples()
+    )
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for variant, state, count in rows:
+        out[variant or "A"][state] = count
+    return dict(out)
+
+
+def export_csv(step: Step) -> str:
+    """One row per variant and state, for a spreadsheet."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["campaign", "step", "variant", "state", "messages"])
+    for variant, states in sorted(variant_counts(step).items()):
+        for state, count in sorted(states.items()):
+            writer.writerow([step.campaign.name, step.name or step.trigger, variant, state, count])
+    return buf.getvalue()
+
+
+class OutcomeError(ValueError):
+    pass
+
+
+def import_outcomes(text: str) -> int:
+    """Import ``asin,metric,period_start,period_end,value`` rows; returns rows stored."""
+    reader = csv.DictReader(io.StringIO(text))
+    needed = {"asin", "period_start", "period_end", "value"}
+    if not needed <= set(reader.fieldnames or []):
+        raise OutcomeError(
+            f"missing column(s): {', '.join(sorted(needed - set(reader.fieldnames or [])))}"
+        )
+    stored = 0
+    for line, row in enumerate(reader, start=2):
+        try:
+            values = dict(
+                asin=row["asin"].strip(),
+                metric=(row.get("metric") or "reviews").strip(),
+                period_start=date.fromisoformat(row["period_start"].strip()),
+                period_end=date.fromisoformat(row["period_end"].strip()),
+                value=float(row["value"]),
+            )
+        except ValueError as exc:
+            raise OutcomeError(f"line {line}: {exc}") from exc
+        Outcome.insert(**values).on_conflict(
+            conflict_target=[
+                Outcome.asin,
+                Outcome.metric,
+                Outcome.period_start,
+                Outcome.period_end,
+            ],
+            update={Outcome.value: values["value"]},
+        ).execute()
+        stored += 1
+    return stored
+
+
+def outcomes_by_variant(step: Step, metric: str = "reviews") -> dict[str, dict[str, float]]:
+    """{variant: {"messages": n, metric: sum of outcomes of the ASINs it messaged}}.
+
+    An outcome counts for a variant when the variant sent to an order containing that ASIN
+    within the outcome's period.
+    """
+    sent = (
+        Message.select(Message.variant, Message.sent_at, OrderItem.asin)
+        .join(OrderItem, on=(OrderItem.order == Message.order))
+        .where((Message.step == step) & Message.sent_at.is_null(False))
+        .tuples()
+    )
+    outcomes = list(Outcome.select().where(Outcome.metric == metric))
+    report: dict[str, dict[str, float]] = defaultdict(lambda: {"messages": 0, metric: 0.0})
+    counted: set[tuple[str, int]] = set()
+    for variant, sent_at, asin in sent:
+        label = variant or "A"
+        report[label]["messages"] += 1
+        day = sent_at.date() if isinstance(sent_at, datetime) else sent_at
+        for o in outcomes:
+            if (
+                o.asin == asin
+                and o.period_start <= day <= o.period_end
+                and (label, o.id) not in counted
+            ):
+                counted.add((label, o.id))
+                report[label][metric] += o.value
+    return dict(report)

@@ -1,0 +1,320 @@
+"""Campaign life cycle: create (from a preset), edit, activate, pause, dry run.
+
+Every change that affects messages goes through here so that not-yet-sent messages
+follow the campaign: an edit re-plans its steps (scheduled messages move, or are
+cancelled with the new reason), a pause leaves them waiting with a visible reason, and an
+activation is refused while a template of the campaign has a compliance error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from .clock import utcnow
+from .contracts import SCHEDULED, Preset
+from .db import database
+from .models import AuditLog, Campaign, Message, Order, Step, Template
+from .planning import (
+    check_rules,
+    due_time,
+    effective_sender,
+    is_review_request,
+    plan_all,
+)
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("draft", "test", "active", "paused")
+STEP_FIELDS = (
+    "name",
+    "trigger",
+    "delay_days",
+    "delay_hours",
+    "anchor",
+    "window_start_hour",
+    "window_end_hour",
+    "weekdays",
+    "skip_holidays",
+    "rules",
+    "sender",
+    "message_type",
+    "priority",
+    "no_variant_policy",
+    "critical",
+    "variants",
+    "holdout_percent",
+    "product_content",
+)
+
+
+class CampaignError(ValueError):
+    """A campaign cannot be saved or activated as asked; ``problems`` lists why."""
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+
+def validate_step(engine, values: dict) -> dict[str, str]:
+    """Field -> problem for a step's form values (empty when valid)."""
+    problems: dict[str, str] = {}
+    if values.get("trigger") not in engine.triggers:
+        problems["trigger"] = f"choose one of: {', '.join(engine.triggers)}"
+    if values.get("sender") not in engine.senders:
+        problems["sender"] = f"choose one of: {', '.join(engine.senders)}"
+    for key, low, high in (
+        ("delay_days", 0, 365),
+        ("delay_hours", 0, 23),
+        ("window_start_hour", 0, 23),
+        ("window_end_hour", 1, 24),
+        ("priority", 1, 9),
+        ("holdout_percent", 0, 90),
+    ):
+        value = values.get(key)
+        if value is not None and not (isinstance(value, int) and low <= value <= high):
+            problems[key] = f"a whole number from {low} to {high}"
+    start, end = values.get("window_start_hour", 9), values.get("window_end_hour", 18)
+    if "window_end_hour" not in problems and isinstance(start, int) and isinstance(end, int):
+        if end <= start:
+            problems["window_end_hour"] = "the send window must end after it starts"
+    weekdays = values.get("weekdays", "0123456")
+    if not weekdays or any(c not in "0123456" for c in weekdays):
+        problems["weekdays"] = "pick at least one weekday"
+    if values.get("anchor", "event") not in ("event", "review_window"):
+        problems["anchor"] = "event or review_window"
+    for row in values.get("rules") or []:
+        if row.get("rule") not in engine.rules:
+            problems["rules"] = f"unknown rule {row.get('rule')!r}"
+    return problems
+
+
+def create_campaign(
+    engine,
+    name: str,
+    steps: list[dict],
+    *,
+    account=None,
+    preset: str = "",
+    description: str = "",
+    user: str = "",
+) -> Campaign:
+    """A new draft campaign with ``steps`` (dicts of Step fields, plus ``template`` as a
+    Template, its id, or a library key)."""
+    if not name.strip():
+        raise CampaignError("give the campaign a name", ["name: required"])
+    problems = [
+        f"step {n}: {k}: {v}"
+        for n, s in enumerate(steps, 1)
+        for k, v in validate_step(engine, s).items()
+    ]
+    if problems:
+        raise CampaignError("the campaign has invalid steps", problems)
+    with database.atomic():
+        campaign = Campaign.create(
+            name=name.strip(),
+            status="draft",
+            account=account,
+            preset=preset,
+            description=description,
+        )
+        for position, values in enumerate(steps, 1):
+            Step.create(
+                campaign=campaign,
+                position=position,
+                template=_template(values),
+                **{k: values[k] for k in STEP_FIELDS if k in values},
+            )
+        AuditLog.create(user=user, action="campaign_created", target=campaign.name, detail=preset)
+    return campaign
+
+
+def _template(values: dict):
+    ref = values.get("template")
+    if ref is None or ref == "":
+        return None
+    if isinstance(ref, Template):
+        return ref
+    if isinstance(ref, int) or str(ref).isdigit():
+        return Template.get_or_none(Template.id == int(ref))
+    return Template.select().where(Template.library_key == str(ref)).first()
+
+
+def create_from_preset(engine, preset: Preset, *, account=None, user: str = "") -> Campaign:
+    """One click: a draft campaign from a plugin's preset, to be edited, then activated."""
+    return create_campaign(
+        engine,
+        preset.label,
+        [dict(step) for step in preset.steps],
+        account=account,
+        preset=preset.name,
+        description=preset.description,
+        user=user,
+    )
+
+
+def update_step(engine, step: Step, values: dict, *, user: str = "") -> Step:
+    """Change a step; its not-yet-sent messages are re-planned right away."""
+    merged = {k: getattr(step, k) for k in STEP_FIELDS} | values
+    problems = validate_step(engine, merged)
+    if problems:
+        raise CampaignError("the step is invalid", [f"{k}: {v}" for k, v in problems.items()])
+    for key in STEP_FIELDS:
+        if key in values:
+            setattr(step, key, values[key])
+    if "template" in values:
+        step.template = _template(values)
+    step.updated_at = utcnow()
+    step.save()
+    AuditLog.create(user=user, action="step_updated", target=f"step {step.id}")
+    if step.campaign.status in ("active", "test"):
+        replan_campaign(engine, step.campaign)
+    return step
+
+
+def campaign_problems(engine, campaign: Campaign) -> list[str]:
+    """Why the campaign cannot be activated: invalid steps, templates with lint errors."""
+    from .compose import template_findings
+
+    problems = []
+    steps = list(campaign.steps.order_by(Step.position))
+    if not steps:
+        problems.append("the campaign has no steps")
+    reviews = 0
+    for step in steps:
+        label = f"step {step.position} ({step.name or step.trigger})"
+        for key, why in validate_step(engine, {k: getattr(step, k) for k in STEP_FIELDS}).items():
+            problems.append(f"{label}: {key}: {why}")
+        sender = engine.senders.get(step.sender)
+        if is_review_request(engine, step):
+            reviews += 1
+        if sender is not None and sender.needs_body and step.message_type != "review_request":
+            if step.template_id is None:
+                problems.append(f"{label}: choose a template")
+                continue
+        if step.template_id is not None:
+            for finding in template_findings(engine, step, sequence_has_review=reviews > 1):
+                if finding.severity == "error":
+                    problems.append(
+                        f"{label}: {finding.rule_id}: {finding.explanation} ({finding.excerpt!r})"
+                    )
+    if reviews > 1:
+        # Request a Review and a free-text review request count as two (DOMAIN.md §3).
+        problems.append("the campaign asks for a review more than once per order")
+    return problems
+
+
+def set_status(engine, campaign: Campaign, status: str, *, user: str = "") -> Campaign:
+    """Move a campaign between draft, test, active and paused."""
+    if status not in STATUSES:
+        raise CampaignError(f"status must be one of {', '.join(STATUSES)}")
+    if status in ("active", "test"):
+        problems = campaign_problems(engine, campaign)
+        if problems:
+            raise CampaignError(f"cannot switch {campaign.name!r} to {status}", problems)
+    previous = campaign.status
+    campaign.status = status
+    campaign.updated_at = utcnow()
+    campaign.save()
+    AuditLog.create(
+        user=user, action=f"campaign_{status}", target=campaign.name, detail=f"was {previous}"
+    )
+    if status == "paused":
+        Message.update(reason="waiting: campaign paused", updated_at=utcnow()).where(
+            (Message.campaign == campaign) & (Message.state == SCHEDULED)
+        ).execute()
+    elif status in ("active", "test"):
+        Message.update(reason="").where(
+            (Message.campaign == campaign)
+            & (Message.state == SCHEDULED)
+            & (Message.reason == "waiting: campaign paused")
+        ).execute()
+        replan_campaign(engine, campaign)
+    return campaign
+
+
+def replan_campaign(engine, campaign: Campaign):
+    """Re-plan every order against this campaign's steps only."""
+    steps = list(
+        Step.select(Step, Campaign)
+        .join(Campaign)
+        .where(Step.campaign == campaign)
+        .order_by(Step.position)
+    )
+    return plan_all(engine, steps=steps)
+
+
+@dataclass
+class DryRun:
+    """What a campaign would have done over past orders, without sending or saving."""
+
+    orders: int = 0
+    would_send: int = 0
+    skipped: int = 0
+    waiting: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    examples: list[tuple[str, str]] = field(default_factory=list)
+
+    def top_reasons(self, n: int = 8) -> list[tuple[str, int]]:
+        return self.reasons.most_common(n)
+
+
+def _reason_key(reason: str) -> str:
+    """Group "excluded: refunded on 2026-11-03" with the other refunds."""
+    return reason.split(" on 20", 1)[0].split(" (", 1)[0]
+
+
+def dry_run(engine, campaign: Campaign, days: int = 30, limit: int = 5000) -> DryRun:
+    """Run ``campaign`` over orders placed in the last ``days`` days, sending nothing."""
+    from .compose import ComposeError, compose
+
+    report = DryRun()
+    since = utcnow() - timedelta(days=days)
+    steps = list(campaign.steps.order_by(Step.position))
+    orders = Order.select().where(Order.purchased_at >= since).order_by(Order.id.desc())
+    if campaign.account_id:
+        orders = orders.where(Order.account == campaign.account_id)
+    for order in orders.limit(limit):
+        report.orders += 1
+        for step in steps:
+            reason = _dry_step(engine, order, step, compose, ComposeError)
+            if reason is None:
+                report.would_send += 1
+            elif reason.startswith("waiting:"):
+                report.waiting += 1
+                report.reasons[_reason_key(reason)] += 1
+            else:
+                report.skipped += 1
+                report.reasons[_reason_key(reason)] += 1
+                if len(report.examples) < 20:
+                    report.examples.append((order.order_id, reason))
+    return report
+
+
+def _dry_step(engine, order, step, compose, compose_error) -> str | None:
+    failed = check_rules(engine, order, step)
+    if failed:
+        return failed[0]
+    sender = effective_sender(engine, step)
+    probe = Message(
+        order=order,
+        step=step,
+        account=order.account_id,
+        sender=sender,
+        state=SCHEDULED,
+        review_request=is_review_request(engine, step),
+        dry_run=True,
+    )
+    hard = [r for r in engine.vetoes(probe, order) if not r.startswith("waiting:")]
+    if hard:
+        return hard[0]
+    due, why, _ = due_time(engine, order, step, order.event_times())
+    if due is None:
+        return why
+    try:
+        compose(engine, order, step, probe)
+    except compose_error as exc:
+        return exc.reason
+    return None

@@ -1,0 +1,234 @@
+"""Campaign life cycle, A/B with holdout, daily limit and dry run, through the engine."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from core import Preset
+from core.abtest import export_csv, import_outcomes, outcomes_by_variant, variant_counts
+from core.campaigns import (
+    CampaignError,
+    create_campaign,
+    create_from_preset,
+    dry_run,
+    set_status,
+    update_step,
+)
+from core.clock import utcnow
+from core.contracts import SCHEDULED, SENT
+from core.default_vetoes import daily_usage
+from core.dispatch import dispatch_due
+from core.models import Campaign, Decision, Message, Template, TemplateVariant, TemplateVersion
+from core.planning import plan_orders
+from core.store import store_orders
+from tests.conftest import order_data
+
+REVIEW_STEP = dict(
+    name="Request a review",
+    trigger="delivered",
+    delay_days=0,
+    sender="dry_run",
+    message_type="review_request",
+    window_start_hour=0,
+    window_end_hour=24,
+)
+
+
+def template(body: str, language: str = "en") -> Template:
+    t = Template.create(name="Instructions", channel="messaging", message_type="x")
+    v = TemplateVersion.create(template=t, number=1)
+    TemplateVariant.create(version=v, language=language, body=body)
+    return t
+
+
+def orders(account, *datas):
+    return store_orders(account, list(datas), "test").changed_ids
+
+
+def test_new_campaigns_are_drafts_and_plan_nothing(engine, account):
+    ids = orders(account, order_data("US", delivered_days_ago=7))
+    create_campaign(engine, "Reviews", [REVIEW_STEP])
+    assert plan_orders(engine, ids).planned == 0
+
+
+def test_invalid_step_is_refused_with_each_problem(engine):
+    with pytest.raises(CampaignError) as err:
+        create_campaign(
+            engine,
+            "Bad",
+            [dict(REVIEW_STEP, trigger="teleported", window_start_hour=18, window_end_hour=9)],
+        )
+    problems = " ".join(err.value.problems)
+    assert "step 1: trigger" in problems and "window must end after it starts" in problems
+
+
+def test_activation_plans_and_pause_keeps_messages_waiting_with_reason(engine, account):
+    ids = orders(account, order_data("US", delivered_days_ago=7))
+    campaign = create_campaign(engine, "Reviews", [REVIEW_STEP])
+    set_status(engine, campaign, "active")
+    assert Message.select().count() == 1
+    assert plan_orders(engine, ids).planned == 0
+    set_status(engine, campaign, "paused")
+    message = Message.get()
+    assert (message.state, message.reason) == (SCHEDULED, "waiting: campaign paused")
+    assert dispatch_due(engine).claimed == 0
+    set_status(engine, campaign, "active")
+    assert dispatch_due(engine).states == {SENT: 1}
+
+
+def test_two_review_requests_in_one_campaign_are_refused(engine):
+    campaign = create_campaign(engine, "Twice", [REVIEW_STEP, dict(REVIEW_STEP, delay_days=3)])
+    with pytest.raises(CampaignError) as err:
+        set_status(engine, campaign, "active")
+    assert "asks for a review more than once per order" in " ".join(err.value.problems)
+
+
+def test_step_without_template_cannot_be_activated(engine):
+    campaign = create_campaign(
+        engine, "Manual", [dict(REVIEW_STEP, message_type="product_instructions")]
+    )
+    with pytest.raises(CampaignError) as err:
+        set_status(engine, campaign, "active")
+    assert "choose a template" in " ".join(err.value.problems)
+
+
+def test_editing_a_step_moves_its_scheduled_messages(engine, account):
+    orders(account, order_data("US", delivered_days_ago=1))
+    campaign = create_campaign(engine, "Reviews", [dict(REVIEW_STEP, delay_days=10)])
+    set_status(engine, campaign, "active")
+    before = Message.get().due_at
+    update_step(engine, campaign.steps.get(), {"delay_days": 12})
+    assert Message.get().due_at == before + timedelta(days=2)
+    assert "+ 12d" in Decision.get().reason
+
+
+def test_editing_rules_cancels_messages_that_no_longer_match(engine, account):
+    orders(account, order_data("US", delivered_days_ago=1, sku="MUG-1"))
+    campaign = create_campaign(engine, "Reviews", [dict(REVIEW_STEP, delay_days=10)])
+    set_status(engine, campaign, "active")
+    update_step(
+        engine,
+        campaign.steps.get(),
+        {"rules": [{"rule": "sku_include", "params": {"values": "LAMP-2"}}]},
+    )
+    message = Message.get()
+    assert message.state == "cancelled" and message.reason == "rule: SKU not in campaign (MUG-1)"
+
+
+def test_create_from_preset(engine):
+    preset = Preset(
+        "fba-us",
+        "FBA review request (US)",
+        "US",
+        "FBA",
+        (dict(REVIEW_STEP, anchor="review_window"),),
+        "Asks for a review when Amazon's window opens.",
+    )
+    campaign = create_from_preset(engine, preset)
+    assert (campaign.status, campaign.preset) == ("draft", "fba-us")
+    assert campaign.steps.get().anchor == "review_window"
+
+
+def test_ab_variants_and_holdout_are_deterministic_and_counted(engine, account):
+    datas = [order_data("US", delivered_days_ago=7) for _ in range(120)]
+    ids = orders(account, *datas)
+    a = template("Order {{ order_id }}: here is how to set up your product.")
+    b = template("Order {{ order_id }}: a short guide to your new product.")
+    step = dict(
+        REVIEW_STEP,
+        message_type="product_instructions",
+        variants=[
+            {"template": a.id, "weight": 1, "label": "A"},
+            {"template": b.id, "weight": 1, "label": "B"},
+        ],
+        holdout_percent=20,
+        template=a.id,
+    )
+    campaign = create_campaign(engine, "AB", [step])
+    Campaign.update(status="active").where(Campaign.id == campaign.id).execute()
+    plan_orders(engine, ids)
+    first = {m.order_id: m.variant for m in Message.select()}
+    Message.delete().execute()
+    plan_orders(engine, ids)
+    assert {m.order_id: m.variant for m in Message.select()} == first  # deterministic
+    counts = {v: sum(states.values()) for v, states in variant_counts(campaign.steps.get()).items()}
+    assert set(counts) == {"A", "B", "holdout"}
+    assert 10 <= counts["holdout"] <= 40 and counts["A"] > 20 and counts["B"] > 20
+    dispatch_due(engine)
+    holdout = Message.select().where(Message.variant == "holdout")
+    assert all(m.state == "skipped" and "holdout" in m.reason for m in holdout)
+    texts = {m.variant: m.body for m in Message.select().where(Message.state == SENT)}
+    assert "how to set up" in texts["A"] and "short guide" in texts["B"]
+    assert "AB,Request a review,holdout,skipped," in export_csv(campaign.steps.get())
+
+
+def test_outcomes_are_attached_to_variants(engine, account):
+    ids = orders(account, *(order_data("US", delivered_days_ago=7) for _ in range(20)))
+    campaign = create_campaign(engine, "R", [REVIEW_STEP])
+    Campaign.update(status="active").where(Campaign.id == campaign.id).execute()
+    plan_orders(engine, ids)
+    dispatch_due(engine)
+    today = utcnow().date()
+    stored = import_outcomes(
+        f"asin,metric,period_start,period_end,value\nB0TEST0001,reviews,{today - timedelta(days=1)},{today},7\n"
+    )
+    assert stored == 1
+    report = outcomes_by_variant(campaign.steps.get())
+    assert report["A"]["messages"] == 20 and report["A"]["reviews"] == 7
+
+
+def test_daily_limit_sends_higher_priority_first_and_the_rest_waits(make_engine):
+    engine = make_engine()
+    from core.models import SellerAccount
+
+    account = SellerAccount.create(name="S", source="demo")
+    ids = orders(account, *(order_data("US", delivered_days_ago=7) for _ in range(8)))
+    import core.default_vetoes as vetoes
+
+    original = vetoes.DAILY_LIMIT_BASE
+    vetoes.DAILY_LIMIT_BASE = 3
+    try:
+        t = template("Order {{ order_id }}: your manual is attached.")
+        first = create_campaign(
+            engine, "Manuals", [dict(REVIEW_STEP, message_type="x", template=t.id, priority=7)]
+        )
+        second = create_campaign(engine, "Reviews", [dict(REVIEW_STEP, priority=2)])
+        for c in (first, second):
+            Campaign.update(status="active").where(Campaign.id == c.id).execute()
+        plan_orders(engine, ids)
+        # make it a real (non dry-run) send so it counts against the limit
+        Message.update(dry_run=False).execute()
+        dispatch_due(engine)
+        sent = Message.select().where(Message.state == SENT)
+        assert sent.count() == 3
+        assert {m.campaign.name for m in sent} == {"Reviews"}  # priority 2 before 7
+        waiting = Message.select().where(Message.state == SCHEDULED)
+        assert all(
+            m.reason.startswith("waiting: daily message limit reached (3/3)") for m in waiting
+        )
+        assert min(m.due_at for m in waiting) > utcnow()
+        assert daily_usage(account.id) == (3, 3)
+    finally:
+        vetoes.DAILY_LIMIT_BASE = original
+
+
+def test_dry_run_counts_and_reasons(engine, account):
+    refunded = order_data("US", delivered_days_ago=7)
+    refunded = order_data(
+        "US",
+        delivered_days_ago=7,
+        events={"refunded": refunded.events["delivered"] + timedelta(days=1)},
+    )
+    orders(
+        account,
+        order_data("US", delivered_days_ago=7),
+        order_data("DE", delivered_days_ago=8),
+        refunded,
+    )
+    campaign = create_campaign(engine, "R", [REVIEW_STEP])
+    report = dry_run(engine, campaign, days=30)
+    assert (report.orders, report.would_send, report.skipped) == (3, 2, 1)
+    assert report.top_reasons() == [("excluded: refunded", 1)]
+    assert Message.select().count() == 0  # nothing saved, nothing sent
