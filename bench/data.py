@@ -79,20 +79,47 @@ def fill_orders(n: int, *, start: int = 0, seed: int = 1) -> None:
             first = Order.select(Order.id).where(Order.order_id == rows[0]["order_id"]).scalar()
             ids = range(first, first + len(rows))
             items = [
-                dict(order=oid, sku=f"SKU-{oid % 50}", asin=f"B0{oid % 50:08d}", title="Item",
-                     quantity=1, price=r["total"])
+                dict(
+                    order=oid,
+                    sku=f"SKU-{oid % 50}",
+                    asin=f"B0{oid % 50:08d}",
+                    title="Item",
+                    quantity=1,
+                    price=r["total"],
+                )
                 for oid, r in zip(ids, rows, strict=True)
             ]
             for part in chunked(items, 5000):
                 OrderItem.insert_many(part).execute()
             events = []
             for oid, r in zip(ids, rows, strict=True):
-                events.append(dict(order=oid, kind="ordered", occurred_at=r["purchased_at"],
-                                   recorded_at=now, source="bench"))
-                events.append(dict(order=oid, kind="shipped", occurred_at=r["shipped_at"],
-                                   recorded_at=now, source="bench"))
-                events.append(dict(order=oid, kind="delivered", occurred_at=r["latest_delivery"],
-                                   recorded_at=now, source="bench"))
+                events.append(
+                    dict(
+                        order=oid,
+                        kind="ordered",
+                        occurred_at=r["purchased_at"],
+                        recorded_at=now,
+                        source="bench",
+                    )
+                )
+                events.append(
+                    dict(
+                        order=oid,
+                        kind="shipped",
+                        occurred_at=r["shipped_at"],
+                        recorded_at=now,
+                        source="bench",
+                    )
+                )
+                events.append(
+                    dict(
+                        order=oid,
+                        kind="delivered",
+                        occurred_at=r["latest_delivery"],
+                        recorded_at=now,
+                        source="bench",
+                    )
+                )
             for part in chunked(events, 5000):
                 OrderEvent.insert_many(part).execute()
 

@@ -171,9 +171,8 @@ def test_outcomes_are_attached_to_variants(engine, account):
     plan_orders(engine, ids)
     dispatch_due(engine)
     today = utcnow().date()
-    stored = import_outcomes(
-        f"asin,metric,period_start,period_end,value\nB0TEST0001,reviews,{today - timedelta(days=1)},{today},7\n"
-    )
+    header = "asin,metric,period_start,period_end,value\n"
+    stored = import_outcomes(f"{header}B0TEST0001,reviews,{today - timedelta(days=1)},{today},7\n")
     assert stored == 1
     report = outcomes_by_variant(campaign.steps.get())
     assert report["A"]["messages"] == 20 and report["A"]["reviews"] == 7
