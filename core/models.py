@@ -70,7 +70,7 @@ class SellerAccount(BaseModel):
 
 class Order(BaseModel):
     account = ForeignKeyField(SellerAccount, backref="orders", on_delete="CASCADE")
-    order_id = CharField(max_length=40)  # Amazon's 17-digit id, 3-7-7
+    order_id = CharField(max_length=40, index=True)  # Amazon's 17-digit id, 3-7-7
     marketplace = CharField(max_length=4, index=True)
     fulfillment = CharField(max_length=4)  # FBA, FBM
     status = CharField(max_length=24)
@@ -241,6 +241,7 @@ class Message(BaseModel):
         indexes = (
             (("order", "step"), True),
             (("state", "due_at"), False),
+            (("state", "id"), False),  # the outbox filtered by state, newest first
             (("account", "sent_at"), False),
         )
 
