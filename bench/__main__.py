@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 
-BENCHES = ("dispatch", "planning")
+BENCHES = ("dispatch", "planning", "pages")
 
 
 def main(argv: list[str]) -> int:

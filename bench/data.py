@@ -6,7 +6,9 @@ planning does real work on them.
 
 from __future__ import annotations
 
+import atexit
 import random
+import shutil
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +25,10 @@ BATCH = 20_000
 
 
 def make_engine(folder: Path | None = None, **sections) -> Engine:
-    folder = folder or Path(tempfile.mkdtemp(prefix="followup-bench-"))
+    """A fresh engine on a temp-folder SQLite database, removed when the process exits."""
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="followup-bench-"))
+        atexit.register(shutil.rmtree, folder, True)
     cfg = {
         "app": {"data_dir": str(folder)},
         "web": {"secret_key": {"file": str(folder / "secret"), "generate": True}},

@@ -1,0 +1,111 @@
+"""Admin page speed at scale: orders and messages pages (50 rows, filtered).
+
+Builds a database of SMALL orders (3 messages each) and one of LARGE orders, and prints
+the p95 server time of each page in both and the ratio (issue 7 target: large/small <=
+1.5 with 1,000,000 orders and 3,000,000 messages). BENCH_PAGES_LARGE overrides the size.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+from peewee import chunked
+
+from core.clock import utcnow
+from core.db import database
+from core.models import Message, Order, User
+from core.passwords import hash_password
+
+from .data import add_campaigns, fill_orders, make_engine
+
+STATES = ("sent", "sent", "scheduled", "skipped", "sent", "failed")
+URLS = {
+    "orders": "/orders/?marketplace=DE",
+    "orders_status": "/orders/?marketplace=JP&fulfillment=FBM",
+    "messages": "/messages/?state=sent",
+    "messages_failed": "/messages/?state=failed",
+}
+REQUESTS = 40
+
+
+def _fill_messages(steps) -> None:
+    now = utcnow()
+    last = 0
+    while True:
+        ids = [
+            i
+            for (i,) in Order.select(Order.id)
+            .where(Order.id > last)
+            .order_by(Order.id)
+            .limit(20_000)
+            .tuples()
+        ]
+        if not ids:
+            return
+        rows = [
+            dict(
+                order=oid,
+                step=step.id,
+                campaign=step.campaign_id,
+                account=1,
+                sender="dry_run",
+                state=STATES[(oid + n) % len(STATES)],
+                due_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            for oid in ids
+            for n, step in enumerate(steps)
+        ]
+        with database.atomic():
+            for part in chunked(rows, 2000):
+                Message.insert_many(part).execute()
+        last = ids[-1]
+
+
+def _measure(size: int) -> dict[str, float]:
+    from web import create_app
+
+    engine = make_engine()
+    fill_orders(size)
+    _fill_messages(add_campaigns(3))
+    engine.db.execute_sql("ANALYZE")
+    User.create(
+        username="bench",
+        password_hash=hash_password("bench-password-1"),
+        must_change_password=False,
+    )
+    app = create_app(engine=engine)
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    client.post(
+        "/login", data={"username": "bench", "password": "bench-password-1", "csrf_token": token}
+    )
+    out = {}
+    for name, url in URLS.items():
+        samples = []
+        for _ in range(REQUESTS):
+            start = time.perf_counter()
+            response = client.get(url)
+            samples.append(time.perf_counter() - start)
+            assert response.status_code == 200, (url, response.status_code)
+        out[name] = statistics.quantiles(samples, n=20)[18]  # p95
+    engine.close()
+    return out
+
+
+def run() -> dict:
+    small = int(os.environ.get("BENCH_PAGES_SMALL", 10_000))
+    large = int(os.environ.get("BENCH_PAGES_LARGE", 1_000_000))
+    p_small = _measure(small)
+    p_large = _measure(large)
+    result = {"small_orders": small, "large_orders": large, "messages_per_order": 3}
+    for name in URLS:
+        result[f"{name}_p95_ms_small"] = round(1000 * p_small[name], 1)
+        result[f"{name}_p95_ms_large"] = round(1000 * p_large[name], 1)
+        result[f"{name}_ratio"] = round(p_large[name] / p_small[name], 2)
+    result["target_ratio"] = 1.5
+    return result
