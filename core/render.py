@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import time
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
@@ -67,11 +68,18 @@ _TEXT = _env(False)
 _HTML = _env(True)
 
 
-def _render(env, source: str, context: Mapping[str, Any], max_chars: int, timeout_s: float) -> str:
+@lru_cache(maxsize=512)
+def _compile(autoescape: bool, source: str):
+    """Compiled templates by source: the same template version renders thousands of times."""
+    env = _HTML if autoescape else _TEXT
     try:
-        template = env.from_string(source)
+        return env.from_string(source)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"syntax error: {exc.message}", exc.lineno) from None
+
+
+def _render(env, source: str, context: Mapping[str, Any], max_chars: int, timeout_s: float) -> str:
+    template = _compile(env is _HTML, source)
     deadline = time.monotonic() + timeout_s
     out: list[str] = []
     size = 0
