@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 
-BENCHES = ("dispatch", "planning", "pages")
+BENCHES = ("dispatch", "planning", "replan", "pages")
 
 
 def main(argv: list[str]) -> int:

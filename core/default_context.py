@@ -65,4 +65,23 @@ def template_context(engine, order, message):
         "seller_name": order.account.name if order.account_id else "",
         "delivery_date": format_date(window.latest if window else None, language, tz),
         "contact_instruction": CONTACT.get(language, CONTACT["en"]),
+        "product_content": _product_content(message, items),
     }
+
+
+def _product_content(message, items) -> dict:
+    """Per-SKU content of a multi-product campaign step (e.g. the right manual per SKU).
+
+    ``Step.product_content`` maps SKU -> {key: text}; the order's first item with an
+    entry wins, so ``{{ product_content.manual }}`` is the manual for what was bought.
+    """
+    from .models import Step
+
+    if message is None or not message.step_id:
+        return {}
+    step = Step.get_or_none(Step.id == message.step_id)
+    content = (step.product_content or {}) if step else {}
+    for item in items:
+        if item.sku in content:
+            return dict(content[item.sku])
+    return dict(content.get("*", {}))

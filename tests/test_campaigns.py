@@ -231,3 +231,28 @@ def test_dry_run_counts_and_reasons(engine, account):
     assert (report.orders, report.would_send, report.skipped) == (3, 2, 1)
     assert report.top_reasons() == [("excluded: refunded", 1)]
     assert Message.select().count() == 0  # nothing saved, nothing sent
+
+
+def test_per_product_content_picks_the_right_manual(engine, account):
+    ids = orders(
+        account,
+        order_data("US", delivered_days_ago=2, sku="LAMP-1"),
+        order_data("US", delivered_days_ago=2, sku="DESK-9"),
+    )
+    t = template("Order {{ order_id }}: {{ product_content.manual }}")
+    step = dict(
+        REVIEW_STEP,
+        message_type="product_instructions",
+        template=t.id,
+        product_content={
+            "LAMP-1": {"manual": "Tilt the lamp head before tightening the screw."},
+            "DESK-9": {"manual": "Calibrate the desk by holding the down key for 10 seconds."},
+        },
+    )
+    campaign = create_campaign(engine, "Manuals", [step])
+    set_status(engine, campaign, "active")
+    assert plan_orders(engine, ids).planned == 0  # already planned on activation
+    dispatch_due(engine)
+    bodies = {m.order.items.get().sku: m.body for m in Message.select()}
+    assert "Tilt the lamp head" in bodies["LAMP-1"]
+    assert "Calibrate the desk" in bodies["DESK-9"]
