@@ -128,6 +128,8 @@ class Sender:
     ``send(engine, message, order, rendered)`` -> ``SendResult``.
     ``reconcile(engine, message, order)`` -> ``"sent"``, ``"not_sent"`` or ``None``
     (unknown) for a message left in doubt.
+    ``prepare(engine, message, order)`` runs before the text is composed (e.g. to learn
+    the buyer's language from the channel); it returns ``None`` or a reason not to send.
     ``review_request``: messages from this sender count as the order's review request.
     ``needs_body``: False for channels whose text Amazon writes (Request a Review).
     ``dry_run``: nothing leaves the machine; shown as such everywhere.
@@ -138,6 +140,7 @@ class Sender:
     send: Callable[..., SendResult]
     preflight: Callable[..., str | None] | None = None
     reconcile: Callable[..., str | None] | None = None
+    prepare: Callable[..., str | None] | None = None
     review_request: bool = False
     needs_body: bool = True
     dry_run: bool = False

@@ -120,6 +120,15 @@ def _postpone(message: Message, reason: str) -> None:
     )
 
 
+def _not_now(message: Message, reason: str) -> str:
+    """A sender said no: "waiting: ..." postpones, anything else skips."""
+    if reason.startswith("waiting:"):
+        _postpone(message, reason)
+        return SCHEDULED
+    _finish(message, SKIPPED, reason=reason)
+    return SKIPPED
+
+
 def _split(reasons: list[str]) -> tuple[list[str], list[str]]:
     waiting = [r for r in reasons if r.startswith("waiting:")]
     return waiting, [r for r in reasons if not r.startswith("waiting:")]
@@ -172,6 +181,11 @@ def process(engine, message_id: int, loaded=None) -> str:
     if message.variant == "holdout":
         _finish(message, SKIPPED, reason="skipped: A/B holdout group receives nothing")
         return SKIPPED
+    sender = engine.sender(message.sender)
+    if sender.prepare is not None:
+        reason = sender.prepare(engine, message, order)
+        if reason:
+            return _not_now(message, reason)
     try:
         composed = compose(engine, order, step, message)
     except NoVariant as exc:
@@ -182,15 +196,10 @@ def process(engine, message_id: int, loaded=None) -> str:
     except ComposeError as exc:
         _finish(message, SKIPPED, reason=exc.reason)
         return SKIPPED
-    sender = engine.sender(message.sender)
     if sender.preflight is not None:
         reason = sender.preflight(engine, message, order)
         if reason:
-            if reason.startswith("waiting:"):
-                _postpone(message, reason)
-                return SCHEDULED
-            _finish(message, SKIPPED, reason=reason)
-            return SKIPPED
+            return _not_now(message, reason)
     rendered = composed.rendered
     with database.atomic():
         Message.update(

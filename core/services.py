@@ -56,3 +56,30 @@ def add_opt_out(buyer_key: str, kind: str = "opt_out", reason: str = "", *, by: 
     except IntegrityError:
         return False
     return True
+
+
+def account_credentials(engine, account) -> dict:
+    """The account's decrypted credentials (for order-source and sender plugins only).
+
+    Raises ``core.crypto.CredentialError`` naming what to do when the key changed.
+    """
+    from .crypto import decrypt_json
+
+    return decrypt_json(engine.settings, account.credentials)
+
+
+def save_account_credentials(engine, account, credentials: dict) -> None:
+    """Encrypt and store credentials; plain text never reaches the database."""
+    from .crypto import encrypt_json
+
+    account.credentials = encrypt_json(engine.settings, credentials)
+    account.save()
+
+
+def mark_account(account, status: str, message: str) -> None:
+    """Show an account problem (or recovery) on the dashboard and in ``doctor``."""
+    from .models import SellerAccount
+
+    SellerAccount.update(status=status, status_message=message).where(
+        SellerAccount.id == account.id
+    ).execute()

@@ -66,8 +66,27 @@ class Runtime:
         self.dispatch = dispatch_task
         self.tick = tick
 
+    def sync_due_accounts(self) -> int:
+        """Sync (and plan) every live account not synced for ``[sync] interval_minutes``."""
+        from .models import SellerAccount
+
+        every = timedelta(minutes=self.engine.settings.get("sync", "interval_minutes"))
+        count = 0
+        for account in SellerAccount.select().where(~SellerAccount.is_demo):
+            source = self.engine.sources.get(account.source)
+            if source is None or source.fetch is None or account.status == "syncing":
+                continue
+            if account.last_sync_at and utcnow() - account.last_sync_at < every:
+                continue
+            result = sync_account(self.engine, account.id)
+            if result.changed_ids:
+                plan_orders(self.engine, result.changed_ids)
+            count += 1
+        return count
+
     def run_tick(self) -> None:
-        """Dispatch due messages, then run plugin jobs that are due."""
+        """Sync accounts whose interval passed, dispatch due messages, run plugin jobs."""
+        self.sync_due_accounts()
         dispatch_due(self.engine)
         now = utcnow()
         for job in self.engine.jobs.values():

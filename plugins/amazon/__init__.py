@@ -1,16 +1,21 @@
-"""The Amazon plugin: marketplaces, order import, and (issue 3) SP-API sync and senders.
+"""The Amazon plugin: marketplaces, SP-API order sync, Request a Review and Messaging.
 
-Registers Amazon's marketplaces and the ``amazon`` order source. Today the source
-imports Seller Central's All Orders report; live sync through the Selling Partner API
-is added by the SP-API work and reported as unavailable until then.
+* ``amazon`` order source: Orders API sync (v2026-01-01, v0 fallback), the Reports API
+  backfill, Seller Central's All Orders file import, and "test connection".
+* Senders ``amazon_review`` (Solicitations) and ``amazon_messaging`` (Messaging API).
+* Settings (``[plugin_settings.amazon]`` or the Plugins page): ``orders_api``,
+  ``first_sync_days``, ``backfill_report``, ``transit_days``, ``timeout``, and for the
+  sandbox or tests ``endpoint`` and ``lwa_url``.
 """
 
 from __future__ import annotations
 
-from core import OrderSource, hookimpl
+from core import OrderSource, SettingField, SettingsPage, hookimpl
 
 from .marketplaces import MARKETPLACES
 from .report import parse_file
+from .senders import SENDERS
+from .source import fetch, test_connection
 
 
 def _import_file(engine, account, path):
@@ -24,4 +29,60 @@ def register_marketplaces(engine):
 
 @hookimpl
 def register_order_sources(engine):
-    return [OrderSource("amazon", "Amazon Seller Central", import_file=_import_file)]
+    return [
+        OrderSource(
+            "amazon",
+            "Amazon Selling Partner API",
+            fetch=fetch,
+            import_file=_import_file,
+            test_connection=test_connection,
+        )
+    ]
+
+
+@hookimpl
+def register_senders(engine):
+    return list(SENDERS)
+
+
+@hookimpl
+def register_settings_pages(engine):
+    return [
+        SettingsPage(
+            "amazon",
+            "Amazon Selling Partner API",
+            (
+                SettingField(
+                    "orders_api",
+                    "Orders API version",
+                    "choice",
+                    "2026-01-01",
+                    "v0 is deprecated by Amazon (migration deadline 2027-03-27)",
+                    ("2026-01-01", "v0"),
+                ),
+                SettingField("first_sync_days", "Days read at the first sync", "int", 30),
+                SettingField(
+                    "backfill_report",
+                    "First sync through the All Orders report",
+                    "bool",
+                    False,
+                    "for large accounts",
+                ),
+                SettingField("timeout", "Request timeout (seconds)", "int", 20),
+                SettingField(
+                    "endpoint",
+                    "API endpoint override",
+                    "text",
+                    "",
+                    "empty = Amazon's regional endpoint",
+                ),
+                SettingField(
+                    "lwa_url",
+                    "Login with Amazon token URL",
+                    "text",
+                    "https://api.amazon.com/auth/o2/token",
+                ),
+            ),
+            "Orders, Request a Review and buyer messages through Amazon's SP-API.",
+        )
+    ]

@@ -1,0 +1,102 @@
+"""One token bucket per (seller account, operation), at Amazon's documented rate.
+
+Each bucket starts from the usage-plan table below and then follows the
+``x-amzn-RateLimit-Limit`` header Amazon returns (the library exposes it as
+``ApiResponse.rate_limit``), so a seller with a raised plan gets the higher rate. Waiting
+for a token happens *before* the call: throttling is avoided, not recovered from, and
+throughput stays at the allowed rate rather than below it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+# operation -> (requests per second, burst). Source: Amazon SP-API usage plans, as in
+# DOMAIN.md §2 and §4.
+RATES: dict[str, tuple[float, int]] = {
+    "getSolicitationActionsForOrder": (1.0, 5),
+    "createProductReviewAndSellerFeedbackSolicitation": (1.0, 5),
+    "getMessagingActionsForOrder": (1.0, 5),
+    "getAttributes": (1.0, 5),
+    "messaging": (1.0, 5),
+    "searchOrders": (0.0056, 20),
+    "getOrder": (0.5, 30),
+    "getOrders": (0.0167, 20),
+    "getOrderItems": (0.5, 30),
+    "createReport": (0.0167, 15),
+    "getReport": (2.0, 15),
+    "getReportDocument": (0.0167, 15),
+    "createUploadDestinationForResource": (10.0, 10),
+    "getMarketplaceParticipations": (0.016, 15),
+}
+
+
+@dataclass
+class Bucket:
+    rate: float
+    burst: int
+    tokens: float
+    stamp: float
+
+    def _refill(self, now: float) -> None:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+
+class RateLimiter:
+    """Thread-safe buckets keyed by (account id, operation)."""
+
+    def __init__(
+        self,
+        rates: dict[str, tuple[float, int]] | None = None,
+        clock=time.monotonic,
+        sleep=time.sleep,
+    ):
+        self.rates = dict(RATES if rates is None else rates)
+        self._buckets: dict[tuple[int, str], Bucket] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
+
+    def _bucket(self, key: tuple[int, str]) -> Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            rate, burst = self.rates.get(key[1], (1.0, 1))
+            bucket = Bucket(rate, burst, float(burst), self._clock())
+            self._buckets[key] = bucket
+        return bucket
+
+    def acquire(self, account_id: int, operation: str) -> float:
+        """Take a token, waiting as long as needed; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                bucket = self._bucket((account_id, operation))
+                bucket._refill(self._clock())
+                if bucket.tokens >= 1:
+                    bucket.tokens -= 1
+                    return waited
+                need = (1 - bucket.tokens) / bucket.rate
+            self._sleep(need)
+            waited += need
+
+    def observe(self, account_id: int, operation: str, header_rate: str | float | None) -> None:
+        """Follow Amazon's ``x-amzn-RateLimit-Limit`` for this account and operation."""
+        try:
+            rate = float(header_rate) if header_rate not in (None, "") else None
+        except (TypeError, ValueError):
+            return
+        if rate and rate > 0:
+            with self._lock:
+                bucket = self._bucket((account_id, operation))
+                bucket._refill(self._clock())
+                bucket.rate = rate
+
+    def penalise(self, account_id: int, operation: str) -> None:
+        """After a 429: empty the bucket so the next call waits a full interval."""
+        with self._lock:
+            bucket = self._bucket((account_id, operation))
+            bucket.tokens = min(bucket.tokens, 0.0)
+            bucket.stamp = self._clock()
