@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 def run_worker(settings: Settings) -> int:
     engine = Engine(settings)
     engine.migrate()
+    _release_interrupted_syncs()
     runtime = Runtime(engine, make_huey(settings))
     consumer = runtime.huey.create_consumer(
         workers=settings.get("queue", "workers"),
@@ -30,6 +31,15 @@ def run_worker(settings: Settings) -> int:
     log.info("worker started with %s threads", settings.get("queue", "workers"))
     consumer.run()
     return 0
+
+
+def _release_interrupted_syncs() -> None:
+    """A sync cut off by a stopped worker resumes from its cursor at the next tick."""
+    from .models import SellerAccount
+
+    SellerAccount.update(
+        status="error", status_message="sync interrupted when the worker stopped; it resumes"
+    ).where(SellerAccount.status == "syncing").execute()
 
 
 def main() -> int:
