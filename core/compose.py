@@ -69,7 +69,19 @@ def pick_variant(version: TemplateVersion, language: str) -> TemplateVariant | N
     return variants.get(language)
 
 
-def lint_rendered(engine, order: Order, step: Step | None, rendered: Rendered, channel: str):
+# Placeholders whose value is a link a plugin provides because the buyer needs it (the
+# review page, the invoice, the manual): the only links Amazon allows in a message.
+LINK_PLACEHOLDERS = ("review_link", "invoice_link", "manual_link")
+
+
+def allowed_links(engine, order: Order, context: dict) -> tuple[str, ...]:
+    links = [context.get(key) for key in LINK_PLACEHOLDERS] + [engine.invoice_url(order)]
+    return tuple(dict.fromkeys(u for u in links if isinstance(u, str) and u.startswith("https://")))
+
+
+def lint_rendered(
+    engine, order: Order, step: Step | None, rendered: Rendered, channel: str, links=()
+):
     inp = compliance.LintInput(
         text=rendered.text,
         html=rendered.html,
@@ -78,7 +90,7 @@ def lint_rendered(engine, order: Order, step: Step | None, rendered: Rendered, c
         message_type=step.message_type if step else "",
         language=rendered.language or "en",
         order_id=order.order_id,
-        allowed_links=tuple(u for u in [engine.invoice_url(order)] if u),
+        allowed_links=tuple(links),
     )
     return compliance.lint(inp, engine.content_checks(order.marketplace))
 
@@ -120,7 +132,8 @@ def compose(engine, order: Order, step: Step, message=None) -> Composed:
         raise ComposeError(
             f"skipped: text is {len(text)} characters, {sender.name} allows {sender.max_length}"
         )
-    findings = lint_rendered(engine, order, step, rendered, template.channel)
+    links = allowed_links(engine, order, context)
+    findings = lint_rendered(engine, order, step, rendered, template.channel, links)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         ids = tuple(dict.fromkeys(f.rule_id for f in errors))

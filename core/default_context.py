@@ -54,6 +54,7 @@ def template_context(engine, order, message):
     tz = mkt.timezone if mkt else "UTC"
     items = list(OrderItem.select().where(OrderItem.order == order)) if order.id else []
     window = engine.delivery_window(order)
+    content = _product_content(message, items)
     return {
         "order_id": order.order_id,
         "marketplace": order.marketplace,
@@ -65,7 +66,8 @@ def template_context(engine, order, message):
         "seller_name": order.account.name if order.account_id else "",
         "delivery_date": format_date(window.latest if window else None, language, tz),
         "contact_instruction": CONTACT.get(language, CONTACT["en"]),
-        "product_content": _product_content(message, items),
+        "product_content": content,
+        "manual_link": content.get("manual_link", ""),
     }
 
 

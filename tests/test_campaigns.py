@@ -256,3 +256,28 @@ def test_per_product_content_picks_the_right_manual(engine, account):
     bodies = {m.order.items.get().sku: m.body for m in Message.select()}
     assert "Tilt the lamp head" in bodies["LAMP-1"]
     assert "Calibrate the desk" in bodies["DESK-9"]
+
+
+def test_library_review_request_renders_with_amazons_review_link(engine, account):
+    from core.templates import import_from_library
+
+    ids = orders(account, order_data("DE", delivered_days_ago=7))
+    template = import_from_library("review_request")
+    campaign = create_campaign(engine, "Email review", [dict(REVIEW_STEP, template=template.id)])
+    set_status(engine, campaign, "active")
+    assert plan_orders(engine, ids).planned == 0
+    dispatch_due(engine)
+    message = Message.get()
+    assert message.state == SENT, message.reason
+    assert message.language == "de"
+    assert "https://www.amazon.de/review/create-review?asin=B0TEST0001" in message.body
+    assert message.template_version.number == 1
+
+
+def test_saving_a_template_makes_a_new_version(engine):
+    from core.templates import save_version
+
+    t = template("Order {{ order_id }}: version one.")
+    v2 = save_version(t, {"en": {"body": "Order {{ order_id }}: version two."}}, user="maria")
+    assert v2.number == 2
+    assert TemplateVersion.get(TemplateVersion.number == 1).variants.get().body.endswith("one.")
