@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from core import OrderSource, SettingField, SettingsPage, hookimpl
 
-from .marketplaces import MARKETPLACES
+from .marketplaces import BY_CODE, MARKETPLACES
 from .report import parse_file
 from .senders import SENDERS
 from .source import fetch, test_connection
@@ -86,3 +86,19 @@ def register_settings_pages(engine):
             "Orders, Request a Review and buyer messages through Amazon's SP-API.",
         )
     ]
+
+
+@hookimpl
+def template_context(engine, order, message):
+    """``review_link``: Amazon's own review page for the order's first product.
+
+    A link to the marketplace's review form is the one link a review request needs;
+    it is https and on Amazon's domain, so the linter allows it.
+    """
+    from core.models import OrderItem
+
+    mkt = BY_CODE.get(order.marketplace)
+    item = OrderItem.select().where(OrderItem.order == order.id).first() if order.id else None
+    if mkt is None or item is None or not item.asin:
+        return {"review_link": ""}
+    return {"review_link": f"https://www.{mkt.name.lower()}/review/create-review?asin={item.asin}"}
