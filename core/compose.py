@@ -80,7 +80,13 @@ def allowed_links(engine, order: Order, context: dict) -> tuple[str, ...]:
 
 
 def lint_rendered(
-    engine, order: Order, step: Step | None, rendered: Rendered, channel: str, links=()
+    engine,
+    order: Order,
+    step: Step | None,
+    rendered: Rendered,
+    channel: str,
+    links=(),
+    warnings: bool = False,
 ):
     inp = compliance.LintInput(
         text=rendered.text,
@@ -92,14 +98,20 @@ def lint_rendered(
         order_id=order.order_id,
         allowed_links=tuple(links),
     )
-    return compliance.lint(inp, engine.content_checks(order.marketplace))
+    # At send time only errors matter (they skip the message); warnings such as spelling
+    # were shown in the editor when the template was saved.
+    checks = [
+        c for c in engine.content_checks(order.marketplace) if warnings or c.severity == "error"
+    ]
+    return compliance.lint(inp, checks)
 
 
-def compose(engine, order: Order, step: Step, message=None) -> Composed:
+def compose(engine, order: Order, step: Step, message=None, *, preview: bool = False) -> Composed:
     """Render the step's template for ``order`` in the buyer's language and lint it.
 
     Raises ``NoVariant`` when no variant fits the buyer's language and ``ComposeError``
-    when rendering fails or the linter finds an error (rule ids in ``rule_ids``).
+    when rendering fails or the linter finds an error (rule ids in ``rule_ids``). With
+    ``preview`` the findings include warnings (spelling, language) for the editor.
     """
     sender = engine.senders.get(step.sender)
     language = buyer_language(engine, order)
@@ -133,7 +145,9 @@ def compose(engine, order: Order, step: Step, message=None) -> Composed:
             f"skipped: text is {len(text)} characters, {sender.name} allows {sender.max_length}"
         )
     links = allowed_links(engine, order, context)
-    findings = lint_rendered(engine, order, step, rendered, template.channel, links)
+    findings = lint_rendered(
+        engine, order, step, rendered, template.channel, links, warnings=preview
+    )
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         ids = tuple(dict.fromkeys(f.rule_id for f in errors))

@@ -77,12 +77,9 @@ def _product_content(message, items) -> dict:
     ``Step.product_content`` maps SKU -> {key: text}; the order's first item with an
     entry wins, so ``{{ product_content.manual }}`` is the manual for what was bought.
     """
-    from .models import Step
-
     if message is None or not message.step_id:
         return {}
-    step = Step.get_or_none(Step.id == message.step_id)
-    content = (step.product_content or {}) if step else {}
+    content = message.step.product_content or {}
     for item in items:
         if item.sku in content:
             return dict(content[item.sku])

@@ -35,7 +35,7 @@ from .contracts import (
     SendResult,
 )
 from .db import database, is_sqlite, write_transaction
-from .models import Attempt, Campaign, Message, Order, OrderEvent, Step
+from .models import Attempt, Campaign, Message, Order, OrderEvent, SellerAccount, Step
 from .planning import check_rules
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,18 @@ def load_claimed(ids: list[int]) -> list[tuple[Message, Order, Step | None]]:
         events[order_id][kind] = when
     for order in orders.values():
         order.__dict__["_event_times"] = events[order.id]
+    accounts = {
+        a.id: a
+        for a in SellerAccount.select().where(
+            SellerAccount.id.in_({o.account_id for o in orders.values()})
+        )
+    }
+    for order in orders.values():
+        order.account = accounts[order.account_id]
+    for m in messages:
+        m.order = orders[m.order_id]
+        if m.step_id in steps:
+            m.step = steps[m.step_id]
     by_id = {m.id: m for m in messages}
     return [
         (by_id[i], orders[by_id[i].order_id], steps.get(by_id[i].step_id))
