@@ -41,6 +41,7 @@ chromium:
 
 services:
 	@bash scripts/ensure-services
+	@bash scripts/ensure-dovecot
 
 ## bench: print the performance figures quoted in the README
 bench: $(VENV)/.installed-test
