@@ -96,7 +96,10 @@ class Order(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("account", "order_id"), True),)
+        indexes = (
+            (("account", "order_id"), True),
+            (("marketplace", "purchased_at"), False),  # the orders page, filtered, newest first
+        )
 
     def event_times(self) -> dict:
         """{event kind: occurred_at}, read once per loaded order (planning preloads it)."""
