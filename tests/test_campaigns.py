@@ -281,3 +281,33 @@ def test_saving_a_template_makes_a_new_version(engine):
     v2 = save_version(t, {"en": {"body": "Order {{ order_id }}: version two."}}, user="maria")
     assert v2.number == 2
     assert TemplateVersion.get(TemplateVersion.number == 1).variants.get().body.endswith("one.")
+
+
+def test_activation_with_a_lint_error_is_refused_with_the_findings(engine):
+    bad = template("Order {{ order_id }}: leave us a 5-star review and get a 10% coupon!")
+    campaign = create_campaign(
+        engine, "Bad", [dict(REVIEW_STEP, message_type="product_instructions", template=bad.id)]
+    )
+    with pytest.raises(CampaignError) as err:
+        set_status(engine, campaign, "active")
+    problems = " ".join(err.value.problems)
+    assert "FU-REVIEW-POSITIVE" in problems and "FU-MARKETING" in problems
+    assert Campaign.get_by_id(campaign.id).status == "draft"
+
+
+def test_rendered_text_failing_the_linter_is_skipped_with_rule_ids(engine, account):
+    # The template is clean; the product title the order brings in is not.
+    ids = orders(account, order_data("US", delivered_days_ago=2))
+    from core.models import OrderItem
+
+    OrderItem.update(title="Lamp — visit www.cheap-lamps.example for more").execute()
+    t = template("Order {{ order_id }}: setup guide for {{ product_title }}.")
+    campaign = create_campaign(
+        engine, "Guide", [dict(REVIEW_STEP, message_type="product_instructions", template=t.id)]
+    )
+    set_status(engine, campaign, "active")
+    assert plan_orders(engine, ids).planned == 0
+    dispatch_due(engine)
+    message = Message.get()
+    assert message.state == "skipped"
+    assert message.reason == "skipped: compliance FU-LINK-EXTERNAL"
