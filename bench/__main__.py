@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 
-BENCHES = ("dispatch", "planning", "replan", "pages")
+BENCHES = ("dispatch", "planning", "replan", "pages", "amazon_rate")
 
 
 def main(argv: list[str]) -> int:

@@ -29,6 +29,21 @@ class FakeSPAPI(ThreadingHTTPServer):
         self.faults: dict[str, list[str]] = {}
         self.page_size = 2
         self.lock = threading.Lock()
+        # Amazon's usage plan for the solicitation POST: 1 request/s, burst 5.
+        self.rate, self.burst = 1.0, 5
+        self._tokens, self._stamp = float(self.burst), time.monotonic()
+        self.throttled = 0
+
+    def take_token(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return True
+            self.throttled += 1
+            return False
 
     def handle_error(self, request, client_address):
         pass  # a client that timed out and hung up is part of the tests, not an error
@@ -147,6 +162,10 @@ class Handler(BaseHTTPRequestHandler):
         return self._error(404, "NotFound", url.path)
 
     def _solicit(self, order_id, query):
+        if not self.server.take_token():
+            return self._error(
+                429, "QuotaExceeded", "You exceeded your quota for the requested resource."
+            )
         self.server.calls.append(("createProductReviewAndSellerFeedbackSolicitation", order_id))
         if "marketplaceIds" not in query:
             return self._error(400, "InvalidInput", "marketplaceIds is required")

@@ -134,7 +134,7 @@ class FakeTime:
 
 def test_bucket_allows_the_burst_then_the_rate():
     t = FakeTime()
-    limiter = RateLimiter({"op": (1.0, 5)}, clock=t.clock, sleep=t.sleep)
+    limiter = RateLimiter({"op": (1.0, 5)}, clock=t.clock, sleep=t.sleep, safety=1.0)
     waits = [limiter.acquire(1, "op") for _ in range(10)]
     assert waits[:5] == [0.0] * 5
     assert t.now == pytest.approx(5.0)  # 5 more calls at 1/s
@@ -144,7 +144,7 @@ def test_bucket_allows_the_burst_then_the_rate():
 
 def test_bucket_follows_the_rate_limit_header_and_429():
     t = FakeTime()
-    limiter = RateLimiter({"op": (1.0, 1)}, clock=t.clock, sleep=t.sleep)
+    limiter = RateLimiter({"op": (1.0, 1)}, clock=t.clock, sleep=t.sleep, safety=1.0)
     limiter.acquire(1, "op")
     limiter.observe(1, "op", "2.0")
     limiter.acquire(1, "op")
