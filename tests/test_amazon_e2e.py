@@ -120,3 +120,17 @@ def test_revoked_refresh_token_marks_the_account(amazon, fake):
     assert result.created == 0
     account = SellerAccount.get_by_id(account.id)
     assert account.status == "error" and "invalid_grant" in account.status_message
+
+
+def test_credentials_never_in_plain_text_in_database_or_logs(amazon, fake, caplog):
+    engine, account = amazon
+    caplog.set_level("DEBUG")
+    fake.add_order("302-0000005-5555555")
+    sync_and_plan(engine, account)
+    dispatch_due(engine)
+    engine.db.execute_sql("PRAGMA wal_checkpoint(FULL)")
+    path = engine.settings.database_url[len("sqlite:///") :]
+    raw = open(path, "rb").read()
+    for secret in (CREDS["refresh_token"], CREDS["lwa_client_secret"]):
+        assert secret.encode() not in raw
+        assert secret not in caplog.text
