@@ -100,21 +100,29 @@ def _read_problem(account, exc: Exception) -> str:
     return f"waiting: could not reach Amazon ({type(exc).__name__}: {exc})"
 
 
+def _offered(engine, account, order, api_cls, operation: str, method: str) -> set[str]:
+    """The action names Amazon offers for the order now (the "ask first" call)."""
+    client = make_client(engine, account, api_cls, order.marketplace)
+    response = call(
+        account, operation, getattr(client, method), order.order_id, marketplaceIds=[_mid(order)]
+    )
+    return _actions(response)
+
+
 # -- Request a Review -------------------------------------------------------------------
 
 
 def review_preflight(engine, message, order):
     account = _account(order)
     try:
-        client = make_client(engine, account, Solicitations, order.marketplace)
-        response = call(
+        actions = _offered(
+            engine,
             account,
+            order,
+            Solicitations,
             "getSolicitationActionsForOrder",
-            client.get_solicitation_actions_for_order,
-            order.order_id,
-            marketplaceIds=[_mid(order)],
+            "get_solicitation_actions_for_order",
         )
-        actions = _actions(response)
     except (SellingApiException, AmazonError, httpx.HTTPError) as exc:
         return _read_problem(account, exc)
     if REVIEW_ACTION in actions:
@@ -165,15 +173,14 @@ def review_reconcile(engine, message, order):
     """In doubt: if Amazon still offers the action, the request did not go through."""
     account = _account(order)
     try:
-        client = make_client(engine, account, Solicitations, order.marketplace)
-        response = call(
+        actions = _offered(
+            engine,
             account,
+            order,
+            Solicitations,
             "getSolicitationActionsForOrder",
-            client.get_solicitation_actions_for_order,
-            order.order_id,
-            marketplaceIds=[_mid(order)],
+            "get_solicitation_actions_for_order",
         )
-        actions = _actions(response)
     except (SellingApiException, AmazonError, httpx.HTTPError):
         return None
     if REVIEW_ACTION in actions:
@@ -216,15 +223,14 @@ def messaging_preflight(engine, message, order):
         return f"skipped: {kind or 'no message type'} is not a Messaging API message type"
     account = _account(order)
     try:
-        client = make_client(engine, account, Messaging, order.marketplace)
-        response = call(
+        actions = _offered(
+            engine,
             account,
+            order,
+            Messaging,
             "getMessagingActionsForOrder",
-            client.get_messaging_actions_for_order,
-            order.order_id,
-            marketplaceIds=[_mid(order)],
+            "get_messaging_actions_for_order",
         )
-        actions = _actions(response)
     except (SellingApiException, AmazonError, httpx.HTTPError) as exc:
         return _read_problem(account, exc)
     if MESSAGE_TYPES[kind][0] not in actions:
