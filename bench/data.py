@@ -96,35 +96,17 @@ def fill_orders(n: int, *, start: int = 0, seed: int = 1) -> None:
             ]
             for part in chunked(items, 5000):
                 OrderItem.insert_many(part).execute()
-            events = []
-            for oid, r in zip(ids, rows, strict=True):
-                events.append(
-                    dict(
-                        order=oid,
-                        kind="ordered",
-                        occurred_at=r["purchased_at"],
-                        recorded_at=now,
-                        source="bench",
-                    )
-                )
-                events.append(
-                    dict(
-                        order=oid,
-                        kind="shipped",
-                        occurred_at=r["shipped_at"],
-                        recorded_at=now,
-                        source="bench",
-                    )
-                )
-                events.append(
-                    dict(
-                        order=oid,
-                        kind="delivered",
-                        occurred_at=r["latest_delivery"],
-                        recorded_at=now,
-                        source="bench",
-                    )
-                )
+            # Each order was placed, shipped and delivered: one event of each kind.
+            kinds = (
+                ("ordered", "purchased_at"),
+                ("shipped", "shipped_at"),
+                ("delivered", "latest_delivery"),
+            )
+            events = [
+                dict(order=oid, kind=kind, occurred_at=r[column], recorded_at=now, source="bench")
+                for oid, r in zip(ids, rows, strict=True)
+                for kind, column in kinds
+            ]
             for part in chunked(events, 5000):
                 OrderEvent.insert_many(part).execute()
 
