@@ -12,7 +12,7 @@ import time
 
 from core.models import Campaign, SellerAccount, Step
 from core.services import save_account_credentials
-from tests.spapi_min import FakeSPAPI
+from tests.fake_spapi import FakeSPAPI
 
 from .data import make_engine
 

@@ -1,22 +1,31 @@
 """The Amazon plugin end to end over real HTTP: sync -> plan -> Request a Review, through
-python-amazon-sp-api's own code paths, against the fake in tests/spapi_min.py."""
+python-amazon-sp-api's own code paths, against the fake in tests/fake_spapi/."""
 
 from __future__ import annotations
 
 import pytest
 
+import plugins.amazon.client as amazon_client
 from core.dispatch import dispatch_due
 from core.models import Campaign, Message, Order, SellerAccount, Step
 from core.planning import plan_orders
 from core.services import save_account_credentials
 from core.sync import sync_account
-from tests.spapi_min import FakeSPAPI
+from plugins.amazon.ratelimit import RateLimiter
+from tests.fake_spapi import FakeSPAPI
+from tests.fake_spapi.auth import access_token_for
 
 CREDS = {
     "refresh_token": "good-refresh-token",
     "lwa_app_id": "amzn1.app",
     "lwa_client_secret": "s3cret-lwa",
 }
+
+
+@pytest.fixture(autouse=True)
+def fresh_limiter(monkeypatch):
+    """The plugin's buckets are per process; each test starts with full ones."""
+    monkeypatch.setattr(amazon_client, "limiter", RateLimiter())
 
 
 @pytest.fixture
@@ -122,15 +131,58 @@ def test_revoked_refresh_token_marks_the_account(amazon, fake):
     assert account.status == "error" and "invalid_grant" in account.status_message
 
 
-def test_credentials_never_in_plain_text_in_database_or_logs(amazon, fake, caplog):
-    engine, account = amazon
+def test_credentials_never_in_plain_text_in_database_logs_or_queue(make_engine, fake, caplog):
+    """Sync and send through a SqliteHuey file, as the worker does: neither the refresh
+    token, the client secret nor the access token Amazon issued appears in the database
+    file, the queue file or the logs."""
+    from core.queue import make_huey
+    from core.tasks import Runtime
+
     caplog.set_level("DEBUG")
+    caplog.set_level("DEBUG", logger="sp_api")  # the library logs request headers at DEBUG
+    caplog.set_level("DEBUG", logger="sp_api.base.client")
+    engine = make_engine(
+        plugin_settings={
+            "amazon": {"endpoint": fake.url, "lwa_url": fake.url + "/auth/o2/token", "timeout": 1}
+        },
+        queue={"backend": "sqlite", "path": "data/queue.db"},
+    )
+    account = SellerAccount.create(
+        name="EU seller", source="amazon", region="EU", marketplaces=["DE"]
+    )
+    save_account_credentials(engine, account, CREDS)
+    Step.create(
+        campaign=Campaign.create(name="Review", status="active"),
+        trigger="delivered",
+        sender="amazon_review",
+        window_start_hour=0,
+        window_end_hour=24,
+    )
     fake.add_order("302-0000005-5555555")
-    sync_and_plan(engine, account)
-    dispatch_due(engine)
+    huey = make_huey(engine.settings)
+    runtime = Runtime(engine, huey)
+    runtime.sync_account(account.id)  # enqueued in the SqliteHuey file
+    runtime.dispatch()
+    ran = 0
+    while (task := huey.dequeue()) is not None:
+        huey.execute(task)
+        ran += 1
+        if task.name == "followup.sync_account":
+            runtime.dispatch()  # the worker dispatches after planning
+    assert ran >= 2 and fake.solicited["302-0000005-5555555"] == 1
+    assert Message.get().state == "sent"
     engine.db.execute_sql("PRAGMA wal_checkpoint(FULL)")
-    path = engine.settings.database_url[len("sqlite:///") :]
-    raw = open(path, "rb").read()
-    for secret in (CREDS["refresh_token"], CREDS["lwa_client_secret"]):
-        assert secret.encode() not in raw
+    db_path = engine.settings.database_url[len("sqlite:///") :]
+    queue_path = engine.settings.resolve_path("data/queue.db")
+    files = {"database": open(db_path, "rb").read(), "queue": open(queue_path, "rb").read()}
+    assert files["queue"]  # the queue file was really used
+    secrets = (
+        CREDS["refresh_token"],
+        CREDS["lwa_client_secret"],
+        access_token_for(CREDS["refresh_token"]),
+    )
+    for secret in secrets:
+        for name, raw in files.items():
+            assert secret.encode() not in raw, f"{secret[:6]}... in the {name} file"
         assert secret not in caplog.text
+    assert "Request Headers" in caplog.text  # the library's debug log was on

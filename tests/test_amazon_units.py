@@ -153,3 +153,46 @@ def test_bucket_follows_the_rate_limit_header_and_429():
     limiter.acquire(1, "op")
     assert t.now == pytest.approx(1.0)
     limiter.observe(1, "op", "not-a-number")  # ignored, never crashes
+
+
+def _answer(method: str, status: int, body: bytes):
+    import httpx
+
+    request = httpx.Request(method, "https://sellingpartnerapi-eu.amazon.com/orders/v0/orders")
+    return httpx.Response(status, content=body, request=request)
+
+
+def test_non_json_error_pages_become_the_librarys_exceptions():
+    from sp_api.base import SellingApiServerException
+
+    from plugins.amazon.client import check_answer
+
+    # The library alone would read this 500 page as an empty success.
+    with pytest.raises(SellingApiServerException) as caught:
+        check_answer(_answer("POST", 500, b"<html><h1>500 Internal Server Error</h1></html>"))
+    assert caught.value.error[0]["code"] == "HTTP 500"
+    assert "Internal Server Error" in caught.value.error[0]["message"]
+    # Amazon's own error bodies are left to the library
+    check_answer(_answer("GET", 400, b'{"errors": [{"code": "InvalidInput", "message": "x"}]}'))
+
+
+def test_a_garbled_read_is_malformed_but_a_garbled_accepted_write_is_done():
+    from plugins.amazon.client import AmazonError, check_answer
+
+    with pytest.raises(AmazonError) as caught:
+        check_answer(_answer("GET", 200, b'{"payload": {"Orders": ['))
+    assert caught.value.kind == "malformed" and "not JSON" in str(caught.value)
+    with pytest.raises(AmazonError):
+        check_answer(_answer("GET", 200, b""))
+    check_answer(_answer("POST", 201, b"{garbled"))  # Amazon acted on it: no exception
+
+
+def test_debug_logs_of_the_library_never_carry_the_access_token(caplog):
+    import logging
+
+    import plugins.amazon.client  # noqa: F401 - installs the filter
+
+    caplog.set_level("DEBUG", logger="sp_api.base.client")
+    headers = {"host": "x", "x-amz-access-token": "Atza|live-token"}
+    logging.getLogger("sp_api.base.client").debug("Request Headers: %s", headers)
+    assert "Request Headers" in caplog.text and "Atza|live-token" not in caplog.text

@@ -5,7 +5,8 @@
 * Senders ``amazon_review`` (Solicitations) and ``amazon_messaging`` (Messaging API).
 * Settings (``[plugin_settings.amazon]`` or the Plugins page): ``orders_api``,
   ``first_sync_days``, ``backfill_report``, ``transit_days``, ``timeout``, and for the
-  sandbox or tests ``endpoint`` and ``lwa_url``.
+  sandbox or tests ``endpoint``, ``lwa_url`` and ``report_poll_seconds`` (how often the
+  backfill asks whether the report is ready; 5 by default).
 """
 
 from __future__ import annotations

@@ -9,18 +9,29 @@
 * Every call waits for a token of its (account, operation) bucket first; a 429 empties
   the bucket and, for reads, is retried after a jittered back-off. Writes are never
   retried here: the caller decides, because a POST may have reached Amazon.
+* The library's ``parse_response`` turns a body that is not JSON into an empty success,
+  whatever the status (a 500 HTML page from a load balancer becomes "OK, nothing").
+  ``check_answer`` runs first on every answer: an error status without Amazon's
+  ``errors`` body raises the library's exception for that status, and a read answered
+  2xx with a non-JSON body raises ``AmazonError("malformed")``. A write answered 2xx is
+  taken as done whatever its body: Amazon acted on it, so treating it as a failure
+  would send it twice.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
+import threading
 import time
 from urllib.parse import urlparse
 
+import httpx
 from sp_api.auth import AccessTokenClient
 from sp_api.base import Marketplaces, SellingApiException, SellingApiRequestThrottledException
+from sp_api.base.exceptions import get_exception_for_code
 
 from core.services import account_credentials
 
@@ -33,6 +44,24 @@ TIMEOUT = 20.0
 READ_RETRIES = 4
 
 limiter = RateLimiter()
+
+
+class _RedactAccessToken(logging.Filter):
+    """The library logs request headers at DEBUG, access token included: mask it, so a
+    seller who turns on debug logging does not write a live credential to the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        # logging unwraps a lone dict argument: record.args is then the dict itself
+        if isinstance(args, dict) and "x-amz-access-token" in args:
+            record.args = {**args, "x-amz-access-token": "***"}
+        elif isinstance(args, tuple) and args and isinstance(args[0], dict):
+            if "x-amz-access-token" in args[0]:
+                record.args = ({**args[0], "x-amz-access-token": "***"}, *args[1:])
+        return True
+
+
+logging.getLogger("sp_api.base.client").addFilter(_RedactAccessToken())
 
 
 class AmazonError(Exception):
@@ -53,6 +82,15 @@ def _lwa_class(url: str) -> type[AccessTokenClient]:
     )
 
 
+# Building a library client costs ~0.1-0.3 s (two httpx clients, each loading the CA
+# bundle), more than Amazon's 1 request/s leaves per message; clients are therefore
+# reused, per thread (a library client keeps per-request state on itself), keyed by
+# everything they are built from. The encrypted credentials are part of the key, so new
+# credentials get a new client.
+_local = threading.local()
+CLIENT_CACHE_SIZE = 32
+
+
 def make_client(engine, account, api_cls, marketplace_code: str, **kwargs):
     """An ``api_cls`` client (Orders, Solicitations...) for ``account`` in a marketplace."""
     if os.environ.get("SP_API_DEFAULT_MARKETPLACE"):
@@ -60,6 +98,34 @@ def make_client(engine, account, api_cls, marketplace_code: str, **kwargs):
             "config",
             "unset SP_API_DEFAULT_MARKETPLACE: it overrides the marketplace of every call",
         )
+    lwa_url = engine.plugin_setting("amazon", "lwa_url", default=LWA_URL)
+    timeout = float(engine.plugin_setting("amazon", "timeout", default=TIMEOUT))
+    endpoint = engine.plugin_setting("amazon", "endpoint", default="")
+    key = (
+        api_cls,
+        marketplace_code,
+        account.id,
+        str(account.credentials),
+        lwa_url,
+        timeout,
+        endpoint,
+        tuple(sorted(kwargs.items())),
+    )
+    cache = getattr(_local, "clients", None)
+    if cache is None:
+        cache = _local.clients = {}
+    client = cache.get(key)
+    if client is None:
+        client = _build(
+            engine, account, api_cls, marketplace_code, lwa_url, timeout, endpoint, kwargs
+        )
+        if len(cache) >= CLIENT_CACHE_SIZE:
+            cache.pop(next(iter(cache))).close()
+        cache[key] = client
+    return client
+
+
+def _build(engine, account, api_cls, marketplace_code, lwa_url, timeout, endpoint, kwargs):
     creds = account_credentials(engine, account)
     missing = [k for k in ("refresh_token", "lwa_app_id", "lwa_client_secret") if not creds.get(k)]
     if missing:
@@ -73,19 +139,52 @@ def make_client(engine, account, api_cls, marketplace_code: str, **kwargs):
             "lwa_app_id": creds["lwa_app_id"],
             "lwa_client_secret": creds["lwa_client_secret"],
         },
-        auth_token_client_class=_lwa_class(
-            engine.plugin_setting("amazon", "lwa_url", default=LWA_URL)
-        ),
-        timeout=float(engine.plugin_setting("amazon", "timeout", default=TIMEOUT)),
+        auth_token_client_class=_lwa_class(lwa_url),
+        timeout=timeout,
         **kwargs,
     )
-    endpoint = engine.plugin_setting("amazon", "endpoint", default="")
     if endpoint:
         client.endpoint = endpoint.rstrip("/")
+    http = getattr(getattr(client, "_transport", None), "_client", None)
+    if isinstance(http, httpx.Client):
+        http.event_hooks["response"] = [*http.event_hooks["response"], check_answer]
     return client
 
 
+def _snippet(body: bytes) -> str:
+    text = body[:120].decode("utf-8", "replace").strip()
+    return " ".join(text.split()) or "(empty body)"
+
+
+def check_answer(response: httpx.Response) -> None:
+    """httpx response hook: see the module doc (non-JSON bodies and error statuses)."""
+    response.read()
+    body = response.content
+    try:
+        parsed = json.loads(body) if body.strip() else None
+    except ValueError:
+        parsed, is_json = None, False
+    else:
+        is_json = parsed is not None
+    status = response.status_code
+    if status >= 400:
+        if not (isinstance(parsed, dict) and parsed.get("errors")):
+            exc_class = get_exception_for_code(status)
+            raise exc_class(
+                [{"code": f"HTTP {status}", "message": f"answer is not JSON: {_snippet(body)}"}],
+                headers=response.headers,
+            )
+        return
+    if response.request.method == "GET" and not is_json:
+        raise AmazonError(
+            "malformed",
+            f"Amazon answered {response.request.url.path} with {status} and a body that is "
+            f"not JSON: {_snippet(body)}",
+        )
+
+
 def error_text(exc: SellingApiException) -> str:
+    """Amazon's error list as one line: ``code: message; ...``."""
     errors = exc.error if isinstance(exc.error, list) else [exc.error]
     parts = []
     for e in errors:

@@ -9,14 +9,25 @@ Amazon's rules encoded here (DOMAIN.md §2):
   recorded as skipped and never retried.
 * A timeout or a 5xx after the POST was sent leaves the message *in doubt*; reconcile asks
   the actions endpoint again instead of sending blindly.
+* Messaging: the text limits (customization 800, digital access key 400, others 2000)
+  are checked before any call; attachments are uploaded first (Uploads API destination,
+  then a PUT of the bytes with the returned headers) and a failure there sends nothing
+  and retries. A timeout or 5xx on the message POST leaves it *in doubt* for good: the
+  Messaging API cannot tell whether the buyer got it (its actions stay offered), so it is
+  never resent automatically; the seller checks Seller Central's sent messages.
+* Invoices: a step of message type ``sendInvoice`` (or ``invoice``, as the EU VAT plugin
+  names it) sends the PDF a ``message_attachments`` hook provides (kind ``invoice``)
+  through ``sendInvoice``; the template's text is not sent (that operation has none).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 
 import httpx
 from sp_api.api import Messaging, Solicitations, Upload
+from sp_api.auth.exceptions import AuthorizationError
 from sp_api.base import (
     SellingApiBadRequestException,
     SellingApiException,
@@ -28,14 +39,18 @@ from core import Sender, SendResult
 from core.clock import utcnow
 from core.services import mark_account
 
-from .client import AmazonError, call, error_text, make_client
+from .client import TIMEOUT, AmazonError, call, error_text, make_client
 from .marketplaces import BY_CODE
 
 log = logging.getLogger(__name__)
 
 REVIEW_ACTION = "productReviewAndSellerFeedback"
+# One rate-limit bucket for all Messaging POSTs (1 request/s, burst 5 each).
+MESSAGING_OPERATION = "messaging"
 
-# message_type -> (action name in getMessagingActionsForOrder, library method, text limit)
+# message_type -> (action name in getMessagingActionsForOrder, library method, text
+# limit or None when Amazon's model has no text field). Limits: messaging.json's
+# maxLength (DOMAIN.md §2); a longer text would be answered 400.
 MESSAGE_TYPES = {
     "confirmCustomizationDetails": (
         "confirmCustomizationDetails",
@@ -55,12 +70,44 @@ MESSAGE_TYPES = {
     ),
     "createUnexpectedProblem": ("unexpectedProblem", "create_unexpected_problem", 2000),
     "createDigitalAccessKey": ("digitalAccessKey", "create_digital_access_key", 400),
-    "createWarranty": ("warranty", "create_warranty", 2000),
-    "createLegalDisclosure": ("legalDisclosure", "create_legal_disclosure", 2000),
-    "sendInvoice": ("sendInvoice", "send_invoice", 2000),
+    "createWarranty": ("warranty", "create_warranty", None),
+    "createLegalDisclosure": ("legalDisclosure", "create_legal_disclosure", None),
+    "sendInvoice": ("sendInvoice", "send_invoice", None),
 }
-# Messages that only carry attachments (no text field in Amazon's model).
-ATTACHMENT_ONLY = {"sendInvoice", "createLegalDisclosure"}
+# The operation's path segment, which is also the Uploads ``resource`` an attachment is
+# uploaded for ("messaging/v1/orders/{id}/messages/<segment>").
+PATH_SEGMENT = {
+    "confirmCustomizationDetails": "confirmCustomizationDetails",
+    "createConfirmDeliveryDetails": "confirmDeliveryDetails",
+    "createConfirmOrderDetails": "confirmOrderDetails",
+    "createConfirmServiceDetails": "confirmServiceDetails",
+    "createUnexpectedProblem": "unexpectedProblem",
+    "createDigitalAccessKey": "digitalAccessKey",
+    "createWarranty": "warranty",
+    "createLegalDisclosure": "legalDisclosure",
+    "sendInvoice": "invoice",
+}
+# Messages that carry attachments in Amazon's model (at most 5); invoices and warranties
+# need at least one (messaging.json: minLength 1).
+TAKES_ATTACHMENTS = {
+    "confirmCustomizationDetails",
+    "createDigitalAccessKey",
+    "createWarranty",
+    "createLegalDisclosure",
+    "sendInvoice",
+}
+NEEDS_ATTACHMENT = {"sendInvoice", "createWarranty"}
+# Step message types other plugins use for the same operation (eu_vat: "invoice").
+ALIASES = {"invoice": "sendInvoice", "warranty": "createWarranty"}
+
+
+def message_kind(message) -> str:
+    """The Messaging operation of a message's step (aliases resolved)."""
+    kind = message.step.message_type if message.step_id else ""
+    return ALIASES.get(kind, kind)
+
+
+MAX_ATTACHMENTS = 5
 
 
 def _mid(order) -> str:
@@ -82,6 +129,22 @@ def _account(order):
     return SellerAccount.get_by_id(order.account_id)
 
 
+def _lwa_text(exc: AuthorizationError) -> str:
+    code = getattr(exc, "error_code", "") or "error"
+    if code == "invalid_grant":
+        return (
+            "Login with Amazon: invalid_grant (the refresh token is invalid or was "
+            "revoked: authorize the app again)"
+        )
+    if code == "invalid_client":
+        return "Login with Amazon: invalid_client (the client id or client secret is wrong)"
+    return f"Login with Amazon refused the credentials: {code} {getattr(exc, 'message', '')}"
+
+
+# What a read before any send can raise: the library's API errors, ours, LWA, network.
+READ_ERRORS = (SellingApiException, AmazonError, AuthorizationError, httpx.HTTPError)
+
+
 def _read_problem(account, exc: Exception) -> str:
     """A failed read before any send: mark the account when it is the seller's to fix."""
     if isinstance(exc, SellingApiForbiddenException):
@@ -92,8 +155,13 @@ def _read_problem(account, exc: Exception) -> str:
             "(check the app's roles and the refresh token)",
         )
         return "waiting: Amazon denied access to this order (see the account's status)"
-    if isinstance(exc, AmazonError) and exc.kind == "credentials":
+    if isinstance(exc, AuthorizationError):
+        mark_account(account, "error", _lwa_text(exc))
+        return f"waiting: {_lwa_text(exc)}"
+    if isinstance(exc, AmazonError) and exc.kind in ("credentials", "config", "region"):
         mark_account(account, "error", str(exc))
+        return f"waiting: {exc}"
+    if isinstance(exc, AmazonError):
         return f"waiting: {exc}"
     if isinstance(exc, SellingApiException):
         return f"waiting: Amazon answered {error_text(exc)}"
@@ -123,7 +191,7 @@ def review_preflight(engine, message, order):
             "getSolicitationActionsForOrder",
             "get_solicitation_actions_for_order",
         )
-    except (SellingApiException, AmazonError, httpx.HTTPError) as exc:
+    except READ_ERRORS as exc:
         return _read_problem(account, exc)
     if REVIEW_ACTION in actions:
         return None
@@ -135,7 +203,11 @@ def review_preflight(engine, message, order):
 
 def review_send(engine, message, order, rendered):
     account = _account(order)
-    client = make_client(engine, account, Solicitations, order.marketplace)
+    try:
+        client = make_client(engine, account, Solicitations, order.marketplace)
+    except AmazonError as exc:  # nothing was sent: the seller must fix the account
+        mark_account(account, "error", str(exc))
+        return SendResult("retry", str(exc))
     try:
         call(
             account,
@@ -156,7 +228,13 @@ def review_send(engine, message, order, rendered):
     except SellingApiBadRequestException as exc:
         return SendResult("failed", f"Amazon answered 400: {error_text(exc)}")
     except SellingApiException as exc:
+        # A 5xx on the POST: Amazon may have recorded it. In doubt; reconcile asks the
+        # actions endpoint instead of sending blindly.
         return SendResult("in_doubt", f"Amazon answered {exc.code}: {error_text(exc)}")
+    except AuthorizationError as exc:
+        # The access token is fetched before the request is written: nothing was sent.
+        mark_account(account, "error", _lwa_text(exc))
+        return SendResult("retry", _lwa_text(exc))
     except httpx.TimeoutException as exc:
         return SendResult(
             "in_doubt", f"no answer after the request was sent ({type(exc).__name__})"
@@ -181,7 +259,7 @@ def review_reconcile(engine, message, order):
             "getSolicitationActionsForOrder",
             "get_solicitation_actions_for_order",
         )
-    except (SellingApiException, AmazonError, httpx.HTTPError):
+    except READ_ERRORS:
         return None
     if REVIEW_ACTION in actions:
         return "not_sent"
@@ -206,7 +284,7 @@ def messaging_prepare(engine, message, order):
             order.order_id,
             marketplaceIds=[_mid(order)],
         )
-    except (SellingApiException, AmazonError, httpx.HTTPError) as exc:
+    except READ_ERRORS as exc:
         return _read_problem(account, exc)
     locale = ((response.payload or {}).get("buyer") or {}).get("locale", "")
     if locale and locale != order.buyer_locale:
@@ -218,7 +296,7 @@ def messaging_prepare(engine, message, order):
 
 
 def messaging_preflight(engine, message, order):
-    kind = message.step.message_type if message.step_id else ""
+    kind = message_kind(message)
     if kind not in MESSAGE_TYPES:
         return f"skipped: {kind or 'no message type'} is not a Messaging API message type"
     account = _account(order)
@@ -231,48 +309,86 @@ def messaging_preflight(engine, message, order):
             "getMessagingActionsForOrder",
             "get_messaging_actions_for_order",
         )
-    except (SellingApiException, AmazonError, httpx.HTTPError) as exc:
+    except READ_ERRORS as exc:
         return _read_problem(account, exc)
     if MESSAGE_TYPES[kind][0] not in actions:
         return f"waiting: Amazon does not allow {kind} for this order now (re-checked daily)"
     return None
 
 
-def _upload(engine, account, order, attachment) -> dict:
+def _upload(engine, account, order, kind: str, attachment) -> dict:
+    """Uploads API: a destination for this message's resource, then the PUT of the bytes
+    to the returned URL with exactly the returned headers (DOMAIN.md §2)."""
     client = make_client(engine, account, Upload, order.marketplace)
+    resource = f"messaging/v1/orders/{order.order_id}/messages/{PATH_SEGMENT[kind]}"
     response = call(
         account,
         "createUploadDestinationForResource",
         client.upload_document,
-        f"messaging/v1/orders/{order.order_id}/messages/{attachment.kind}",
-        attachment.data,
+        resource,
+        io.BytesIO(attachment.data),  # the library reads a file object to hash it
         content_type=attachment.content_type,
-        marketplaceIds=[_mid(order)],
         write=True,
     )
-    destination = (response.payload or {}).get("uploadDestinationId")
-    if not destination:
-        raise AmazonError("malformed", "the upload answer has no uploadDestinationId")
+    payload = response.payload or {}
+    destination, url = payload.get("uploadDestinationId"), payload.get("url")
+    if not destination or not url:
+        raise AmazonError("malformed", "the upload answer has no uploadDestinationId or url")
+    timeout = float(engine.plugin_setting("amazon", "timeout", default=TIMEOUT))
+    put = httpx.put(
+        url, content=attachment.data, headers=dict(payload.get("headers") or {}), timeout=timeout
+    )
+    if put.status_code >= 300:
+        raise AmazonError(
+            "server",
+            f"uploading {attachment.filename} failed with HTTP {put.status_code}: {put.text[:120]}",
+        )
     return {"uploadDestinationId": destination, "fileName": attachment.filename}
 
 
 def messaging_send(engine, message, order, rendered):
-    kind = message.step.message_type
+    """Send one Messaging API message; every rule Amazon would answer 400 for is checked
+    before the call, and attachments are uploaded first (nothing is sent if that fails)."""
+    kind = message_kind(message)
     _, method, limit = MESSAGE_TYPES[kind]
-    if kind not in ATTACHMENT_ONLY and len(rendered.text) > limit:
+    if limit is not None and len(rendered.text) > limit:
         # Enforced before the call: Amazon would answer 400 (Messaging API text limits).
         return SendResult(
             "failed", f"text is {len(rendered.text)} characters; {kind} allows {limit}"
         )
+    attachments = list(rendered.attachments or ())
+    dropped = ""
+    if attachments and kind not in TAKES_ATTACHMENTS:
+        dropped = f"; {len(attachments)} attachment(s) left out: {kind} takes none"
+        attachments = []
+    if kind in NEEDS_ATTACHMENT and not attachments:
+        return SendResult(
+            "failed", f"{kind} needs an attachment (PDF) and no plugin provided one for this order"
+        )
+    if len(attachments) > MAX_ATTACHMENTS:
+        return SendResult(
+            "failed", f"{len(attachments)} attachments; Amazon allows {MAX_ATTACHMENTS}"
+        )
     account = _account(order)
-    client = make_client(engine, account, Messaging, order.marketplace)
-    body: dict = {} if kind in ATTACHMENT_ONLY else {"text": rendered.text}
+    body: dict = {"text": rendered.text} if limit is not None else {}
     try:
-        if rendered.attachments:
-            body["attachments"] = [_upload(engine, account, order, a) for a in rendered.attachments]
+        client = make_client(engine, account, Messaging, order.marketplace)
+        if attachments:
+            body["attachments"] = [_upload(engine, account, order, kind, a) for a in attachments]
+    except SellingApiRequestThrottledException:
+        return SendResult("retry", "Amazon answered 429 (throttled); retrying later", retry_after=2)
+    except AuthorizationError as exc:
+        mark_account(account, "error", _lwa_text(exc))
+        return SendResult("retry", _lwa_text(exc))
+    except Exception as exc:  # noqa: BLE001 - before the message itself: nothing was sent
+        # Trying again is safe: the buyer has received nothing yet.
+        text = error_text(exc) if isinstance(exc, SellingApiException) else str(exc)
+        log.warning("message %s: attachment upload failed: %s", message.id, text)
+        return SendResult("retry", f"attachment upload failed, message not sent: {text}")
+    try:
         call(
             account,
-            "messaging",
+            MESSAGING_OPERATION,
             getattr(client, method),
             order.order_id,
             body=body,
@@ -284,7 +400,12 @@ def messaging_send(engine, message, order, rendered):
     except (SellingApiBadRequestException, SellingApiForbiddenException) as exc:
         return SendResult("failed", f"Amazon answered {exc.code}: {error_text(exc)}")
     except SellingApiException as exc:
+        # Amazon may have delivered it and the Messaging API cannot tell: in doubt, never
+        # resent automatically (the seller checks Seller Central's sent messages).
         return SendResult("in_doubt", f"Amazon answered {exc.code}: {error_text(exc)}")
+    except AuthorizationError as exc:
+        mark_account(account, "error", _lwa_text(exc))
+        return SendResult("retry", _lwa_text(exc))
     except AmazonError as exc:
         return SendResult("retry", str(exc))
     except httpx.ConnectError as exc:
@@ -293,7 +414,9 @@ def messaging_send(engine, message, order, rendered):
         return SendResult(
             "in_doubt", f"no answer after the request was sent ({type(exc).__name__})"
         )
-    return SendResult("sent", f"Amazon accepted {kind}")
+    n = len(body.get("attachments", []))
+    with_files = f" with {n} attachment(s)" if n else ""
+    return SendResult("sent", f"Amazon accepted {kind}{with_files}{dropped}")
 
 
 SENDERS = [

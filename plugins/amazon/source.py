@@ -9,9 +9,9 @@ PACKAGES give package status, hence confirmed FBM deliveries); v0 ``getOrders`` 
 
 from __future__ import annotations
 
+import gzip
 import logging
 import time
-import urllib.request
 from collections import defaultdict
 from datetime import UTC, timedelta
 
@@ -24,12 +24,14 @@ from core.clock import utcnow
 from .client import AmazonError, call, error_text, make_client
 from .mapping import MappingError, from_v0, from_v2026
 from .marketplaces import BY_CODE
-from .report import parse_all_orders
+from .report import ReportError, parse_all_orders
 
 log = logging.getLogger(__name__)
 
 FIRST_SYNC_DAYS = 30
 REPORT_TYPE = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
+# searchOrders datasets: status and packages (confirmed FBM deliveries), order total.
+INCLUDED = ["FULFILLMENT", "PACKAGES", "PROCEEDS"]
 
 
 def _iso(when) -> str:
@@ -71,14 +73,27 @@ def fetch(engine, account, since, progress):
         return
     version = engine.plugin_setting("amazon", "orders_api", default="2026-01-01")
     done = 0
+    rejected: list[str] = []
     for codes in _by_region(account).values():
         mids = [BY_CODE[c].marketplace_id for c in codes]
         pages = _v0_pages if version == "v0" else _v2026_pages
         for batch in pages(engine, account, codes[0], mids, since):
             for order in batch:
+                if isinstance(order, MappingError):
+                    rejected.append(str(order))
+                    continue
                 done += 1
                 yield order
             progress(done, None, f"{done} orders read")
+    if rejected:
+        # Raised only after every readable order was yielded (and stored): the account
+        # shows the problem, the sync cursor stays put so the unreadable orders are read
+        # again next time rather than skipped for good.
+        more = f" (and {len(rejected) - 1} more)" if len(rejected) > 1 else ""
+        raise AmazonError(
+            "malformed",
+            f"{len(rejected)} order(s) could not be read: {rejected[0]}{more}",
+        )
 
 
 def _v2026_pages(engine, account, code, mids, since):
@@ -86,15 +101,14 @@ def _v2026_pages(engine, account, code, mids, since):
     token = None
     transit = _transit(engine)
     while True:
+        # includedData on every page: a page asked for without it comes back without
+        # fulfillment status and packages, i.e. without any delivery information.
         kwargs = (
-            {"paginationToken": token}
+            {"paginationToken": token, "marketplaceIds": mids}
             if token
-            else {
-                "lastUpdatedAfter": _iso(since),
-                "marketplaceIds": mids,
-                "includedData": ["FULFILLMENT", "PACKAGES"],
-            }
+            else {"lastUpdatedAfter": _iso(since), "marketplaceIds": mids}
         )
+        kwargs["includedData"] = INCLUDED
         response = call(account, "searchOrders", client.search_orders, **kwargs)
         payload = response.payload
         if not isinstance(payload, dict) or not isinstance(payload.get("orders"), list):
@@ -124,26 +138,43 @@ def _v0_pages(engine, account, code, mids, since):
             raise AmazonError("malformed", "getOrders answered without an Orders list")
         batch = []
         for raw in payload["Orders"]:
-            items = call(
-                account, "getOrderItems", client.get_order_items, raw.get("AmazonOrderId", "")
-            )
-            batch.append(_map(from_v0, raw, transit, (items.payload or {}).get("OrderItems", [])))
+            items = _v0_items(account, client, raw.get("AmazonOrderId", ""))
+            batch.append(_map(from_v0, raw, transit, items))
         yield batch
         token = payload.get("NextToken") or response.next_token
         if not token:
             return
 
 
+def _v0_items(account, client, order_id: str) -> list[dict]:
+    """Every item of a v0 order (getOrderItems pages by NextToken)."""
+    items: list[dict] = []
+    token = None
+    while True:
+        kwargs = {"NextToken": token} if token else {}
+        response = call(account, "getOrderItems", client.get_order_items, order_id, **kwargs)
+        payload = response.payload if isinstance(response.payload, dict) else {}
+        if not isinstance(payload.get("OrderItems"), list):
+            raise AmazonError("malformed", f"getOrderItems for {order_id} has no OrderItems")
+        items.extend(payload["OrderItems"])
+        token = payload.get("NextToken")
+        if not token:
+            return items
+
+
 def _map(mapper, raw, transit, *extra):
+    """An ``OrderData``, or the ``MappingError`` naming the order and field: one bad
+    order must not stop the others of its page from being stored."""
     try:
         return mapper(raw, *extra, transit) if extra else mapper(raw, transit)
     except MappingError as exc:
-        # The store reports it on the account; the rest of the page is still stored.
-        raise AmazonError("malformed", str(exc)) from exc
+        return exc
 
 
-def backfill(engine, account, since, progress, poll_seconds: float = 5.0, max_polls: int = 120):
+def backfill(engine, account, since, progress, poll_seconds=None, max_polls: int = 120):
     """First import of a large account through the All Orders report (Reports API)."""
+    if poll_seconds is None:
+        poll_seconds = float(engine.plugin_setting("amazon", "report_poll_seconds", default=5.0))
     for codes in _by_region(account).values():
         client = make_client(engine, account, Reports, codes[0])
         created = call(
@@ -175,9 +206,22 @@ def backfill(engine, account, since, progress, poll_seconds: float = 5.0, max_po
             call(account, "getReportDocument", client.get_report_document, document_id).payload
             or {}
         )
-        with urllib.request.urlopen(document["url"], timeout=60) as response:
-            text = response.read().decode("utf-8-sig")
-        yield from parse_all_orders(text.splitlines(keepends=True))
+        if not document.get("url"):
+            raise AmazonError("malformed", "getReportDocument answered without a url")
+        # The presigned URL needs no credentials; the document may be gzip-compressed.
+        response = httpx.get(document["url"], timeout=120)
+        if response.status_code != 200:
+            raise AmazonError(
+                "server", f"downloading the orders report failed (HTTP {response.status_code})"
+            )
+        data = response.content
+        if (document.get("compressionAlgorithm") or "").upper() == "GZIP":
+            data = gzip.decompress(data)
+        text = data.decode("utf-8-sig")
+        try:
+            yield from parse_all_orders(text.splitlines(keepends=True))
+        except ReportError as exc:
+            raise AmazonError("malformed", f"the orders report: {exc}") from exc
 
 
 def test_connection(engine, account) -> str | None:
