@@ -142,6 +142,67 @@ def daily_usage(account_id: int) -> tuple[int, int]:
     return used, limit
 
 
+def send_vetoes_sql(q, *, review_request: bool, dry_run: bool, critical: bool) -> list:
+    """The planning-time part of ``send_vetoes`` as SQL: ``(excludes, reason)`` pairs over
+    the order ``q.o``, in the same order, for ``core.planning_bulk``.
+
+    Only the hard vetoes a *scheduled* message can meet are here: ``daily_limit`` never
+    applies to one, and "waiting:" answers do not stop planning. ``review_window``'s
+    "closed" answer is left out on purpose: with the default windows it closes exactly
+    when ``completion_limit`` (30 days after the latest delivery) has already excluded
+    the order, so it can never be the first reason. The bulk planner uses this only when
+    the default windows and this module are the only answers for the marketplace.
+    """
+    from peewee import fn
+
+    from .models import Message
+
+    o = q.o
+    out = [
+        (o.messages_stopped == True, "excluded: seller stopped messages for this order"),  # noqa: E712
+        q.unwanted(),
+    ]
+
+    # q.listed is false without a buyer key.
+    out.append((q.listed("blocklist"), "excluded: buyer is on the seller's blocklist"))
+    if not critical:
+        out.append((q.listed("opt_out"), "excluded: buyer opted out of non-critical messages"))
+    if review_request:
+        other = Message.alias()
+        first = (
+            other.select(
+                q.concat(
+                    "excluded: a review was already requested for this order (message #",
+                    q.text(other.id),
+                    ", ",
+                    other.sender,
+                    ", ",
+                    other.state,
+                    ")",
+                )
+            )
+            .where(
+                (other.order == o.id)
+                & (other.review_request == True)  # noqa: E712
+                & (other.state.in_([SENT, SENDING, IN_DOUBT]))
+                & (other.dry_run == dry_run)
+            )
+            .order_by(other.id)
+            .limit(1)
+        )
+        out.append((q.present(first), first))
+    completed = fn.COALESCE(o.latest_delivery, o.earliest_delivery)
+    out.append(
+        (
+            completed < utcnow() - COMPLETION_LIMIT,
+            q.concat(
+                "excluded: more than 30 days after order completion (", q.date(completed), ")"
+            ),
+        )
+    )
+    return out
+
+
 @hookimpl
 def send_vetoes(engine, message, order):
     return [

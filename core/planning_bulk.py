@@ -1,0 +1,708 @@
+"""Set-based full re-plan: every order x a step in a few INSERT ... SELECT statements.
+
+``core.planning`` plans one (order, step) pair at a time in Python, about a millisecond a
+pair: fine for the orders a sync changed, far too slow to re-plan a million orders after
+a campaign edit. ``replan`` gives the same result as ``core.planning.plan_all`` (same
+messages, same decisions and reasons) for the pairs it can express in SQL, and hands
+every other pair to the Python planner:
+
+* per step, every order without a message past "scheduled" for it is evaluated in one
+  SELECT into a temporary staging table: the first failing rule (each built-in ``Rule`` has an
+  ``sql`` form), then the first hard veto (``core.default_vetoes.send_vetoes_sql``), then
+  the trigger's anchor and the due time; ``CASE`` expressions write the same reason
+  strings the Python path writes;
+* the step's send window is applied once per distinct (marketplace, minute) of the due
+  times with ``core.planning.fit_send_window`` itself, not once per order;
+* messages and decisions are then inserted from the staging table (decisions upserted);
+  a pair's scheduled message moves or is cancelled as the Python planner would do it.
+
+Python keeps: steps using a rule without an SQL form (a plugin's rule, or params the SQL
+form declines), triggers that are not the built-in ones, orders of a marketplace where a
+plugin answers ``delivery_window``, ``review_request_window``, ``adjust_send_time`` or
+``send_vetoes``. Those go through ``core.planning.plan_order`` in batches, only for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import defaultdict
+from datetime import datetime
+from types import SimpleNamespace
+
+from peewee import (
+    JOIN,
+    OP,
+    BooleanField,
+    Case,
+    Cast,
+    CharField,
+    DateTimeField,
+    Expression,
+    IntegerField,
+    Model,
+    NodeList,
+    Select,
+    TextField,
+    Value,
+    fn,
+)
+from peewee import (
+    SQL as RawSQL,
+)
+
+from .clock import utcnow
+from .contracts import DELIVERED, EVENT_KINDS, SCHEDULED
+from .db import database, is_sqlite
+from .default_vetoes import send_vetoes_sql
+from .default_windows import REVIEW_OPENS_AFTER
+from .models import Decision, Message, OptOut, Order, OrderEvent, Step
+from .planning import (
+    ACTIVE,
+    PlanResult,
+    _preload,
+    active_steps,
+    effective_sender,
+    fit_send_window,
+    is_review_request,
+    pick_variant,
+    plan_order,
+)
+
+log = logging.getLogger(__name__)
+
+UNWANTED_KINDS = ("cancelled", "refunded", "returned")
+# Hooks whose answers the SQL form reproduces only when core's defaults give them.
+DEFAULT_ONLY = {
+    "delivery_window": {"default_windows"},
+    "review_request_window": {"default_windows"},
+    "adjust_send_time": set(),
+    "send_vetoes": {"default_vetoes"},
+}
+PYTHON_BATCH = 1000
+
+
+class SqlContext:
+    """What an ``sql`` form of a rule or veto builds on: the order being planned
+    (``o``) and the few expressions that differ between SQLite and PostgreSQL."""
+
+    def __init__(self) -> None:
+        self.pg = not is_sqlite()
+        self.o = Order.alias("o")
+        self.f = _Facts.alias("f")  # per-order facts, computed once per re-plan
+
+    def event(self, kind: str):
+        """When the order's ``kind`` event happened (NULL: not yet)."""
+        return getattr(self.f, kind)
+
+    def optout_kind(self):
+        """The buyer's first opt-out row kind by name ("blocklist" before "opt_out")."""
+        return self.f.optout_first
+
+    def listed(self, kind: str):
+        """The buyer is on the opt-out list (``opt_out``) or the blocklist."""
+        column = self.f.blocklisted if kind == "blocklist" else self.f.opted_out
+        return column == True  # noqa: E712 - peewee expression
+
+    @staticmethod
+    def concat(*parts):
+        """``a || b || ...``; plain strings become parameters."""
+        return NodeList([Value(p) if isinstance(p, str) else p for p in parts], " || ", parens=True)
+
+    @staticmethod
+    def text(expr):
+        return Cast(expr, "TEXT")
+
+    def date(self, expr):
+        """``%Y-%m-%d`` of a stored naive-UTC time (SQLite stores ISO text)."""
+        if self.pg:
+            return fn.to_char(expr, "YYYY-MM-DD").coerce(False)
+        return fn.substr(expr, 1, 10).coerce(False)
+
+    def minute(self, expr):
+        """``%Y-%m-%d %H:%M`` of a stored naive-UTC time."""
+        if self.pg:
+            return fn.to_char(expr, "YYYY-MM-DD HH24:MI").coerce(False)
+        return fn.substr(expr, 1, 16).coerce(False)
+
+    def has_rounding_ties(self, column) -> bool:
+        """Whether any stored amount in ``column`` is (nearly) halfway between two cents,
+        like 0.125: SQL rounds those up where Python's ``:.2f`` rounds to even, so a rule
+        printing amounts declines its SQL form then (cached per re-plan). Other amounts
+        print the same both ways, also PostgreSQL's single-precision ``real`` ones."""
+        cache = self.__dict__.setdefault("_ties", {})
+        key = (column.model.__name__, column.name)
+        if key not in cache:
+            if self.pg:
+                cents = Cast(column, "float8") * 100
+                whole = fn.trunc(cents)
+            else:
+                cents = column * 100
+                whole = Cast(cents, "INTEGER")
+            odd = fn.ABS(fn.ABS(cents - whole) - 0.5) < 1e-6
+            cache[key] = column.model.select(column).where(odd).exists()
+        return cache[key]
+
+    def money(self, expr):
+        """``f"{x:.2f}"`` of an amount that is not a rounding tie (``has_rounding_ties``)."""
+        if self.pg:
+            return Cast(fn.round(Cast(Cast(expr, "float8"), "numeric"), 2), "text")
+        return fn.printf("%.2f", expr)
+
+    def add(self, expr, days: int = 0, hours: int = 0):
+        """``expr + timedelta(days, hours)``, keeping microseconds like Python does."""
+        if not days and not hours:
+            return expr
+        if self.pg:
+            return NodeList((expr, RawSQL(f"+ INTERVAL '{int(days)} days {int(hours)} hours'")))
+        # SQLite's datetime() drops (and may round) the fraction: shift the whole seconds
+        # and put the original fraction back.
+        shifted = fn.datetime(
+            fn.substr(expr, 1, 19), f"{int(days):+d} days", f"{int(hours):+d} hours"
+        )
+        return self.concat(shifted, fn.substr(expr, 20))
+
+    def joined(self, select):
+        """``", ".join(sorted(set(values)))`` of a one-column (``v``) subquery, or NULL."""
+        if self.pg:
+            src = select.distinct().alias("jv")
+            ordered = NodeList((src.c.v, RawSQL('COLLATE "C"')))
+            return Select([src], [fn.string_agg(src.c.v, ", ").order_by(ordered)])
+        src = select.distinct().order_by(RawSQL('"v"')).alias("jv")
+        return Select([src], [fn.group_concat(src.c.v, ", ")])
+
+    def has_non_ascii(self, column) -> bool:
+        """Whether any stored value of ``column`` has a character outside printable ASCII:
+        SQL's UPPER() then differs from Python's ``str.upper`` ("ß" -> "SS"), so a rule
+        comparing upper-cased codes declines its SQL form (cached per re-plan)."""
+        cache = self.__dict__.setdefault("_non_ascii", {})
+        key = (column.model.__name__, column.name)
+        if key not in cache:
+            if self.pg:
+                odd = NodeList((column, RawSQL("~ '[^ -~]'")))
+            else:
+                odd = NodeList((column, RawSQL("GLOB '*[^ -~]*'")))
+            cache[key] = column.model.select(column).where(odd).exists()
+        return cache[key]
+
+    @staticmethod
+    def present(select):
+        """``(scalar subquery) IS NOT NULL``."""
+        return Expression(select, OP.IS_NOT, None)
+
+    def unwanted(self):
+        """(condition, reason) of ``Order.unwanted_event``: the earliest cancellation,
+        return or refund, as "excluded: refunded on 2026-11-03"."""
+        return self.f.unwanted.is_null(False), self.concat("excluded: ", self.f.unwanted)
+
+    def _unwanted_text(self):
+        """ "refunded on 2026-11-03" for the facts table: earliest first, ties by name."""
+        event = OrderEvent.alias()
+        return (
+            event.select(self.concat(event.kind, " on ", self.date(event.occurred_at)))
+            .where((event.order == self.o.id) & event.kind.in_(UNWANTED_KINDS))
+            .order_by(event.occurred_at, event.kind)
+            .limit(1)
+        )
+
+    def facts_query(self, where):
+        """SELECT the ``_Facts`` row of every order matching ``where``."""
+        o, event = self.o, OrderEvent.alias("e")
+        pivot = (
+            event.select(
+                event.order.alias("oid"),
+                *[
+                    fn.MAX(Case(None, [(event.kind == kind, event.occurred_at)], None)).alias(kind)
+                    for kind in EVENT_KINDS
+                ],
+            )
+            .group_by(event.order)
+            .alias("p")
+        )
+        times = [getattr(pivot.c, kind) for kind in EVENT_KINDS]
+        any_unwanted = fn.COALESCE(*[getattr(pivot.c, kind) for kind in UNWANTED_KINDS])
+        unwanted = Case(None, [(any_unwanted.is_null(False), self._unwanted_text())], None)
+        known = o.buyer_key != ""
+        rows = OptOut.alias()
+        first_kind = (
+            rows.select(rows.kind).where(rows.buyer_key == o.buyer_key).order_by(rows.kind).limit(1)
+        )
+
+        def exists(kind):
+            return known & fn.EXISTS(
+                rows.select(rows.id).where((rows.buyer_key == o.buyer_key) & (rows.kind == kind))
+            )
+
+        return (
+            o.select(
+                o.id,
+                *times,
+                unwanted,
+                Case(None, [(known, first_kind)], None),
+                exists("blocklist"),
+                exists("opt_out"),
+            )
+            .join(pivot, JOIN.LEFT_OUTER, on=(pivot.c.oid == o.id))
+            .where(where)
+        )
+
+
+class _Stage(Model):
+    """One row per (order, step) evaluated in SQL: why excluded, or when due, or why not yet."""
+
+    order_id = IntegerField()
+    account_id = IntegerField()
+    msg_id = IntegerField(null=True)  # the pair's scheduled message, if it has one
+    mkt = CharField(max_length=8)
+    fail = TextField(null=True)
+    fail_by = TextField(null=True)
+    due = DateTimeField(null=True)
+    note = TextField(null=True)  # planned: the explanation; waiting: the reason
+    note_by = TextField(null=True)
+
+    class Meta:
+        database = database
+        table_name = "plan_bulk_stage"
+        primary_key = False
+
+
+class _Facts(Model):
+    """What every step asks of an order, read once per re-plan instead of once per step."""
+
+    order_id = IntegerField(primary_key=True)
+    ordered = DateTimeField(null=True)
+    shipped = DateTimeField(null=True)
+    delivered = DateTimeField(null=True)
+    cancelled = DateTimeField(null=True)
+    returned = DateTimeField(null=True)
+    refunded = DateTimeField(null=True)
+    unwanted = TextField(null=True)  # "refunded on 2026-11-03": the earliest of them
+    optout_first = TextField(null=True)
+    blocklisted = BooleanField(default=False)
+    opted_out = BooleanField(default=False)
+
+    class Meta:
+        database = database
+        table_name = "plan_bulk_facts"
+
+
+class _Fit(Model):
+    """Send-window moves per (marketplace, due minute) that are not "keep as is"."""
+
+    mkt = CharField(max_length=8)
+    key = CharField(max_length=16)
+    fixed = DateTimeField()
+
+    class Meta:
+        database = database
+        table_name = "plan_bulk_fit"
+        primary_key = False
+        indexes = ((("mkt", "key"), True),)
+
+
+def _temp_tables() -> None:
+    for model in (_Facts, _Stage, _Fit):
+        model.create_table(safe=True, temporary=True)
+
+
+def sql_markets(engine) -> list[str]:
+    """Marketplaces of stored orders whose windows and vetoes are core's defaults only."""
+    codes = [m for (m,) in Order.select(Order.marketplace).distinct().tuples()]
+    ok = []
+    for code in codes:
+        if all(
+            {impl.plugin_name for impl in engine.hook(hook, code).get_hookimpls()} == names
+            for hook, names in DEFAULT_ONLY.items()
+        ):
+            ok.append(code)
+    return ok
+
+
+def _window_is_open(step: Step) -> bool:
+    """True when ``fit_send_window`` keeps every time as it is (0-24h, every day)."""
+    days = {int(d) for d in step.weekdays if d.isdigit()} or set(range(7))
+    return (
+        step.window_start_hour <= 0
+        and step.window_end_hour >= 24
+        and days >= set(range(7))
+        and not step.skip_holidays
+    )
+
+
+class _StepSql:
+    """The SQL pieces of one step, or ``None`` from ``build`` when it needs Python."""
+
+    def __init__(self, engine, q: SqlContext, step: Step) -> None:
+        self.engine, self.q, self.step = engine, q, step
+        self.checks: list[tuple] = []  # (condition, reason, decided_by)
+
+    @classmethod
+    def build(cls, engine, q: SqlContext, step: Step):
+        self = cls(engine, q, step)
+        trigger = engine.triggers.get(step.trigger)
+        builtin = getattr(getattr(trigger, "anchor", None), "__module__", "")
+        if builtin != "core.default_triggers" or step.trigger not in EVENT_KINDS:
+            return None
+        self.trigger = trigger
+        for row in step.rules or []:
+            rule = engine.rules.get(row.get("rule"))
+            if rule is None or rule.sql is None:
+                return None
+            pairs = rule.sql(q, row.get("params") or {})
+            if pairs is None:
+                return None
+            self.checks += [(cond, reason, rule.name) for cond, reason in pairs]
+        self.sender = effective_sender(engine, step)
+        self.review_request = is_review_request(engine, step)
+        vetoes = send_vetoes_sql(
+            q,
+            review_request=self.review_request,
+            dry_run=self.sender == "dry_run",
+            critical=bool(step.critical),
+        )
+        self.checks += [(cond, reason, "veto") for cond, reason in vetoes]
+        return self
+
+    def _first(self, column: int):
+        if not self.checks:
+            return RawSQL("NULL")
+        return Case(None, [(c[0], c[column]) for c in self.checks], None)
+
+    def stage_query(self, where):
+        """SELECT order, account, message, marketplace, fail, fail_by, due, note, note_by."""
+        q, step, o = self.q, self.step, self.q.o
+        mine = Message.alias("m")
+        query = (
+            o.select()
+            .join(q.f, on=(q.f.order_id == o.id))
+            .join(mine, JOIN.LEFT_OUTER, on=(mine.order == o.id) & (mine.step == step.id))
+        )
+        anchor = q.event(step.trigger)
+        if step.trigger == DELIVERED:
+            # core.default_triggers._delivered: the delivery event, else the delivery
+            # window's latest date once shipped (never the ship date itself).
+            latest = fn.COALESCE(o.latest_delivery, o.earliest_delivery)
+            shipped = q.event("shipped").is_null(False)
+            anchor = fn.COALESCE(anchor, Case(None, [(shipped, latest)]))
+        why = q.concat(f"{step.trigger} ", q.minute(anchor))
+        no_anchor = anchor.is_null()
+        waiting = [(no_anchor, self.trigger.waiting_reason, "trigger")]
+        by = "core"
+        start = anchor
+        if step.anchor == "review_window":
+            # core.default_windows.review_request_window: opens 5 days after the earliest
+            # delivery date (DOMAIN.md 2.1).
+            earliest = fn.COALESCE(o.earliest_delivery, o.latest_delivery)
+            opens = q.add(earliest, days=REVIEW_OPENS_AFTER.days)
+            source = q.concat(
+                "5 days after earliest to 30 days after latest delivery (",
+                Case(
+                    None,
+                    [(o.delivery_confirmed == True, "confirmed delivery")],  # noqa: E712
+                    "promised delivery window",
+                ),
+                ")",
+            )
+            waiting.append(
+                (
+                    earliest.is_null(),
+                    "waiting: delivery date unknown, review window not known",
+                    "core",
+                )
+            )
+            start = Case(None, [(anchor >= opens, anchor)], opens)
+            why = q.concat("review window opens ", q.date(opens), " (", source, ")")
+            by = source
+        not_yet = [(c, r) for c, r, _ in waiting]
+        due = Case(
+            None, [(c, None) for c, _ in not_yet], q.add(start, step.delay_days, step.delay_hours)
+        )
+        note = Case(None, not_yet, why)
+        note_by = Case(None, [(c, b) for c, _, b in waiting], by)
+        # A message past "scheduled" is never touched again by planning.
+        where &= mine.id.is_null() | (mine.state == SCHEDULED)
+        return query.select(
+            o.id,
+            o.account,
+            mine.id,
+            o.marketplace,
+            self._first(1),
+            self._first(2),
+            due,
+            note,
+            note_by,
+        ).where(where)
+
+    def run(self, where, result: PlanResult) -> None:
+        """Stage, fit the send window, insert messages and decisions for ``where``."""
+        q, step, stage = self.q, self.step, _Stage
+        _Stage.delete().execute()
+        fields = [_Stage.order_id, _Stage.account_id, _Stage.msg_id, _Stage.mkt]
+        fields += [_Stage.fail, _Stage.fail_by]
+        fields += [_Stage.due, _Stage.note, _Stage.note_by]
+        _Stage.insert_from(self.stage_query(where), fields).execute()
+        passing = stage.fail.is_null() & stage.due.is_null(False)
+        if not _window_is_open(step):
+            self._fit_windows(passing)
+        now = utcnow()
+        sender = self.sender
+        dry_run = self.engine.senders[sender].dry_run if sender in self.engine.senders else False
+        values = {
+            Message.order: stage.order_id,
+            Message.step: step.id,
+            Message.campaign: step.campaign_id,
+            Message.account: stage.account_id,
+            Message.sender: sender,
+            Message.state: SCHEDULED,
+            Message.due_at: stage.due,
+            Message.priority: step.priority,
+            Message.review_request: self.review_request,
+            Message.dry_run: dry_run,
+            Message.created_at: now,
+            Message.updated_at: now,
+        }
+        columns = _with_defaults(Message, values)
+        new = passing & stage.msg_id.is_null()
+        Message.insert_from(
+            stage.select(*columns.values()).where(new), list(columns)
+        ).on_conflict_ignore().execute()
+        result.updated += self._update_scheduled(passing, sender, dry_run, now)
+        if step.variants or step.holdout_percent:
+            self._variants()
+        delay = ""
+        if step.delay_days or step.delay_hours:
+            delay = f" + {step.delay_days}d {step.delay_hours}h"
+        failed = stage.fail.is_null(False)
+        outcome = Case(None, [(failed, "excluded"), (stage.due.is_null(), "waiting")], "planned")
+        planned_reason = q.concat("planned for ", q.minute(stage.due), " UTC: ", stage.note, delay)
+        reason = Case(
+            None, [(failed, stage.fail), (stage.due.is_null(), stage.note)], planned_reason
+        )
+        by = Case(None, [(failed, stage.fail_by)], stage.note_by)
+        target = [
+            Decision.order,
+            Decision.step,
+            Decision.outcome,
+            Decision.reason,
+            Decision.decided_by,
+            Decision.decided_at,
+        ]
+        # (SQLite needs a WHERE before ON CONFLICT in an INSERT ... SELECT.)
+        rows = stage.select(stage.order_id, Value(step.id), outcome, reason, by, Value(now)).where(
+            stage.order_id.is_null(False)
+        )
+        (
+            Decision.insert_from(rows, target)
+            .on_conflict(
+                conflict_target=[Decision.order, Decision.step],
+                update={f: RawSQL(f'EXCLUDED."{f.column_name}"') for f in target[2:]},
+            )
+            .execute()
+        )
+        counts = stage.select(
+            fn.COUNT(stage.order_id),
+            fn.SUM(Case(None, [(failed, 1)], 0)),
+            fn.SUM(Case(None, [(stage.fail.is_null() & stage.due.is_null(), 1)], 0)),
+            fn.SUM(Case(None, [(new, 1)], 0)),
+        ).tuples()
+        total, excluded, waiting, planned = (int(v or 0) for v in counts[0])
+        result.excluded += excluded
+        result.waiting += waiting
+        result.planned += planned
+        log.debug(
+            "bulk step %s: %s pairs, %s excluded, %s waiting", step.id, total, excluded, waiting
+        )
+
+    def _update_scheduled(self, passing, sender: str, dry_run: bool, now) -> int:
+        """Scheduled messages follow the step: excluded ones are cancelled with the reason,
+        planned ones move when due time, priority or sender changed (as ``_plan_pair``)."""
+        step, stage = self.step, _Stage
+        cancel = stage.select(stage.msg_id).where(
+            stage.fail.is_null(False) & stage.msg_id.is_null(False)
+        )
+        reason = stage.select(stage.fail).where(stage.msg_id == Message.id)
+        Message.update(state="cancelled", reason=reason, updated_at=now).where(
+            Message.id.in_(cancel)
+        ).execute()
+        changed = (
+            stage.select(stage.msg_id)
+            .join(Message, on=(Message.id == stage.msg_id))
+            .where(
+                passing
+                & (
+                    (Message.due_at != stage.due)
+                    | (Message.priority != step.priority)
+                    | (Message.sender != sender)
+                    | (Message.dry_run != dry_run)
+                    | (Message.review_request != self.review_request)
+                )
+            )
+        )
+        ids = [i for (i,) in changed.tuples()]
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            Message.update(
+                due_at=stage.select(stage.due).where(stage.msg_id == Message.id),
+                priority=step.priority,
+                sender=sender,
+                dry_run=dry_run,
+                review_request=self.review_request,
+                updated_at=now,
+            ).where(Message.id.in_(part) & (Message.state == SCHEDULED)).execute()
+        return len(ids)
+
+    def _fit_windows(self, passing) -> None:
+        """Apply ``fit_send_window`` once per (marketplace, due minute), then in SQL."""
+        q, step, stage = self.q, self.step, _Stage
+        key = q.minute(stage.due)
+        moves = []
+        for mkt, minute in stage.select(stage.mkt, key).where(passing).distinct().tuples():
+            at = datetime.strptime(minute, "%Y-%m-%d %H:%M")
+            market = self.engine.marketplace(mkt)
+            fixed = fit_send_window(
+                at, step, market.timezone if market else "UTC", market.country if market else ""
+            )
+            # Within one minute every time is inside the window or none is; outside it the
+            # result depends only on the local day and hour, so one answer fits the minute.
+            if fixed != at:
+                moves.append({"mkt": mkt, "key": minute, "fixed": fixed})
+        _Fit.delete().execute()
+        for start in range(0, len(moves), 500):
+            _Fit.insert_many(moves[start : start + 500]).execute()
+        if moves:
+            match = (_Fit.mkt == stage.mkt) & (_Fit.key == key)
+            stage.update(due=_Fit.select(_Fit.fixed).where(match)).where(
+                passing & fn.EXISTS(_Fit.select(_Fit.key).where(match))
+            ).execute()
+
+    def _variants(self) -> None:
+        """A/B labels: the same sha256 roll as ``pick_variant``, one UPDATE per label."""
+        stage = _Stage
+        rows = (
+            Message.select(Message.id, Order.order_id)
+            .join(Order, on=(Message.order == Order.id))
+            .where(
+                (Message.step == self.step.id)
+                & Message.order.in_(
+                    stage.select(stage.order_id).where(
+                        stage.fail.is_null() & stage.msg_id.is_null()
+                    )
+                )
+                & (Message.variant == "")
+            )
+            .tuples()
+        )
+        by_label = defaultdict(list)
+        for message_id, order_id in rows:
+            label = pick_variant(SimpleNamespace(order_id=order_id), self.step)
+            if label:
+                by_label[label].append(message_id)
+        for label, ids in by_label.items():
+            for start in range(0, len(ids), 500):
+                Message.update(variant=label).where(
+                    Message.id.in_(ids[start : start + 500])
+                ).execute()
+
+
+def _with_defaults(model, values: dict) -> dict:
+    """``values`` plus every other non-null column's default, as an INSERT ... SELECT
+    needs (peewee applies defaults in Python, the tables have none)."""
+    out = {}
+    for field in model._meta.sorted_fields:
+        if field in values:
+            value = values[field]
+        elif field.primary_key:
+            continue
+        elif field.default is not None:
+            default = field.default() if callable(field.default) else field.default
+            value = Value(field.db_value(default))
+        elif field.null:
+            continue
+        else:
+            raise ValueError(f"{model.__name__}.{field.name} has no default for a bulk insert")
+        if not hasattr(value, "__sql__"):
+            value = Value(field.db_value(value))
+        out[field] = value
+    return out
+
+
+@contextlib.contextmanager
+def _checks_relaxed():
+    """SQLite: no per-row foreign-key lookups for the bulk INSERTs of one step.
+
+    Every id they write was read in the same transaction from the parent tables (order,
+    step, campaign, seller account), so the checks cannot fail; skipping them saves about
+    a quarter of the message INSERT. ``PRAGMA foreign_keys`` is a no-op inside a
+    transaction, so a caller's open transaction simply keeps the checks on.
+    """
+    db = database.obj
+    if not is_sqlite() or db.in_transaction():
+        yield
+        return
+    (was,) = db.execute_sql("PRAGMA foreign_keys").fetchone()
+    db.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        db.execute_sql(f"PRAGMA foreign_keys = {int(was)}")
+
+
+def _python(engine, step: Step, where, result: PlanResult) -> int:
+    """The per-order planner for the orders matching ``where``, in id-ordered batches."""
+    last, count = 0, 0
+    while True:
+        batch = list(
+            Order.select().where(where & (Order.id > last)).order_by(Order.id).limit(PYTHON_BATCH)
+        )
+        if not batch:
+            return count
+        messages = _preload(batch)
+        for order in batch:
+            plan_order(engine, order, [step], result, messages[order.id])
+        count += len(batch)
+        last = batch[-1].id
+
+
+def replan(engine, account_id: int | None = None, steps: list[Step] | None = None) -> PlanResult:
+    """Re-plan every order against ``steps`` (default: every active step), set-based.
+
+    Same outcome as ``core.planning.plan_all``; idempotent (a second run adds nothing).
+    """
+    steps = active_steps() if steps is None else [s for s in steps if s.campaign.status in ACTIVE]
+    result = PlanResult()
+    if not steps:
+        return result
+    q = SqlContext()
+    markets = sql_markets(engine)
+    _temp_tables()
+    with database.atomic():
+        _Facts.delete().execute()
+        scope = q.o.marketplace.in_(markets)
+        if account_id:
+            scope &= q.o.account == account_id
+        _Facts.insert_from(q.facts_query(scope), list(_Facts._meta.sorted_fields)).execute()
+    for step in steps:
+        scope = Order.id > 0
+        if step.campaign.account_id:
+            scope &= Order.account == step.campaign.account_id
+        if account_id:
+            scope &= Order.account == account_id
+        plan = _StepSql.build(engine, q, step)
+        if plan is None:
+            log.info("step %s: rules or trigger without an SQL form, planned in Python", step.id)
+            _python(engine, step, scope, result)
+            continue
+        o = q.o
+        where = o.marketplace.in_(markets)
+        if step.campaign.account_id:
+            where &= o.account == step.campaign.account_id
+        if account_id:
+            where &= o.account == account_id
+        with _checks_relaxed(), database.atomic():
+            plan.run(where, result)
+        # Orders of marketplaces where a plugin answers a window or veto hook: Python.
+        _python(engine, step, scope & Order.marketplace.not_in(markets), result)
+    return result
+
+
+__all__ = ["SqlContext", "replan", "sql_markets"]
