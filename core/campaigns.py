@@ -22,7 +22,6 @@ from .planning import (
     due_time,
     effective_sender,
     is_review_request,
-    plan_all,
 )
 
 log = logging.getLogger(__name__)
@@ -139,7 +138,15 @@ def _template(values: dict):
         return ref
     if isinstance(ref, int) or str(ref).isdigit():
         return Template.get_or_none(Template.id == int(ref))
-    return Template.select().where(Template.library_key == str(ref)).first()
+    found = Template.select().where(Template.library_key == str(ref)).first()
+    if found is None:
+        # A preset names library templates by key: the first use imports the seller's copy.
+        from .library import get_template
+        from .templates import import_from_library
+
+        if get_template(str(ref)) is not None:
+            found = import_from_library(str(ref))
+    return found
 
 
 def create_from_preset(engine, preset: Preset, *, account=None, user: str = "") -> Campaign:
@@ -243,7 +250,9 @@ def replan_campaign(engine, campaign: Campaign):
         .where(Step.campaign == campaign)
         .order_by(Step.position)
     )
-    return plan_all(engine, steps=steps)
+    from .planning_bulk import replan  # set-based: a campaign edit re-plans every order
+
+    return replan(engine, steps=steps)
 
 
 @dataclass
@@ -318,3 +327,65 @@ def _dry_step(engine, order, step, compose, compose_error) -> str | None:
     except compose_error as exc:
         return exc.reason
     return None
+
+
+# -- step list editing (the campaign editor's add / remove / reorder buttons) -------------
+
+
+def add_step(engine, campaign: Campaign, values: dict | None = None, *, user: str = "") -> Step:
+    """Append a step (a delivered-triggered draft step unless ``values`` say otherwise)."""
+    values = {
+        "name": "New step",
+        "trigger": "delivered" if "delivered" in engine.triggers else next(iter(engine.triggers)),
+        "sender": "dry_run" if "dry_run" in engine.senders else next(iter(engine.senders)),
+        **(values or {}),
+    }
+    problems = validate_step(engine, values)
+    if problems:
+        raise CampaignError("the step is invalid", [f"{k}: {v}" for k, v in problems.items()])
+    last = campaign.steps.select(Step.position).order_by(Step.position.desc()).scalar() or 0
+    step = Step.create(
+        campaign=campaign,
+        position=last + 1,
+        template=_template(values),
+        **{k: values[k] for k in STEP_FIELDS if k in values},
+    )
+    AuditLog.create(user=user, action="step_added", target=campaign.name, detail=f"step {step.id}")
+    if campaign.status in ("active", "test"):
+        replan_campaign(engine, campaign)
+    return step
+
+
+def delete_step(engine, step: Step, *, user: str = "") -> None:
+    """Remove a step; its not-yet-sent messages are cancelled first, with the reason."""
+    from .contracts import CANCELLED, WAITING_STATES
+
+    campaign = step.campaign
+    with database.atomic():
+        Message.update(
+            state=CANCELLED, reason="cancelled: step removed from the campaign", updated_at=utcnow()
+        ).where((Message.step == step) & Message.state.in_(tuple(WAITING_STATES))).execute()
+        step.delete_instance()
+        for position, other in enumerate(campaign.steps.order_by(Step.position), 1):
+            if other.position != position:
+                other.position = position
+                other.save()
+        AuditLog.create(
+            user=user, action="step_deleted", target=campaign.name, detail=f"step {step.id}"
+        )
+
+
+def move_step(step: Step, offset: int, *, user: str = "") -> None:
+    """Swap the step with its neighbour ``offset`` (-1 up, +1 down) places away."""
+    steps = list(step.campaign.steps.order_by(Step.position))
+    index = next(i for i, s in enumerate(steps) if s.id == step.id)
+    other = index + offset
+    if not 0 <= other < len(steps):
+        return
+    steps[index], steps[other] = steps[other], steps[index]
+    with database.atomic():
+        for position, s in enumerate(steps, 1):
+            if s.position != position:
+                s.position = position
+                s.save()
+        AuditLog.create(user=user, action="step_moved", target=step.campaign.name)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import compliance, render
-from .contracts import Rendered
+from . import compliance, render, themes
+from .contracts import Rendered, RetryLater
 from .models import Order, Step, Template, TemplateVariant, TemplateVersion
 
 
@@ -24,6 +24,22 @@ class ComposeError(Exception):
 
 class NoVariant(ComposeError):
     """No language variant matches the buyer; the step's policy decides what happens."""
+
+
+class ComposeRetry(ComposeError):
+    """A plugin raised ``RetryLater``: the message cannot be composed *yet*."""
+
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+def _ask(hook_call, *args):
+    """Call an engine hook while composing; a plugin's ``RetryLater`` -> ``ComposeRetry``."""
+    try:
+        return hook_call(*args)
+    except RetryLater as exc:
+        raise ComposeRetry(exc.reason, exc.retry_after) from exc
 
 
 @dataclass
@@ -131,14 +147,18 @@ def compose(engine, order: Order, step: Step, message=None, *, preview: bool = F
         raise NoVariant(f"skipped: no {language} variant of {template.name!r} (has {have})")
     if message is not None:
         message.language = language
-    context = engine.template_context(order, message)
+    context = _ask(engine.template_context, order, message)
     try:
         subject = render.render(variant.subject, context) if variant.subject else ""
         text = render.render(variant.body, context)
         html = render.render_html(variant.html, context) if variant.html else ""
+        if not html and template.channel == "email" and version.theme:
+            html = themes.html_for(version.theme, text, subject)  # layout around the text
     except render.TemplateError as exc:
         raise ComposeError(f"skipped: template error: {exc}") from exc
-    attachments = tuple(engine.attachments(order, message, step))
+    attachments = tuple(_ask(engine.attachments, order, message, step))
+    if manual_missing(variant.body, context, attachments):
+        raise ComposeError(f"skipped: {NO_MANUAL}")
     rendered = Rendered(subject, text, html, language=language, attachments=attachments)
     if sender is not None and sender.max_length and len(text) > sender.max_length:
         raise ComposeError(
@@ -153,6 +173,23 @@ def compose(engine, order: Order, step: Step, message=None, *, preview: bool = F
         ids = tuple(dict.fromkeys(f.rule_id for f in errors))
         raise ComposeError(f"skipped: compliance {', '.join(ids)}", ids)
     return Composed(rendered, version, findings)
+
+
+NO_MANUAL = (
+    "no manual for this product: give its https link as manual_link in the step's "
+    "per-product content, or upload the manual on the Files page"
+)
+
+
+def manual_missing(body: str, context: dict, attachments) -> bool:
+    """The text points the buyer to a manual, yet there is neither a link nor one attached.
+
+    Product instructions are a permitted purpose only with the instructions in them
+    (DOMAIN.md §3); without the manual such a message is a contentless "contact us" note.
+    """
+    if "manual_link" not in body or context.get("manual_link"):
+        return False
+    return not any(a.kind == "instructions" for a in attachments)
 
 
 def template_findings(engine, step: Step, *, sequence_has_review: bool = False) -> list:

@@ -77,12 +77,18 @@ class Rule:
     ``check(order, params, engine)`` returns ``None`` when the order passes, else a
     reason such as ``"rule: SKU not in campaign"``. Rules are checked at planning and
     again at send time on fresh data.
+
+    ``sql(q, params)`` is optional: the same check as a set-based SQL form for full
+    re-plans (``core.planning_bulk``), a list of ``(fails, reason)`` peewee expressions
+    over the order ``q.o``, first match wins. ``None`` (or ``sql`` answering ``None``
+    for these params) means "Python only": those steps are planned order by order.
     """
 
     name: str
     label: str
     check: Callable[..., str | None]
     params_help: str = ""
+    sql: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,10 @@ class Sender:
     ``review_request``: messages from this sender count as the order's review request.
     ``needs_body``: False for channels whose text Amazon writes (Request a Review).
     ``dry_run``: nothing leaves the machine; shown as such everywhere.
+    ``send_test(engine, account, rendered, address)`` -> ``SendResult`` (optional): deliver
+    a rendered template to the seller's *own* test address (``SellerAccount.test_address``)
+    as a preview, never to a buyer. Nothing is recorded as a message; the caller audits it.
+    A ``skipped`` result says why nothing left (e.g. the channel is not configured).
     """
 
     name: str
@@ -145,6 +155,7 @@ class Sender:
     needs_body: bool = True
     dry_run: bool = False
     max_length: int | None = None
+    send_test: Callable[..., SendResult] | None = None
 
 
 @dataclass(frozen=True)
@@ -184,12 +195,39 @@ class SettingField:
 
 @dataclass(frozen=True)
 class SettingsPage:
-    """A plugin's settings form, rendered by the web admin per marketplace."""
+    """A plugin's settings form, rendered by the web admin per marketplace.
+
+    ``validate(key, value, marketplace)`` (optional) returns ``None`` or the reason a value
+    is refused; ``Engine.set_plugin_setting`` raises ``SettingRefused`` with it, and a
+    refused ``enabled = True`` also keeps the plugin off for that marketplace.
+    """
 
     plugin: str
     title: str
     fields: tuple[SettingField, ...]
     description: str = ""
+    validate: Callable[[str, Any, str], str | None] | None = None
+
+
+class SettingRefused(ValueError):
+    """A plugin refused a setting value; the text says why (shown to the seller)."""
+
+
+class RetryLater(Exception):  # noqa: N818 - read as an instruction: "retry later"
+    """Raised by a plugin while a message is composed (``message_attachments``,
+    ``template_context``) when something the message needs is not there *yet*, such as
+    an invoice the seller's system has not produced.
+
+    The dispatcher records the message as ``retry`` with ``reason`` plus the next check
+    time, counts the attempt and tries again after ``retry_after`` seconds (default one
+    day); when ``[dispatch] max_attempts`` is used up it ends ``failed`` with the reason.
+    ``reason`` should start with ``"waiting: "``.
+    """
+
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from .clock import utcnow
-from .compose import ComposeError, NoVariant, compose
+from .compose import ComposeError, ComposeRetry, NoVariant, compose
 from .contracts import (
     FAILED,
     IN_DOUBT,
@@ -200,6 +200,8 @@ def process(engine, message_id: int, loaded=None) -> str:
             return _not_now(message, reason)
     try:
         composed = compose(engine, order, step, message)
+    except ComposeRetry as exc:
+        return _retry_later(engine, message, order, exc.reason, exc.retry_after)
     except NoVariant as exc:
         if step.no_variant_policy == "review_request" and not message.review_request:
             return _fallback_to_review_request(engine, message, order, exc.reason)
@@ -257,6 +259,26 @@ def record(engine, message: Message, order: Order, result: SendResult) -> str:
     _finish(message, FAILED, error=detail)
     engine.notify_failed(message, order, detail)
     return FAILED
+
+
+def _retry_later(engine, message: Message, order: Order, reason: str, retry_after) -> str:
+    """Something the message needs is not there yet (a plugin's ``RetryLater``).
+
+    A visible ``retry`` whose reason says what is missing and when it is checked next; it
+    counts as an attempt, so ``[dispatch] max_attempts`` ends it as ``failed`` (and the
+    30-day completion veto ends it as skipped, whichever comes first).
+    """
+    if message.attempts >= engine.settings.get("dispatch", "max_attempts"):
+        detail = f"gave up after {message.attempts} attempts: {reason.removeprefix('waiting: ')}"
+        _finish(message, FAILED, reason=detail, error=detail)
+        engine.notify_failed(message, order, detail)
+        return FAILED
+    delay = timedelta(seconds=retry_after) if retry_after else RECHECK_WAITING
+    due = utcnow() + delay
+    detail = f"{reason}; next check {due:%Y-%m-%d %H:%M} UTC"
+    _finish(message, RETRY, reason=detail, due_at=due, next_attempt_at=due)
+    engine.notify_failed(message, order, detail)
+    return RETRY
 
 
 def _fallback_to_review_request(engine, message: Message, order: Order, why: str) -> str:

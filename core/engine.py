@@ -24,6 +24,7 @@ from .contracts import (
     Preset,
     Rule,
     Sender,
+    SettingRefused,
     SettingsPage,
     TimeWindow,
     Trigger,
@@ -75,6 +76,11 @@ class Engine:
                     f"[plugins.marketplaces]: unknown marketplace {code!r}. "
                     f"Known: {', '.join(sorted(self.marketplaces))}."
                 )
+        for plugin, codes in self._restrictions().items():
+            for code in codes:
+                refused = self._refuses(plugin, "enabled", True, code)
+                if refused:
+                    raise ConfigError(f"[plugins.marketplaces] {plugin}: {refused}")
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -146,6 +152,8 @@ class Engine:
         allowed = self._restrictions().get(plugin)
         if allowed is not None and marketplace not in allowed:
             return False
+        if self._refuses(plugin, "enabled", True, marketplace):
+            return False  # the plugin's settings page says it cannot serve this marketplace
         try:
             toggles = self._db_toggles()
         except Exception:  # noqa: BLE001 - before migrations the table may not exist
@@ -183,7 +191,9 @@ class Engine:
                 & (PluginSetting.key == key)
             )
             if row is not None:
-                return row.value
+                from .services import open_secret  # passwords are stored Fernet-sealed
+
+                return open_secret(self, row.value)
         cfg = self.settings.section("plugin_settings").get(plugin, {})
         if key in cfg:
             return cfg[key]
@@ -194,8 +204,20 @@ class Engine:
                     return f.default
         return default
 
+    def _refuses(self, plugin: str, key: str, value: Any, marketplace: str) -> str | None:
+        """The reason the plugin's ``SettingsPage.validate`` refuses a value, or None."""
+        page = getattr(self, "settings_pages", {}).get(plugin)
+        if page is None or page.validate is None:
+            return None
+        return page.validate(key, value, marketplace)
+
     def set_plugin_setting(self, plugin: str, key: str, value: Any, marketplace: str = "") -> None:
+        """Store a plugin setting; raises ``SettingRefused`` when the plugin refuses it."""
         from .models import PluginSetting
+
+        refused = self._refuses(plugin, key, value, marketplace)
+        if refused:
+            raise SettingRefused(refused)
 
         with database.atomic():
             PluginSetting.insert(

@@ -184,7 +184,9 @@ def message_attachments(engine, order, message, step):
 
     Results of all plugins are concatenated. Amazon allows only instructions, invoices
     and warranty documents as attachments (DOMAIN.md §3); the sender enforces its
-    channel's types and size limits.
+    channel's types and size limits. A file that is not there *yet* (an invoice still
+    being produced) raises ``core.RetryLater``: the message shows ``retry`` with the reason
+    and is tried again later, instead of going out without it.
 
     :param engine: the running engine.
     :param order: a ``core.models.Order``.

@@ -160,6 +160,7 @@ class TemplateVersion(BaseModel):
     created_at = DateTimeField(default=utcnow)
     created_by = CharField(max_length=80, default="")
     note = TextField(default="")
+    theme = CharField(max_length=60, default="")  # email layout (core.themes); "" = no HTML
 
     class Meta:
         indexes = ((("template", "number"), True),)
@@ -264,7 +265,7 @@ class Decision(BaseModel):
     step = ForeignKeyField(Step, backref="decisions", on_delete="CASCADE")
     outcome = CharField(max_length=12)  # planned, waiting, excluded
     reason = TextField(default="")
-    decided_by = CharField(max_length=40, default="")  # the plugin or rule that decided
+    decided_by = TextField(default="")  # the plugin or rule that decided, as it describes itself
     decided_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -319,3 +320,18 @@ ALL_MODELS = (
     PluginSetting,
     AuditLog,
 )
+
+
+class EmailTheme(BaseModel):
+    """A seller's own email layout (``core.themes``); saved only when it lints clean."""
+
+    key = CharField(max_length=60, unique=True)
+    name = CharField(max_length=120)
+    description = TextField(default="")
+    layout = TextField()
+    created_by = CharField(max_length=80, default="")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+ALL_MODELS += (EmailTheme,)

@@ -34,6 +34,7 @@ DEFAULT_PLUGINS = (
     "core.default_windows",
     "core.default_context",
     "core.default_content_checks",
+    "core.default_attachments",
 )
 
 

@@ -83,3 +83,282 @@ def mark_account(account, status: str, message: str) -> None:
     SellerAccount.update(status=status, status_message=message).where(
         SellerAccount.id == account.id
     ).execute()
+
+
+# -- web admin helpers (accounts, plugins, users) ----------------------------------
+
+SECRET_MARK = "fernet"
+
+
+def seal_secret(engine, value: str) -> dict:
+    """A plugin-setting secret (a password) as stored: Fernet-encrypted, never plain text.
+
+    ``Engine.plugin_setting`` hands plugins the decrypted text through ``open_secret``.
+    """
+    from .crypto import encrypt_json
+
+    return {SECRET_MARK: encrypt_json(engine.settings, {"v": value}).decode()}
+
+
+def is_sealed(value) -> bool:
+    """Whether a stored plugin-setting value is a secret sealed by ``seal_secret``."""
+    return isinstance(value, dict) and set(value) == {SECRET_MARK}
+
+
+def open_secret(engine, value):
+    """The plain value of a sealed secret; any other value is returned unchanged."""
+    if not is_sealed(value):
+        return value
+    from .crypto import decrypt_json
+
+    return decrypt_json(engine.settings, value[SECRET_MARK].encode()).get("v", "")
+
+
+def set_plugin_enabled(
+    engine, plugin: str, marketplace: str, enabled: bool, *, by: str = ""
+) -> None:
+    """Turn ``plugin`` on or off for one marketplace (the Plugins page's toggle).
+
+    Stored as the ``enabled`` plugin setting the engine reads; a restriction in
+    config.toml (``[plugins.marketplaces]``) still wins over this toggle.
+    """
+    if marketplace not in engine.marketplaces:
+        raise ValueError(f"unknown marketplace {marketplace!r}")
+    engine.set_plugin_setting(plugin, "enabled", bool(enabled), marketplace)
+    engine.invalidate_toggles()
+    AuditLog.create(
+        user=by,
+        action="plugin_enabled" if enabled else "plugin_disabled",
+        target=f"{plugin}/{marketplace}",
+    )
+
+
+def plugin_toggles(engine) -> dict[tuple[str, str], bool]:
+    """The toggles stored from the Plugins page: (plugin, marketplace) -> enabled."""
+    from .models import PluginSetting
+
+    rows = PluginSetting.select().where(
+        (PluginSetting.key == "enabled") & (PluginSetting.marketplace != "")
+    )
+    return {(r.plugin, r.marketplace): bool(r.value) for r in rows}
+
+
+def stored_plugin_settings(plugin: str, marketplace: str = "") -> dict:
+    """The values saved from a plugin's settings page for one scope ("" = every marketplace)."""
+    from .models import PluginSetting
+
+    rows = PluginSetting.select().where(
+        (PluginSetting.plugin == plugin)
+        & (PluginSetting.marketplace == marketplace)
+        & (PluginSetting.key != "enabled")
+    )
+    return {r.key: r.value for r in rows}
+
+
+def clear_plugin_setting(plugin: str, key: str, marketplace: str = "") -> None:
+    """Remove a stored value so the scope falls back (marketplace -> global -> config)."""
+    from .models import PluginSetting
+
+    PluginSetting.delete().where(
+        (PluginSetting.plugin == plugin)
+        & (PluginSetting.marketplace == marketplace)
+        & (PluginSetting.key == key)
+    ).execute()
+
+
+def queue_sync(account, *, full: bool = False) -> None:
+    """Mark an account's sync as queued; a full sync re-reads from the first-sync horizon.
+
+    A full sync forgets the cursor, so the next sync (this one, or a later one if this
+    fails) starts again from the order source's first-sync window; storing is idempotent.
+    """
+    from .models import SellerAccount
+
+    queued = {"done": 0, "total": None, "text": "queued", "queued_at": utcnow().isoformat()}
+    values = {"sync_progress": queued}
+    if full:
+        values["sync_cursor"] = None
+    SellerAccount.update(**values).where(SellerAccount.id == account.id).execute()
+
+
+# -- outbox actions (web admin: Messages and Orders pages) -------------------------
+
+
+def retry_message(message, *, by: str = "") -> bool:
+    """Put a failed message back in the queue, due now; dispatch re-checks every rule.
+
+    Returns False when the message is no longer failed (someone else acted first).
+    Only ``failed`` qualifies: a failure is a proven non-send, so a retry cannot make
+    the buyer receive it twice (in-doubt messages go through ``resolve_in_doubt``).
+    """
+    from .contracts import FAILED
+
+    now = utcnow()
+    with database.atomic():
+        changed = (
+            Message.update(
+                state=SCHEDULED,
+                due_at=now,
+                attempts=0,
+                error="",
+                reason=f"retry requested by {by or 'a person'}",
+                updated_at=now,
+            )
+            .where((Message.id == message.id) & (Message.state == FAILED))
+            .execute()
+        )
+        if changed:
+            AuditLog.create(
+                user=by, action="message_retried", target=f"message {message.id}", detail=""
+            )
+    return bool(changed)
+
+
+def resolve_in_doubt(message, sent: bool, *, by: str = "") -> bool:
+    """A person settles an in-doubt message: ``sent=True`` records it as sent (nothing
+    goes out); ``sent=False`` queues it again, which may reach the buyer twice when the
+    first call did go out, so the web page asks for an explicit confirmation first.
+
+    Returns False when the message is no longer in doubt.
+    """
+    from .contracts import IN_DOUBT, SENT
+
+    now = utcnow()
+    who = by or "a person"
+    if sent:
+        values = dict(state=SENT, sent_at=now, reason=f"marked as sent by {who}")
+    else:
+        values = dict(
+            state=SCHEDULED,
+            due_at=now,
+            attempts=0,
+            reason=f"send again confirmed by {who} (may reach the buyer twice)",
+        )
+    with database.atomic():
+        changed = (
+            Message.update(updated_at=now, lease_until=None, lease_owner="", **values)
+            .where((Message.id == message.id) & (Message.state == IN_DOUBT))
+            .execute()
+        )
+        if changed:
+            AuditLog.create(
+                user=by,
+                action="in_doubt_marked_sent" if sent else "in_doubt_sent_again",
+                target=f"message {message.id}",
+                detail=values["reason"],
+            )
+    return bool(changed)
+
+
+def cancel_message(message, reason: str = "", *, by: str = "") -> bool:
+    """Withdraw a scheduled (or retrying) message; returns False when it already left
+    that state (claimed, sent or cancelled in the meantime)."""
+    now = utcnow()
+    why = reason or f"cancelled by {by or 'a person'}"
+    with database.atomic():
+        changed = (
+            Message.update(state="cancelled", reason=why, updated_at=now)
+            .where((Message.id == message.id) & Message.state.in_([SCHEDULED, RETRY]))
+            .execute()
+        )
+        if changed:
+            AuditLog.create(
+                user=by, action="message_cancelled", target=f"message {message.id}", detail=why
+            )
+    return bool(changed)
+
+
+def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
+    """Send one campaign step for one order now, skipping its delay and send window.
+
+    Everything else still applies: the step's rules, every send veto (Amazon's review
+    window, the daily limit, opt-outs, one review request per order) and the never-twice
+    guarantee, because the message is claimed and sent through ``core.dispatch``.
+    Returns ``(sent_or_queued, explanation)``; when nothing happened the explanation
+    says why.
+    """
+    from datetime import timedelta
+
+    from .contracts import SENDING
+    from .db import write_transaction
+    from .dispatch import process, worker_id
+    from .planning import check_rules, effective_sender, is_review_request, pick_variant
+
+    campaign = step.campaign
+    if campaign.status not in ("active", "test"):
+        return False, f"campaign {campaign.name!r} is {campaign.status}: activate it first"
+    if campaign.account_id and campaign.account_id != order.account_id:
+        return False, "this campaign belongs to another seller account"
+    existing = Message.get_or_none((Message.order == order.id) & (Message.step == step.id))
+    if existing is not None and existing.state not in (SCHEDULED, RETRY):
+        return False, (
+            f"this step already has a message in state {existing.state} "
+            f"({existing.reason or existing.error or 'no reason recorded'}); "
+            "a step is sent at most once per order"
+        )
+    failed = check_rules(engine, order, step)
+    if failed:
+        return False, failed[0]
+    trigger = engine.triggers.get(step.trigger)
+    if trigger is None:
+        return False, f"trigger {step.trigger!r} is not available (plugin disabled?)"
+    if trigger.anchor(engine, order, order.event_times()) is None:
+        return False, trigger.waiting_reason
+    sender = effective_sender(engine, step)
+    probe = existing or Message(
+        order=order,
+        step=step,
+        account=order.account_id,
+        sender=sender,
+        review_request=is_review_request(engine, step),
+        dry_run=engine.senders[sender].dry_run if sender in engine.senders else False,
+    )
+    was = probe.state
+    probe.state = SENDING  # as dispatch will see it: the daily limit counts then
+    reasons = engine.vetoes(probe, order)
+    probe.state = was
+    if reasons:
+        return False, reasons[0]
+    now = utcnow()
+    lease = now + timedelta(seconds=engine.settings.get("dispatch", "lease_seconds"))
+    with write_transaction():
+        if existing is None:
+            Message.insert(
+                order=order,
+                step=step,
+                campaign=step.campaign_id,
+                account=order.account_id,
+                state=SCHEDULED,
+                variant=pick_variant(order, step),
+                due_at=now,
+                priority=step.priority,
+                sender=sender,
+                dry_run=probe.dry_run,
+                review_request=probe.review_request,
+            ).on_conflict_ignore().execute()
+        row = Message.get_or_none((Message.order == order.id) & (Message.step == step.id))
+        # The same conditional claim as dispatch: only one worker or person wins it.
+        claimed = (
+            Message.update(
+                state=SENDING,
+                lease_until=lease,
+                lease_owner=worker_id(),
+                attempts=Message.attempts + 1,
+                due_at=now,
+                updated_at=now,
+            )
+            .where((Message.id == row.id) & Message.state.in_([SCHEDULED, RETRY]))
+            .execute()
+        )
+        AuditLog.create(
+            user=by,
+            action="step_sent_now",
+            target=order.order_id,
+            detail=f"step {step.id} ({step.name or step.trigger}), message {row.id}",
+        )
+    if not claimed:
+        return False, "a worker claimed this message at the same moment; see its state below"
+    state = process(engine, row.id)
+    message = Message.get_by_id(row.id)
+    detail = message.reason or message.error
+    return state == "sent", f"{state}{': ' + detail if detail else ''}"

@@ -59,6 +59,12 @@ def sync_account(engine, account_id: int, *, full: bool = False) -> StoreResult:
         _merge(result, store_orders(account, batch, account.source, known))
     except Exception as exc:  # noqa: BLE001 - the account shows the error, the worker goes on
         log.warning("sync of account %s failed: %s", account.name, exc)
+        try:
+            # Orders read before the failure are good: store them (storing is idempotent
+            # and the cursor stays put), so one unreadable order cannot hold back the rest.
+            _merge(result, store_orders(account, batch, account.source, known))
+        except Exception:  # noqa: BLE001
+            log.exception("storing the orders read before the failure failed")
         _mark(account, "error", f"sync failed: {exc}")
         report(result.created + result.updated, None, "failed")
         return result

@@ -37,3 +37,65 @@ def add_user(username: str, password: str, role: str = "editor", must_change: bo
         role=role,
         must_change_password=must_change,
     )
+
+
+# -- managing users from the web admin --------------------------------------------
+# A disabled user keeps its row (the audit log names it) but its password hash is
+# wrapped in "!": argon2 cannot parse it, so sign-in fails, and the session check (the
+# hash's last 16 characters) changes, so open sessions end at once.
+
+DISABLED = "!"
+
+
+def is_disabled(user: User) -> bool:
+    """Whether the user may not sign in."""
+    return user.password_hash.startswith(DISABLED)
+
+
+def _active_admins() -> int:
+    return (
+        User.select()
+        .where((User.role == "admin") & ~User.password_hash.startswith(DISABLED))
+        .count()
+    )
+
+
+def _guard_last_admin(user: User, action: str) -> None:
+    if user.role == "admin" and not is_disabled(user) and _active_admins() <= 1:
+        raise UserError(f"cannot {action} {user.username}: it is the last active admin")
+
+
+def set_role(user: User, role: str) -> None:
+    """Change a user's role; the last active admin cannot be demoted."""
+    if role not in ROLES:
+        raise UserError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    if role != "admin":
+        _guard_last_admin(user, "demote")
+    user.role = role
+    user.save()
+
+
+def disable_user(user: User) -> None:
+    """Block sign-in and end the user's sessions; the last active admin cannot be disabled."""
+    if is_disabled(user):
+        return
+    _guard_last_admin(user, "disable")
+    user.password_hash = f"{DISABLED}{user.password_hash}{DISABLED}"
+    user.save()
+
+
+def enable_user(user: User) -> str:
+    """Allow sign-in again with a new one-time password (returned, shown once)."""
+    password = generate_password()
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    user.failed_logins = 0
+    user.locked_until = None
+    user.save()
+    return password
+
+
+def delete_user(user: User) -> None:
+    """Delete a user; the last active admin cannot be deleted."""
+    _guard_last_admin(user, "delete")
+    user.delete_instance()

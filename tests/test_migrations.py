@@ -38,3 +38,23 @@ def test_empty_postgresql_database(make_settings, pg_url):
     SellerAccount.create(name="pg", source="demo", marketplaces=["DE"])
     assert SellerAccount.get().marketplaces == ["DE"]
     engine.close()
+
+
+@pytest.mark.postgres
+def test_review_window_step_plans_on_postgresql(make_engine, pg_url):
+    """Regression: the default review window's source (a 75-character description) is
+    recorded as the decision's ``decided_by``; PostgreSQL refused it in a varchar(40)."""
+    from core.models import Campaign, Decision, SellerAccount, Step
+    from core.planning import plan_orders
+    from core.store import store_orders
+    from tests.conftest import order_data
+
+    engine = make_engine(database={"url": pg_url})
+    account = SellerAccount.create(name="S", source="demo")
+    result = store_orders(account, [order_data("DE")], "test", set(engine.marketplaces))
+    campaign = Campaign.create(name="Review", status="active")
+    Step.create(campaign=campaign, trigger="delivered", anchor="review_window", sender="dry_run")
+    plan_orders(engine, result.changed_ids)
+    (decision,) = Decision.select()
+    assert decision.outcome == "planned"
+    assert "5 days after earliest to 30 days after latest delivery" in decision.decided_by

@@ -507,6 +507,33 @@ def test_opt_out_bounce_adds_the_buyer_to_the_opt_out_list(make_email_engine, do
     assert not [r for r in engine.vetoes(critical, order) if "opted out" in r]
 
 
+def test_opt_out_bounce_without_buyer_identity_stops_the_order(make_email_engine, dovecot, account):
+    """Orders synced through the Orders API carry no buyer address (Amazon gives it only
+    with its restricted buyer-data role), so there is no buyer to put on the list: the
+    order's own remaining messages stop, and the trace says why."""
+    engine = make_email_engine(imap=dovecot)
+    order = new_order(engine, account, buyer_key="", buyer_email="")
+    waiting = new_message(order, state="scheduled", due_in_days=3)
+    body = (
+        "We were unable to deliver the message you sent for order "
+        f"[{order.order_id}] because the buyer has chosen to opt out of receiving "
+        "unsolicited messages from sellers.\n"
+    )
+    dovecot.append(
+        mail_bytes(
+            "Amazon Seller Notification <seller-notification@amazon.com>",
+            "Message undeliverable",
+            body,
+            message_id="<bounce-2@amazon.com>",
+        )
+    )
+    assert run_job(engine) == {"opt_out_bounce": 1}
+    assert OptOut.select().count() == 0
+    waiting = Message.get_by_id(waiting.id)
+    assert waiting.state == "cancelled" and "opted out" in waiting.reason
+    assert Order.get_by_id(order.id).messages_stopped
+
+
 def test_other_amazon_mail_is_kept_and_unrelated_mail_ignored(make_email_engine, dovecot, account):
     engine = make_email_engine(imap=dovecot)
     new_order(engine, account)

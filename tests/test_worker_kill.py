@@ -1,5 +1,10 @@
 """A real huey consumer process is SIGKILLed in the middle of dispatching, restarted,
-and the receiving server's own record shows every message arrived exactly once."""
+and the receiving server's own record shows every message arrived exactly once.
+
+The sender here is a minimal test plugin (``tests/support/http_sender.py``) with no "ask
+first" call of its own, so only the core's leases, attempt rows and reconcile stand
+between a kill and a double send. The same scenario through the Amazon plugin and the
+project's fake SP-API is in ``test_worker_kill_spapi.py``."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from core.clock import utcnow
 from core.config import load_settings
 from core.contracts import FINAL_STATES, SENT
 from core.engine import Engine
@@ -117,7 +123,7 @@ def start_worker(config: Path, recorder) -> subprocess.Popen:
     )
 
 
-def wait_for(predicate, timeout=60.0):
+def wait_for(predicate, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -126,9 +132,10 @@ def wait_for(predicate, timeout=60.0):
     return False
 
 
-def test_sigkill_mid_dispatch_then_restart_sends_each_message_once(tmp_path, recorder):
+def test_sigkill_mid_dispatch_then_restart_sends_each_message_once(tmp_path, recorder, monkeypatch):
     config = write_config(tmp_path)
-    os.environ["FOLLOWUP_TEST_RECORDER_URL"] = f"http://127.0.0.1:{recorder.server_port}"
+    # the plugin loaded in this process (and the worker's copy of the env) call here
+    monkeypatch.setenv("FOLLOWUP_TEST_RECORDER_URL", f"http://127.0.0.1:{recorder.server_port}")
     engine = Engine(load_settings(config))
     engine.migrate()
     account = SellerAccount.create(name="S", source="demo")
@@ -157,7 +164,15 @@ def test_sigkill_mid_dispatch_then_restart_sends_each_message_once(tmp_path, rec
     killed_at = sum(recorder.received.values())
     assert killed_at < ORDERS, "the kill came too late to test anything"
 
-    time.sleep(2.5)  # leases expire
+    # the killed worker's leases expire ([dispatch] lease_seconds = 2)
+    assert wait_for(
+        lambda: (
+            not Message.select()
+            .where((Message.state == "sending") & (Message.lease_until >= utcnow()))
+            .exists()
+        ),
+        timeout=10,
+    )
     worker = start_worker(config, recorder)
     try:
 
@@ -167,7 +182,7 @@ def test_sigkill_mid_dispatch_then_restart_sends_each_message_once(tmp_path, rec
             engine.db.connect(reuse_if_open=True)
             return all(m.state in FINAL_STATES for m in Message.select())
 
-        assert wait_for(all_final, timeout=90), Counter(m.state for m in Message.select())
+        assert wait_for(all_final, timeout=40), Counter(m.state for m in Message.select())
     finally:
         worker.send_signal(signal.SIGINT)
         worker.wait(timeout=30)

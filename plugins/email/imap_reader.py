@@ -176,8 +176,17 @@ def handle(engine, mail: Incoming) -> str | None:
                 "opted out of unsolicited messages",
                 by=PLUGIN,
             )
-        else:
-            log.warning("opt-out bounce for order %s, which has no buyer key", order.order_id)
+        elif not order.messages_stopped:
+            # The Orders API gives no buyer address without Amazon's restricted buyer-data
+            # role, so this buyer cannot be recognised on other orders: at least this
+            # order's sequence must not write to a buyer who opted out.
+            cancelled = stop_order_messages(
+                order,
+                f"stopped: the buyer opted out (Amazon bounce on {when}); no buyer identity "
+                "to apply it to other orders",
+                by=PLUGIN,
+            )
+            log.info("order %s: opt-out bounce, %d message(s) cancelled", order.order_id, cancelled)
     return kind
 
 

@@ -10,6 +10,10 @@ Amazon's rules encoded here (DOMAIN.md §2.3 and §3):
   critical and removed from every other subject.
 * Attachments: .txt .doc .docx .pdf .jpg .gif .bmp .png .tiff only, 10 MB in total.
 
+Test sends (``send_test``): the seller's own ``SellerAccount.test_address`` only, never a
+relay address; subject ``[TEST] …``, header ``X-Followup-Test: 1``, the same MIME build as a
+real send. No Message row is involved, so a test can never count as a buyer message.
+
 Delivery guarantees: the Message-ID is derived from the Followup message id and the order
 id, so a resend after a crash is recognisable in the Sent folder and by the relay. A
 timeout or a dropped connection once DATA has started may mean the server accepted the
@@ -28,13 +32,13 @@ import ssl
 from datetime import UTC
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, make_msgid, parseaddr
 
 from core import SendResult
 from core.clock import utcnow
 from core.models import Step
 
-from .config import ConfigProblem, ServerConfig, from_address, smtp_config
+from .config import PLUGIN, ConfigProblem, ServerConfig, from_address, smtp_config
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +119,12 @@ def build_message(message, order, rendered, sender_address: str, critical: bool)
     mail["Subject"] = subject_for(rendered.subject, order.order_id, critical)
     mail["Date"] = format_datetime(utcnow().replace(tzinfo=UTC))
     mail["Message-ID"] = message_id_for(message, order, sender_address)
+    _add_content(mail, rendered)
+    return mail
+
+
+def _add_content(mail: EmailMessage, rendered) -> None:
+    """Text, the HTML alternative and the attachments: the same for real and test sends."""
     mail.set_content(rendered.text or "")
     if rendered.html:
         mail.add_alternative(rendered.html, subtype="html")
@@ -127,7 +137,6 @@ def build_message(message, order, rendered, sender_address: str, critical: bool)
             subtype=subtype or "octet-stream",
             filename=attachment.filename,
         )
-    return mail
 
 
 def preflight(engine, message, order) -> str | None:
@@ -268,3 +277,117 @@ def reconcile(engine, message, order) -> str | None:
         return None
     mid = message_id_for(message, order, sender_address)
     return "sent" if sent_folder_has(engine, order.marketplace, mid) else None
+
+
+# -- test send to the seller's own address ---------------------------------------------
+
+TEST_PREFIX = "[TEST]"
+TEST_HEADER = "X-Followup-Test"
+
+
+def test_subject(rendered_subject: str) -> str:
+    """``[TEST] …``: one line, no ``[Important]`` (a preview is never critical)."""
+    subject = IMPORTANT.sub(" ", " ".join((rendered_subject or "").split())).strip()
+    return f"{TEST_PREFIX} {subject or 'Template preview'}"
+
+
+def _test_refusal(account, address: str) -> str | None:
+    """Why ``address`` may not receive a test, or None: only the account's own test inbox.
+
+    A buyer relay address is refused even when a seller typed it as the test address: a
+    test is not a Buyer-Seller message (no order purpose, ``[TEST]`` subject), so it must
+    never reach a buyer through Amazon's relay (DOMAIN.md §2.3, §3).
+    """
+    to = parseaddr(address or "")[1].strip()
+    if not to or "@" not in to or any(c in to for c in "\r\n,; "):
+        return f"skipped: {address!r} is not an email address; set a test address on the account"
+    if is_relay_address(to):
+        return (
+            f"refused: {to} is an Amazon buyer relay address; a test goes only to your own "
+            "address (set a test address of your own on the account)"
+        )
+    own = parseaddr((getattr(account, "test_address", "") or "").strip())[1].strip()
+    if not own:
+        return "skipped: the account has no test address; set one on the Accounts page"
+    if own.lower() != to.lower():
+        return f"refused: tests go only to the account's own test address ({own}), not {to}"
+    return None
+
+
+def _test_marketplace(account, marketplace: str) -> str:
+    if marketplace:
+        return marketplace
+    codes = list(getattr(account, "marketplaces", None) or [])
+    return codes[0] if codes else ""
+
+
+def build_test_message(rendered, sender_address: str, to: str) -> EmailMessage:
+    """The MIME build of a real send (text, HTML, attachments), marked as a test."""
+    mail = EmailMessage(policy=POLICY)
+    mail["From"] = sender_address
+    mail["To"] = to
+    mail["Subject"] = test_subject(rendered.subject)
+    mail["Date"] = format_datetime(utcnow().replace(tzinfo=UTC))
+    domain = sender_address.rsplit("@", 1)[-1].strip().lower() or "followup.invalid"
+    mail["Message-ID"] = make_msgid("followup-test", domain=domain)
+    mail[TEST_HEADER] = "1"
+    _add_content(mail, rendered)
+    return mail
+
+
+def send_test(engine, account, rendered, address, marketplace: str = "") -> SendResult:
+    """Email ``rendered`` to the seller's own test address through the seller's SMTP server.
+
+    ``sent``: the server accepted it. ``skipped``: nothing left, the detail says why (not
+    the account's own address, a relay address, the channel off or not configured).
+    ``failed``: the server refused it or could not be reached (a test is never retried).
+    The subject starts with ``[TEST]`` and the mail carries ``X-Followup-Test: 1``.
+    """
+    refusal = _test_refusal(account, address)
+    if refusal:
+        return SendResult("skipped", refusal)
+    to = parseaddr(address)[1].strip()
+    mkt = _test_marketplace(account, marketplace)
+    if mkt and not engine.plugin_enabled(PLUGIN, mkt):
+        return SendResult(
+            "skipped", f"the email plugin is switched off for {mkt}: enable it on the Plugins page"
+        )
+    try:
+        sender_address = from_address(engine, mkt)
+        cfg = smtp_config(engine, mkt)
+    except ConfigProblem as exc:
+        return SendResult("skipped", f"the email plugin is not configured: {exc}")
+    problem = check_attachments(rendered.attachments)
+    if problem:
+        return SendResult("failed", problem)
+    mail = build_test_message(rendered, sender_address, to)
+    envelope_from = parseaddr(sender_address)[1] or sender_address
+    smtp = None
+    try:
+        smtp = _connect(cfg)
+        smtp.sendmail(envelope_from, [to], mail.as_bytes(policy=POLICY))
+        smtp.quit()
+        smtp = None
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, text = next(iter(exc.recipients.values()))
+        return SendResult("failed", f"{to} refused by {cfg.host}: {_reply(code, text)}")
+    except smtplib.SMTPAuthenticationError as exc:
+        return SendResult(
+            "failed",
+            f"SMTP login refused ({exc.smtp_code}): check smtp_username and the password",
+        )
+    except smtplib.SMTPResponseException as exc:
+        return SendResult("failed", f"SMTP server said {_reply(exc.smtp_code, exc.smtp_error)}")
+    except ssl.SSLCertVerificationError as exc:
+        return SendResult(
+            "failed",
+            f"the certificate of {cfg.host} cannot be verified ({exc.verify_message}); "
+            "set tls_ca_file to trust a private CA",
+        )
+    except (smtplib.SMTPException, OSError) as exc:
+        return SendResult("failed", f"{type(exc).__name__} while talking to {cfg.host}:{cfg.port}")
+    finally:
+        if smtp is not None:
+            smtp.close()
+    log.info("test email accepted by %s for the account's test address", cfg.host)
+    return SendResult("sent", f"emailed to {to} through {cfg.host}", external_id=mail["Message-ID"])
