@@ -1,6 +1,7 @@
 """Take the README's screenshots: demo data in a temp install, Debian's Chromium.
 
 Usage: .venv/bin/python scripts/screenshots.py [output folder, default docs/screenshots]
+                                               [more page names, e.g. messages templates]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from waitress.server import create_server
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from core.campaigns import create_from_preset  # noqa: E402
 from core.config import settings_from_dict  # noqa: E402
 from core.demo import load_demo  # noqa: E402
 from core.engine import Engine  # noqa: E402
@@ -35,7 +37,8 @@ ARGS = [
 ]
 
 
-def main(out: Path) -> None:
+def main(out: Path, extra: tuple[str, ...] = ()) -> None:
+    """Screenshots into ``out``; ``extra`` names more pages (e.g. "messages") to take."""
     tmp = Path(tempfile.mkdtemp())
     cfg = {
         "app": {"data_dir": str(tmp)},
@@ -43,7 +46,10 @@ def main(out: Path) -> None:
         "database": {"url": f"sqlite:///{tmp / 'db.sqlite'}"},
         "queue": {"backend": "memory"},
         "security": {"encryption_key": {"file": str(tmp / "k"), "generate": True}},
-        "plugins": {"enabled": ["amazon", "demo"], "entrypoints": False},
+        "plugins": {
+            "enabled": ["amazon", "demo", "sequences", "review_timing"],
+            "entrypoints": False,
+        },
     }
     engine = Engine(settings_from_dict(cfg, tmp / "config.toml"))
     engine.migrate()
@@ -52,6 +58,9 @@ def main(out: Path) -> None:
     )
     load_demo(engine)
     skipped = Decision.select().where(Decision.outcome == "excluded").first()
+    preset = next(p for p in engine.presets("US", "FBM") if len(p.steps) > 1)
+    campaign = create_from_preset(engine, preset)
+    step = next(s for s in campaign.steps if s.template_id)
     server = create_server(create_app(engine=engine), host="127.0.0.1", port=0)
     threading.Thread(target=server.run, daemon=True).start()
     url = f"http://127.0.0.1:{server.effective_port}"
@@ -69,9 +78,19 @@ def main(out: Path) -> None:
         page.screenshot(path=str(out / "orders.png"))
         page.goto(f"{url}/orders/{skipped.order_id}")
         page.screenshot(path=str(out / "order-trace.png"), full_page=True)
+        page.goto(f"{url}/campaigns/{campaign.id}")
+        page.screenshot(path=str(out / "campaign.png"), full_page=True)
+        page.goto(f"{url}/campaigns/{campaign.id}/steps/{step.id}")
+        page.screenshot(path=str(out / "campaign-editor.png"), full_page=True)
+        for name in extra:
+            page.goto(f"{url}/{name}/")
+            page.screenshot(path=str(out / f"{name}.png"), full_page=True)
         browser.close()
     server.close()
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "screenshots")
+    main(
+        Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "screenshots",
+        tuple(sys.argv[2:]),
+    )

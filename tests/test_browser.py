@@ -3,52 +3,23 @@ loads demo data and sees the orders."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from waitress.server import create_server
 
 from core.users import ensure_first_admin
+from tests.support.web import serve
 from web import create_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 @pytest.fixture
 def server(engine):
+    """The admin before its first start: only the one-time password exists."""
     app = create_app(engine=engine)
     password = ensure_first_admin()
-    srv = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.effective_port}", password
+    url, srv = serve(app)
+    yield url, password
     srv.close()
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page()
-        errors = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.console_errors = errors
-        yield page
-        browser.close()
 
 
 def test_first_login_demo_data_and_orders(server, page):

@@ -18,7 +18,20 @@ from core.engine import Engine
 from core.queue import make_huey
 from core.tasks import Runtime
 
-from . import auth, dashboard, messages, orders, security, views_format
+from . import (
+    accounts,
+    auth,
+    campaigns,
+    dashboard,
+    files,
+    messages,
+    orders,
+    plugins_page,
+    security,
+    settings_page,
+    template_editor,
+    views_format,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +60,18 @@ def create_app(
     htmx.init_app(app)
     security.init_app(app)
     views_format.init_app(app)
-    for bp in (auth.bp, dashboard.bp, orders.bp, messages.bp):
+    for bp in (
+        auth.bp,
+        dashboard.bp,
+        orders.bp,
+        messages.bp,
+        campaigns.bp,
+        template_editor.bp,
+        files.bp,
+        accounts.bp,
+        plugins_page.bp,
+        settings_page.bp,
+    ):
         app.register_blueprint(bp)
 
     @app.before_request

@@ -1,41 +1,268 @@
-"""The dashboard: what was sent, what needs attention, and "Load demo data"."""
+"""The dashboard: what was sent, what needs attention, and "Load demo data".
+
+Every figure here must stay cheap with millions of messages: each query is bounded by a
+date range or a LIMIT and served by an index (``message(state, due_at)``,
+``message(state, id)``, ``message(account, sent_at)``, ``order(earliest_delivery)`` from
+migration 0008). Figures over past days change slowly, so they are cached in the
+process for ``DASHBOARD_CACHE_SECONDS`` (default 300) and the page says as of when;
+today's bar and everything that needs a person are read live on every view.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
-from peewee import fn
+import os
+import time
+from datetime import date, datetime, timedelta
 
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from peewee import JOIN, Case, fn
+
+from core.clock import utcnow
 from core.config import ConfigError
+from core.contracts import FAILED, IN_DOUBT, RETRY, SCHEDULED, SENDING, SENT, SKIPPED
+from core.default_vetoes import daily_usage
 from core.demo import load_demo
-from core.models import Message, Order, SellerAccount
+from core.inbox import RESPONSE_DUE, unanswered
+from core.models import Message, Order, OrderEvent, SellerAccount
 
+from .charts import Series, stacked_bars
 from .security import requires
 from .views_format import audit, engine
 
 bp = Blueprint("dashboard", __name__)
 
+DAYS = 30
+# Scheduled messages are due in the future: the chart also shows the coming week, or its
+# "scheduled" layer would only ever hold overdue messages.
+AHEAD = 7
+# Request a Review opens 5 days after the earliest delivery (DOMAIN.md §2.1).
+REVIEW_OPENS_AFTER = timedelta(days=5)
+ATTENTION = 10  # rows per list; the Messages page has the rest
+CAP = 1000  # "1000+" instead of counting every failed message ever
+COVERAGE_SAMPLE = 5000  # coverage is a ratio: the newest 5,000 eligible orders measure it
+SERIES = (
+    ("sent", "Sent", (SENT,)),
+    ("scheduled", "Scheduled", (SCHEDULED, RETRY)),
+    ("skipped", "Skipped", (SKIPPED,)),
+    ("failed", "Failed", (FAILED,)),
+)
+
+
+def clear_cache() -> None:
+    """Forget cached figures (after demo data or an outbox action changed them)."""
+    current_app.extensions.pop("dashboard_cache", None)
+
+
+def _cached(key, compute):
+    store = current_app.extensions.setdefault("dashboard_cache", {})
+    ttl = current_app.config.get("DASHBOARD_CACHE_SECONDS", 300)
+    hit = store.get(key)
+    if hit is not None and time.monotonic() - hit[0] < ttl:
+        return hit[1]
+    value = (compute(), utcnow())
+    store[key] = (time.monotonic(), value)
+    return value
+
+
+def _day(value) -> date:
+    """``date(due_at)``: peewee may hand back a datetime, a date or text (per backend)."""
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _counts_by_day(start: datetime, end: datetime) -> dict[tuple[date, str], int]:
+    """{(UTC day, series key): messages due that day}, over [start, end)."""
+    key_of = {state: key for key, _, states in SERIES for state in states}
+    day = fn.DATE(Message.due_at)
+    rows = (
+        Message.select(day, Message.state, fn.COUNT(Message.id))
+        .where(Message.state.in_(list(key_of)) & (Message.due_at >= start) & (Message.due_at < end))
+        .group_by(day, Message.state)
+        .tuples()
+    )
+    out: dict[tuple[date, str], int] = {}
+    for when, state, count in rows:
+        k = (_day(when), key_of[state])
+        out[k] = out.get(k, 0) + count
+    return out
+
+
+def _chart(today: datetime) -> dict:
+    """Messages by due day and state over the last 30 days and the coming week.
+
+    Past days are cached (they change slowly); today and the days ahead are read live.
+    Each card counts exactly what its link to the Messages page lists: sent, skipped and
+    failed over the last 30 days, scheduled or retrying over the whole chart.
+    """
+    first = today - timedelta(days=DAYS - 1)
+    last = today + timedelta(days=AHEAD)
+    past, as_of = _cached(("days", today), lambda: _counts_by_day(first, today))
+    counts = {**past, **_counts_by_day(today, last + timedelta(days=1))}
+    days = [(first + timedelta(days=n)).date() for n in range(DAYS + AHEAD)]
+    series = [
+        Series(key, label, tuple(counts.get((d, key), 0) for d in days)) for key, label, _ in SERIES
+    ]
+    rows = [(d, [s.values[i] for s in series]) for i, d in enumerate(days)]
+    cards = []
+    for s, (key, _, states) in zip(series, SERIES, strict=True):
+        until = last if key == "scheduled" else today
+        shown = s.values[: (until - first).days + 1]
+        cards.append(
+            {
+                "key": key,
+                "total": sum(shown),
+                "label": f"{s.label.lower()}, "
+                + ("due by " + until.strftime("%b %d") if key == "scheduled" else f"{DAYS} days"),
+                "args": {
+                    "state": ",".join(states),
+                    "from": first.strftime("%Y-%m-%d"),
+                    "to": until.strftime("%Y-%m-%d"),
+                },
+            }
+        )
+    return {
+        "svg": stacked_bars(
+            f"Messages per day, last {DAYS} days and next {AHEAD} (by due day, UTC)",
+            days,
+            series,
+            "daily",
+            today=today.date(),
+        ),
+        "series": series,
+        "rows": rows,
+        "cards": cards,
+        "as_of": as_of,
+    }
+
+
+def _coverage(now: datetime) -> dict:
+    """Review-request coverage over the last 30 days.
+
+    Eligible: orders whose Request-a-Review window opened in the last 30 days (earliest
+    delivery + 5 days, Amazon's rule) and that were not cancelled, returned or refunded.
+    Covered: a review request was sent (Request a Review or a free-text request; dry runs
+    included and counted apart). Pending: one is scheduled, retrying or being sent.
+    Measured on the most recent ``COVERAGE_SAMPLE`` eligible orders when there are more.
+    """
+    opened_from = now - timedelta(days=DAYS) - REVIEW_OPENS_AFTER
+    opened_to = now - REVIEW_OPENS_AFTER
+    # The newest COVERAGE_SAMPLE eligible orders, walked down the earliest_delivery index:
+    # the cost stays the same at 10,000 or 10,000,000 orders.
+    recent = Order.alias()
+    unwanted = OrderEvent.select(OrderEvent.id).where(
+        (OrderEvent.order == recent.id) & OrderEvent.kind.in_(["cancelled", "returned", "refunded"])
+    )
+    sample = (
+        recent.select(recent.id)
+        .where(
+            (recent.earliest_delivery >= opened_from)
+            & (recent.earliest_delivery < opened_to)
+            & recent.status.not_in(["Canceled", "Cancelled"])
+            & ~fn.EXISTS(unwanted)
+        )
+        .order_by(recent.earliest_delivery.desc())
+        .limit(COVERAGE_SAMPLE)
+    )
+
+    def has(states, dry=None):
+        cond = (
+            (Message.order == Order.id)
+            & (Message.review_request == True)  # noqa: E712 - peewee expression
+            & Message.state.in_(states)
+        )
+        if dry is not None:
+            cond &= Message.dry_run == dry
+        return Case(None, [(fn.EXISTS(Message.select(Message.id).where(cond)), 1)], 0)
+
+    row = (
+        Order.select(
+            fn.COUNT(Order.id),
+            fn.SUM(has([SENT])),
+            fn.SUM(has([SENT], dry=True)),
+            fn.SUM(has([SCHEDULED, RETRY, SENDING, IN_DOUBT])),
+        )
+        .where(Order.id.in_(sample))
+        .tuples()
+        .first()
+    )
+    eligible, covered, dry, pending = (int(v or 0) for v in row)
+    return {
+        "eligible": eligible,
+        "covered": covered,
+        "dry": dry,
+        "pending": pending,
+        "missing": max(eligible - covered - pending, 0),
+        "percent": round(100 * covered / eligible) if eligible else None,
+        "sampled": eligible >= COVERAGE_SAMPLE,
+    }
+
+
+def _attention() -> dict:
+    """Newest in-doubt and failed messages (via the state+id index) and capped counts."""
+    out = {}
+    for state in (IN_DOUBT, FAILED):
+        out[state] = list(
+            Message.select(Message, Order)
+            .join(Order, JOIN.INNER, on=(Message.order == Order.id))
+            .where(Message.state == state)
+            .order_by(Message.id.desc())
+            .limit(ATTENTION)
+        )
+        capped = Message.select(Message.id).where(Message.state == state).limit(CAP + 1)
+        out[f"{state}_count"] = capped.count()
+    return out
+
+
+def _gauges(accounts) -> list[dict]:
+    """Today's sends against Amazon's daily limit (5 x avg daily orders over 7 days + 600)."""
+    gauges = []
+    for account in accounts:
+        used, limit = daily_usage(account.id)
+        gauges.append(
+            {
+                "account": account,
+                "used": used,
+                "limit": limit,
+                "percent": min(100, round(100 * used / limit)) if limit else 0,
+            }
+        )
+    return gauges
+
+
+def _inbox(now: datetime) -> list[dict]:
+    rows = []
+    for m in unanswered(limit=ATTENTION):
+        left = m.due_by - now
+        rows.append(
+            {"m": m, "overdue": left.total_seconds() < 0, "hours": abs(left.total_seconds()) / 3600}
+        )
+    return rows
+
 
 @bp.route("/")
 def index():
-    """Counts by state, accounts and their sync status, messages needing a person."""
-    counts = dict(
-        Message.select(Message.state, fn.COUNT(Message.id)).group_by(Message.state).tuples()
-    )
-    attention = list(
-        Message.select(Message, Order)
-        .join(Order)
-        .where(Message.state.in_(["in_doubt", "failed"]))
-        .order_by(Message.updated_at.desc())
-        .limit(20)
-    )
+    """Daily chart, coverage, daily-limit gauges, sync status and what needs a person."""
+    now = utcnow()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     accounts = list(SellerAccount.select().order_by(SellerAccount.name))
+    coverage, coverage_as_of = _cached(("coverage", today), lambda: _coverage(now))
+    sync_view = current_app.view_functions.get("accounts.sync_status")
     return render_template(
         "dashboard.html",
-        counts=counts,
-        total_orders=Order.select().count(),
-        attention=attention,
+        chart=_chart(today),
+        coverage=coverage,
+        coverage_as_of=coverage_as_of,
+        attention=_attention(),
+        gauges=_gauges(accounts),
+        inbox=_inbox(now),
+        response_hours=int(RESPONSE_DUE.total_seconds() // 3600),
         accounts=accounts,
         has_demo=any(a.is_demo for a in accounts),
+        sync_status_url=url_for("accounts.sync_status") if sync_view else "",
+        # The accounts area styles the sync fragment's progress bars in admin.css.
+        admin_css=os.path.exists(os.path.join(current_app.static_folder, "admin.css")),
+        cap=CAP,
     )
 
 
@@ -48,6 +275,7 @@ def demo():
     except ConfigError as exc:
         flash(str(exc), "error")
         return redirect(url_for("dashboard.index"))
+    clear_cache()
     audit("demo_loaded", detail=str(counts))
     flash(
         f"Demo data loaded: {counts['orders']} orders, {counts['planned']} messages planned "

@@ -1,39 +1,301 @@
-"""Messages: the outbox and the sent log, filtered by state."""
+"""Messages: the outbox and the sent log, filtered, with a person's actions on one message.
+
+The list is keyset paginated on ``message.id`` (newest first), so page 1000 costs what
+page 1 costs; the filters use the ``(state, id)``, ``account``, ``campaign`` and
+``due_at`` indexes. The CSV export streams the same filtered list in id batches and
+never holds it in memory.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+import csv
+import io
+from datetime import datetime, timedelta
 
-from core.contracts import ALL_STATES
-from core.models import Campaign, Message, Order
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+
+from core.contracts import ALL_STATES, FAILED, IN_DOUBT, RETRY, SCHEDULED
+from core.models import Attempt, Campaign, Message, Order, SellerAccount, Step
+from core.services import cancel_message, resolve_in_doubt, retry_message
+
+from .dashboard import clear_cache
+from .security import current_user, requires
+from .views_format import engine
 
 bp = Blueprint("messages", __name__, url_prefix="/messages")
 
 PAGE = 50
+# Filter values that select several states at once (the dashboard's cards link to them).
+STATE_GROUPS = {f"{SCHEDULED},{RETRY}": "Scheduled or retrying"}
+EXPORT_BATCH = 1000
+FILTERS = ("state", "campaign", "account", "marketplace", "from", "to")
+CSV_COLUMNS = (
+    "message_id",
+    "order_id",
+    "marketplace",
+    "account",
+    "campaign",
+    "state",
+    "sender",
+    "dry_run",
+    "review_request",
+    "due_at_utc",
+    "sent_at_utc",
+    "attempts",
+    "reason",
+    "error",
+)
+
+
+def _day(value: str) -> datetime | None:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        return None
+
+
+def _filtered(args):
+    """The messages matching the filters in ``args`` (joined to their order)."""
+    query = Message.select(Message, Order).join(Order)
+    states = [s for s in args.get("state", "").split(",") if s]
+    if states and set(states) <= ALL_STATES:
+        # "scheduled,retry" is the dashboard's "waiting to be sent" (both still go out).
+        query = query.where(Message.state.in_(states))
+    if args.get("campaign", "").isdigit():
+        query = query.where(Message.campaign == int(args["campaign"]))
+    if args.get("account", "").isdigit():
+        query = query.where(Message.account == int(args["account"]))
+    if args.get("marketplace"):
+        query = query.where(Order.marketplace == args["marketplace"])
+    start, end = _day(args.get("from", "")), _day(args.get("to", ""))
+    if start:
+        query = query.where(Message.due_at >= start)
+    if end:
+        query = query.where(Message.due_at < end + timedelta(days=1))  # "to" is inclusive
+    return query
+
+
+def _active_filters(args) -> dict:
+    return {k: args[k] for k in FILTERS if args.get(k)}
 
 
 @bp.route("/")
 def index():
-    """Messages, soonest due first, filtered by state and campaign."""
-    query = Message.select(Message, Order).join(Order)
-    state = request.args.get("state", "")
-    if state in ALL_STATES:
-        query = query.where(Message.state == state)
-    campaign = request.args.get("campaign", "")
-    if campaign.isdigit():
-        query = query.where(Message.campaign == int(campaign))
+    """Messages, newest first (by due time when a date range is given), filtered by state,
+    campaign, account, marketplace and due day; ``after`` is the keyset cursor."""
+    query = _filtered(request.args)
     after = request.args.get("after", "")
-    if after.isdigit():
-        query = query.where(Message.id < int(after))
-    rows = list(query.order_by(Message.id.desc()).limit(PAGE + 1))
+    # With a due-date range the list is ordered by due time, so the (state, due_at) and
+    # due_at indexes serve both the range and the order; otherwise newest id first.
+    dated = bool(_day(request.args.get("from", "")) or _day(request.args.get("to", "")))
+    if dated:
+        if after:
+            try:
+                stamp, mid = after.rsplit("_", 1)
+                when = datetime.fromisoformat(stamp)
+                query = query.where(
+                    (Message.due_at < when) | ((Message.due_at == when) & (Message.id < int(mid)))
+                )
+            except ValueError:
+                abort(400, description="The 'after' cursor is malformed; start from page one.")
+        query = query.order_by(Message.due_at.desc(), Message.id.desc())
+    else:
+        if after.isdigit():
+            query = query.where(Message.id < int(after))
+        query = query.order_by(Message.id.desc())
+    rows = list(query.limit(PAGE + 1))
     more = len(rows) > PAGE
     rows = rows[:PAGE]
+    cursor = ""
+    if more and rows:
+        last = rows[-1]
+        cursor = f"{last.due_at.isoformat()}_{last.id}" if dated else last.id
     template = "_messages_table.html" if request.headers.get("HX-Request") else "messages.html"
+    bad_dates = [k for k in ("from", "to") if request.args.get(k) and not _day(request.args[k])]
     return render_template(
         template,
         messages=rows,
-        cursor=rows[-1].id if more and rows else "",
+        cursor=cursor,
         states=sorted(ALL_STATES),
+        state_groups=STATE_GROUPS,
         campaigns=list(Campaign.select().order_by(Campaign.name)),
+        accounts=list(SellerAccount.select().order_by(SellerAccount.name)),
+        marketplaces=sorted(engine().marketplaces),
+        filters=_active_filters(request.args),
+        bad_dates=bad_dates,
         args=request.args,
     )
+
+
+def _safe_cell(value) -> str:
+    """Spreadsheets run cells starting with = + - @ as formulas: neutralise them."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.route("/export.csv")
+def export():
+    """The filtered list as CSV, streamed in id batches (constant memory at any size)."""
+    args = request.args.to_dict()
+    campaigns = dict(Campaign.select(Campaign.id, Campaign.name).tuples())
+    accounts = dict(SellerAccount.select(SellerAccount.id, SellerAccount.name).tuples())
+
+    def rows():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        last = None
+        while True:
+            query = _filtered(args)
+            if last is not None:
+                query = query.where(Message.id < last)
+            batch = list(query.order_by(Message.id.desc()).limit(EXPORT_BATCH))
+            for m in batch:
+                writer.writerow(
+                    [
+                        m.id,
+                        m.order.order_id,
+                        m.order.marketplace,
+                        accounts.get(m.account_id, ""),
+                        campaigns.get(m.campaign_id, ""),
+                        m.state,
+                        m.sender,
+                        int(m.dry_run),
+                        int(m.review_request),
+                        m.due_at.isoformat(sep=" ") if m.due_at else "",
+                        m.sent_at.isoformat(sep=" ") if m.sent_at else "",
+                        m.attempts,
+                        _safe_cell(m.reason),
+                        _safe_cell(m.error),
+                    ]
+                )
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            if len(batch) < EXPORT_BATCH:
+                return
+            last = batch[-1].id
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M")
+    return Response(
+        stream_with_context(rows()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="messages-{stamp}.csv"'},
+    )
+
+
+def _message_or_404(message_id: int) -> Message:
+    message = Message.select(Message, Order).join(Order).where(Message.id == message_id).first()
+    if message is None:
+        abort(404)
+    return message
+
+
+def _render_detail(message: Message, status: int = 200, **extra):
+    step = Step.get_or_none(Step.id == message.step_id) if message.step_id else None
+    return (
+        render_template(
+            "message.html",
+            m=message,
+            step=step,
+            campaign=Campaign.get_or_none(Campaign.id == message.campaign_id),
+            account=SellerAccount.get_or_none(SellerAccount.id == message.account_id),
+            attempts=list(
+                Attempt.select().where(Attempt.message == message.id).order_by(Attempt.id)
+            ),
+            can_act=current_user().role in ("editor", "admin"),
+            **extra,
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:message_id>")
+def detail(message_id: int):
+    """One message: its text, every attempt with times and outcomes, reason or error."""
+    return _render_detail(_message_or_404(message_id))
+
+
+def _back(message: Message):
+    """Where to go after an action: a local ``next`` (the dashboard) or the message."""
+    target = request.form.get("next", "")
+    if target.startswith("/") and not target.startswith("//"):
+        return redirect(target)
+    return redirect(url_for("messages.detail", message_id=message.id))
+
+
+def _who() -> str:
+    return current_user().username
+
+
+@bp.route("/<int:message_id>/retry", methods=["POST"])
+@requires("editor")
+def retry(message_id: int):
+    """Queue a failed message again, due now; dispatch re-checks every rule and veto."""
+    message = _message_or_404(message_id)
+    if retry_message(message, by=_who()):
+        clear_cache()
+        flash(f"Message #{message.id} is scheduled again and will be sent shortly.", "success")
+    else:
+        flash(f"Message #{message.id} is {message.state}, not {FAILED}: nothing to retry.", "error")
+    return _back(message)
+
+
+@bp.route("/<int:message_id>/resolve", methods=["POST"])
+@requires("editor")
+def resolve(message_id: int):
+    """Settle an in-doubt message: "mark as sent", or "send again" with explicit consent."""
+    message = _message_or_404(message_id)
+    decision = request.form.get("decision", "")
+    if message.state != IN_DOUBT:
+        flash(f"Message #{message.id} is no longer in doubt ({message.state}).", "error")
+        return _back(message)
+    if decision not in ("sent", "again"):
+        return _render_detail(message, 422, resolve_error="Choose what happened to it.")
+    if decision == "again" and request.form.get("confirm_twice") != "yes":
+        return _render_detail(
+            message,
+            422,
+            resolve_error=(
+                "Sending again may reach the buyer twice. Tick the confirmation box to "
+                "send it anyway."
+            ),
+        )
+    if not resolve_in_doubt(message, decision == "sent", by=_who()):
+        flash(f"Message #{message.id} was resolved by someone else meanwhile.", "error")
+    elif decision == "sent":
+        clear_cache()
+        flash(f"Message #{message.id} recorded as sent; nothing more goes out.", "success")
+    else:
+        clear_cache()
+        flash(f"Message #{message.id} is scheduled to be sent again.", "success")
+    return _back(message)
+
+
+@bp.route("/<int:message_id>/cancel", methods=["POST"])
+@requires("editor")
+def cancel(message_id: int):
+    """Withdraw a scheduled or retrying message before it is sent."""
+    message = _message_or_404(message_id)
+    reason = request.form.get("reason", "").strip()[:500]
+    why = f"cancelled by {_who()}" + (f": {reason}" if reason else "")
+    if cancel_message(message, why, by=_who()):
+        clear_cache()
+        flash(f"Message #{message.id} cancelled.", "success")
+    else:
+        flash(
+            f"Message #{message.id} is {message.state}: only {SCHEDULED} or {RETRY} "
+            "messages can be cancelled.",
+            "error",
+        )
+    return _back(message)

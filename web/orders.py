@@ -1,27 +1,36 @@
-"""Orders: search with keyset pagination, and each order's full trace."""
+"""Orders: search with keyset pagination, each order's full trace, and a person's
+actions on one order (stop its messages, block its buyer, send a step now)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from peewee import fn
 
 from core.models import (
     Attempt,
+    Campaign,
     Decision,
     Message,
+    OptOut,
     Order,
     OrderEvent,
     OrderItem,
     SellerAccount,
     Step,
 )
+from core.planning import active_steps
+from core.services import add_opt_out, send_step_now, stop_order_messages
 
+from .dashboard import clear_cache
+from .security import current_user, requires
 from .views_format import engine
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
 PAGE = 50
+COMMON_PRODUCT = 2000  # items: above this many, walk orders newest first instead
 # Amazon's order statuses (Orders API v0 and the All Orders report spellings).
 ORDER_STATUSES = (
     "Pending",
@@ -34,6 +43,32 @@ ORDER_STATUSES = (
 )
 
 
+def _day(value: str) -> datetime | None:
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m-%d")
+    except ValueError:
+        return None
+
+
+def _has_product(sku: str):
+    """Orders with an item of this exact SKU or ASIN (both indexed; LIKE would scan all).
+
+    A rare product: its few orders are collected through the item indexes (IN). A common
+    one: the newest-first scan of orders checks each order's items (EXISTS) and stops at
+    a page, after ~50 / share-of-orders rows. Either way a page costs about the same at
+    10,000 or 1,000,000 orders.
+    """
+    match = (OrderItem.sku == sku) | (OrderItem.asin == sku)
+    common = (
+        OrderItem.select(OrderItem.id).where(match).limit(COMMON_PRODUCT).count() >= COMMON_PRODUCT
+    )
+    if common:
+        return fn.EXISTS(
+            OrderItem.select(OrderItem.id).where(match & (OrderItem.order == Order.id))
+        )
+    return Order.id.in_(OrderItem.select(OrderItem.order).where(match))
+
+
 def _filtered():
     query = Order.select(Order, SellerAccount).join(SellerAccount)
     q = request.args.get("q", "").strip()
@@ -42,6 +77,14 @@ def _filtered():
             (OrderItem.sku == q) | (OrderItem.asin == q)
         )
         query = query.where((Order.order_id == q) | Order.id.in_(items))
+    sku = request.args.get("sku", "").strip()
+    if sku:
+        query = query.where(_has_product(sku))
+    start, end = _day(request.args.get("from", "")), _day(request.args.get("to", ""))
+    if start:
+        query = query.where(Order.purchased_at >= start)
+    if end:
+        query = query.where(Order.purchased_at < end + timedelta(days=1))  # inclusive
     if request.args.get("marketplace"):
         query = query.where(Order.marketplace == request.args["marketplace"])
     if request.args.get("status"):
@@ -79,15 +122,18 @@ def index():
         marketplaces=sorted(engine().marketplaces),
         statuses=sorted(statuses),
         args=request.args,
+        bad_dates=[k for k in ("from", "to") if request.args.get(k) and not _day(request.args[k])],
     )
 
 
-@bp.route("/<int:order_pk>")
-def detail(order_pk: int):
-    """The order's story: events, steps considered, decisions, messages and attempts."""
+def _order_or_404(order_pk: int) -> Order:
     order = Order.get_or_none(Order.id == order_pk)
     if order is None:
         abort(404)
+    return order
+
+
+def _render_detail(order: Order, status: int = 200, **extra):
     eng = engine()
     messages = list(Message.select().where(Message.order == order).order_by(Message.due_at))
     attempts = {}
@@ -103,17 +149,113 @@ def detail(order_pk: int):
         .where(Decision.order == order)
         .order_by(Step.campaign, Step.position)
     )
-    return render_template(
-        "order.html",
-        order=order,
-        items=list(OrderItem.select().where(OrderItem.order == order)),
-        events=list(
-            OrderEvent.select().where(OrderEvent.order == order).order_by(OrderEvent.occurred_at)
-        ),
-        decisions=decisions,
-        messages=messages,
-        attempts=attempts,
-        delivery=eng.delivery_window(order),
-        review_window=eng.review_window(order),
-        marketplace=eng.marketplace(order.marketplace),
+    by_step = {m.step_id: m for m in messages}
+    steps = [
+        (step, by_step.get(step.id))
+        for step in active_steps()
+        if not step.campaign.account_id or step.campaign.account_id == order.account_id
+    ]
+    blocked = bool(order.buyer_key) and (
+        OptOut.select()
+        .where((OptOut.buyer_key == order.buyer_key) & (OptOut.kind == "blocklist"))
+        .exists()
     )
+    user = current_user()
+    return (
+        render_template(
+            "order.html",
+            order=order,
+            items=list(OrderItem.select().where(OrderItem.order == order)),
+            events=list(
+                OrderEvent.select()
+                .where(OrderEvent.order == order)
+                .order_by(OrderEvent.occurred_at)
+            ),
+            decisions=decisions,
+            messages=messages,
+            attempts=attempts,
+            steps=steps,
+            blocked=blocked,
+            can_act=user is not None and user.role in ("editor", "admin"),
+            delivery=eng.delivery_window(order),
+            review_window=eng.review_window(order),
+            marketplace=eng.marketplace(order.marketplace),
+            **extra,
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:order_pk>")
+def detail(order_pk: int):
+    """The order's story: events, steps considered, decisions, messages and attempts."""
+    return _render_detail(_order_or_404(order_pk))
+
+
+def _back(order: Order):
+    return redirect(url_for("orders.detail", order_pk=order.id))
+
+
+@bp.route("/<int:order_pk>/stop", methods=["POST"])
+@requires("editor")
+def stop(order_pk: int):
+    """Cancel the order's pending messages and keep planning away from it."""
+    order = _order_or_404(order_pk)
+    reason = request.form.get("reason", "").strip()[:500]
+    if not reason:
+        return _render_detail(
+            order, 422, stop_error="Say why (for example: the buyer asked us to stop)."
+        )
+    who = current_user().username
+    count = stop_order_messages(order, f"stopped by {who}: {reason}", by=who)
+    clear_cache()
+    flash(
+        f"Messages stopped for order {order.order_id}: {count} pending message(s) cancelled; "
+        "no new ones will be planned.",
+        "success",
+    )
+    return _back(order)
+
+
+@bp.route("/<int:order_pk>/block", methods=["POST"])
+@requires("editor")
+def block(order_pk: int):
+    """Put the order's buyer on the seller's blocklist: no message to them, any order."""
+    order = _order_or_404(order_pk)
+    reason = request.form.get("reason", "").strip()[:500]
+    if not order.buyer_key:
+        flash("This order has no buyer identity yet, so the buyer cannot be blocked.", "error")
+        return _back(order)
+    who = current_user().username
+    if add_opt_out(order.buyer_key, "blocklist", reason or f"blocked by {who}", by=who):
+        flash(
+            f"The buyer of order {order.order_id} is on the blocklist: no further message "
+            "will be sent to them for any order.",
+            "success",
+        )
+    else:
+        flash("This buyer was already on the blocklist.", "info")
+    return _back(order)
+
+
+@bp.route("/<int:order_pk>/send-now", methods=["POST"])
+@requires("editor")
+def send_now(order_pk: int):
+    """Send one campaign step for this order now, if its rules and every veto allow."""
+    order = _order_or_404(order_pk)
+    step_id = request.form.get("step", "")
+    step = (
+        Step.select(Step, Campaign).join(Campaign).where(Step.id == int(step_id)).first()
+        if step_id.isdigit()
+        else None
+    )
+    if step is None:
+        return _render_detail(order, 422, send_error="Choose the campaign step to send.")
+    ok, why = send_step_now(engine(), order, step, by=current_user().username)
+    clear_cache()
+    label = f"{step.campaign.name} / {step.name or step.trigger}"
+    if ok:
+        flash(f"Sent now: {label} ({why}).", "success")
+    else:
+        flash(f"Not sent: {label}. {why}", "error")
+    return _back(order)

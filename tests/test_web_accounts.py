@@ -1,0 +1,449 @@
+"""The Accounts pages through the Flask client: connecting a seller account with its
+credentials (encrypted, never shown again, never in the database file in plain text),
+validation, roles, "Test connection" against the fake SP-API over real HTTP, "Sync now"
+on the huey runtime with its progress fragment, deleting and importing a report file."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from io import BytesIO
+from urllib.parse import urlparse
+
+import pytest
+
+from core.clock import utcnow
+from core.crypto import CredentialError
+from core.models import AuditLog, Message, Order, SellerAccount
+from core.queue import make_huey
+from core.services import account_credentials, save_account_credentials
+from plugins.amazon import client as amazon_client
+from plugins.amazon.ratelimit import RateLimiter
+from tests.fake_spapi import FakeSPAPI
+from tests.fake_spapi.auth import access_token_for
+from tests.support.web import csrf_token, login, make_admin
+from web import create_app
+
+DE = "A1PA6795UKMFR9"
+FR = "A13V1IB3VIYZZH"
+SECRETS = {
+    "lwa_app_id": "amzn1.application-oa2-client.web-test-0001",
+    "lwa_client_secret": "amzn1.oa2-cs.v1.S3CRET-never-shown-0001",
+    "refresh_token": "Atzr|IwEB-refresh-never-shown-0001",
+}
+PARTICIPATIONS = "/sellers/v1/marketplaceParticipations"
+
+
+class SellerFake(FakeSPAPI):
+    """The project's fake SP-API plus the Sellers API's getMarketplaceParticipations
+    (the call "Test connection" makes) when the shared fake does not answer it, and an
+    optional delay on searchOrders so a sync can be watched in progress."""
+
+    def __init__(self):
+        super().__init__()
+        self.participations = [DE]
+        self.search_delay = 0.0
+        self.RequestHandlerClass = _handler(self.RequestHandlerClass)
+
+    def sell_only(self, *marketplace_ids: str) -> None:
+        """The seller sells only in these marketplaces (the shared fake's knob, or ours)."""
+        self.participations = list(marketplace_ids)
+        self.seller_marketplaces = set(marketplace_ids)
+
+
+def _handler(base):
+    class Handler(base):
+        def do_GET(self):  # noqa: N802 - BaseHTTPRequestHandler's naming
+            fake = self.server
+            path = urlparse(self.path).path
+            if path == "/orders/2026-01-01/orders" and fake.search_delay:
+                time.sleep(fake.search_delay)  # a slow Amazon: the progress bar is seen moving
+            if path == PARTICIPATIONS and not _fake_has_sellers():
+                return self._participations()
+            return super().do_GET()
+
+        def _participations(self):
+            fake = self.server
+            tokens = {
+                access_token_for(r) for r in fake.refresh_tokens - getattr(fake, "revoked", set())
+            }
+            faults = fake.faults.get("getMarketplaceParticipations") or []
+            if (
+                faults
+                and faults.pop(0) == "forbidden"
+                or self.headers.get("x-amz-access-token") not in tokens
+            ):
+                return self._json(
+                    403,
+                    {
+                        "errors": [
+                            {
+                                "code": "Unauthorized",
+                                "message": "Access to requested resource is denied.",
+                            }
+                        ]
+                    },
+                )
+            payload = [
+                {
+                    "marketplace": {"id": mid, "countryCode": ""},
+                    "participation": {"isParticipating": True},
+                }
+                for mid in fake.participations
+            ]
+            return self._json(200, {"payload": payload})
+
+        def _json(self, status, body):
+            raw = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+    return Handler
+
+
+def _fake_has_sellers() -> bool:
+    try:
+        from tests.fake_spapi.server import match
+    except ImportError:  # pragma: no cover
+        return False
+    return match("GET", PARTICIPATIONS)[0] is not None
+
+
+@pytest.fixture
+def fake():
+    with SellerFake() as server:
+        server.clients = {SECRETS["lwa_app_id"]: SECRETS["lwa_client_secret"]}
+        server.refresh_tokens.add(SECRETS["refresh_token"])
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(monkeypatch):
+    # The Amazon plugin's token buckets live for the process, keyed by account id; each
+    # test's fresh database reuses id 1, so give each test the buckets a new process has.
+    monkeypatch.setattr(amazon_client, "limiter", RateLimiter())
+
+
+@pytest.fixture
+def amazon_engine(make_engine, fake):
+    return make_engine(
+        plugin_settings={
+            "amazon": {"endpoint": fake.url, "lwa_url": fake.url + "/auth/o2/token", "timeout": 2}
+        }
+    )
+
+
+@pytest.fixture
+def web(amazon_engine):
+    """An admin's Flask client on an app whose huey runs tasks at once (no worker)."""
+    app = create_app(engine=amazon_engine, huey=make_huey(amazon_engine.settings, immediate=True))
+    app.config["TESTING"] = True
+    make_admin()
+    client = app.test_client()
+    assert login(client).status_code == 302
+    return client
+
+
+def connect(client, **overrides):
+    data = {
+        "csrf_token": csrf_token(client, "/accounts/"),
+        "name": "EU shop",
+        "source": "amazon",
+        "region": "EU",
+        "marketplaces": ["DE"],
+        "test_address": "me@example.com",
+        **SECRETS,
+    }
+    data.update(overrides)
+    return client.post("/accounts/new", data=data)
+
+
+def post(client, path, **data):
+    return client.post(path, data={"csrf_token": csrf_token(client, "/accounts/"), **data})
+
+
+def flashes(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_connect_stores_credentials_encrypted_and_never_shows_them(web, amazon_engine):
+    response = connect(web)
+    assert response.status_code == 302
+    account = SellerAccount.get(SellerAccount.name == "EU shop")
+    assert (account.region, account.marketplaces, account.test_address) == (
+        "EU",
+        ["DE"],
+        "me@example.com",
+    )
+    assert account_credentials(amazon_engine, account) == SECRETS
+    pages = "".join(
+        web.get(path).get_data(as_text=True)
+        for path in (
+            "/accounts/",
+            f"/accounts/{account.id}/edit",
+            f"/accounts/{account.id}/progress",
+            "/accounts/sync-status",
+            f"/accounts/{account.id}/delete",
+            "/settings/audit",
+        )
+    )
+    assert "stored — leave blank to keep" in pages
+    # the database file and its WAL journal, where fresh writes sit until a checkpoint
+    raw = b"".join(f.read_bytes() for f in amazon_engine.settings.data_dir.glob("followup.db*"))
+    assert len(raw) > 10_000
+    for secret in (SECRETS["lwa_client_secret"], SECRETS["refresh_token"]):
+        assert secret not in pages
+        assert secret.encode() not in raw
+    assert SECRETS["lwa_app_id"] not in pages  # only its last 4 characters, as a hint
+    assert SECRETS["lwa_app_id"][-4:] in pages
+    assert AuditLog.get(AuditLog.action == "account_connected").user == "admin"
+
+
+def test_edit_keeps_blank_secrets_and_replaces_typed_ones(web, amazon_engine):
+    connect(web)
+    account = SellerAccount.get()
+    response = web.post(
+        f"/accounts/{account.id}/edit",
+        data={
+            "csrf_token": csrf_token(web, "/accounts/"),
+            "name": "EU shop",
+            "source": "amazon",
+            "region": "EU",
+            "marketplaces": ["DE", "FR"],
+            "lwa_app_id": "",
+            "lwa_client_secret": "a-new-secret-0002",
+            "refresh_token": "",
+        },
+    )
+    assert response.status_code == 302
+    account = SellerAccount.get_by_id(account.id)
+    assert account.marketplaces == ["DE", "FR"]
+    assert account_credentials(amazon_engine, account) == {
+        **SECRETS,
+        "lwa_client_secret": "a-new-secret-0002",
+    }
+
+
+def test_bad_input_is_refused_with_422_and_secrets_not_echoed(web):
+    response = connect(web, name="", marketplaces=["DE", "US"])
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Give the account a name" in page
+    assert "US not in region EU" in page
+    for secret in SECRETS.values():
+        assert secret not in page
+    response = connect(web, region="", lwa_client_secret="")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Choose the region" in page and "Enter the LWA client secret" in page
+    assert connect(web, marketplaces=[]).status_code == 422
+    assert connect(web, test_address="not an address").status_code == 422
+    assert SellerAccount.select().count() == 0
+    assert connect(web).status_code == 302
+    assert connect(web).status_code == 422  # the same name twice
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        (lambda fake: None, "Connected"),
+        (
+            lambda fake: fake.clients.update({SECRETS["lwa_app_id"]: "another-secret"}),
+            "Login with Amazon rejected the client id or client secret",
+        ),
+        (
+            lambda fake: fake.refresh_tokens.discard(SECRETS["refresh_token"]),
+            "the refresh token is invalid or was revoked",
+        ),
+        (
+            lambda fake: fake.faults.update({"getMarketplaceParticipations": ["forbidden"]}),
+            "the app is missing a role",
+        ),
+        (
+            lambda fake: fake.sell_only(FR),
+            "the seller does not sell in DE with these credentials",
+        ),
+    ],
+    ids=["connected", "bad-secret", "bad-refresh-token", "missing-role", "wrong-marketplace"],
+)
+def test_test_connection_says_exactly_what_failed(web, fake, setup, expected):
+    # A refresh token never used before in this process: the SP-API library caches access
+    # tokens by refresh token, which would hide a bad client secret.
+    token = f"Atzr|unique-{expected[:12]}-{time.monotonic_ns()}"
+    fake.refresh_tokens.add(token)
+    assert connect(web, refresh_token=token).status_code == 302
+    setup(fake)
+    if expected.startswith("the refresh token"):
+        fake.refresh_tokens.discard(token)
+    account = SellerAccount.get()
+    response = post(web, f"/accounts/{account.id}/test")
+    assert response.status_code == 302
+    page = web.get("/accounts/").get_data(as_text=True)
+    assert expected in page
+    if expected == "Connected":
+        assert "failed" not in page
+    else:
+        assert "Test connection of EU shop failed" in page
+    assert token not in page
+
+
+def test_sync_now_runs_the_sync_and_the_progress_fragment_stops_polling(web, fake):
+    for n in range(5):
+        fake.add_order(f"302-100000{n}-1234567")
+    connect(web)
+    account = SellerAccount.get()
+    assert post(web, f"/accounts/{account.id}/sync", mode="incremental").status_code == 302
+    assert Order.select().where(Order.account == account).count() == 5
+    fragment = web.get(f"/accounts/{account.id}/progress").get_data(as_text=True)
+    assert "Sync done: 5 orders read" in fragment
+    assert 'value="1" max="1"' in fragment
+    assert "hx-trigger" not in fragment  # finished: the bar stops polling
+    status = web.get("/accounts/sync-status").get_data(as_text=True)
+    assert "EU shop" in status and "Sync done" in status and "hx-trigger" not in status
+    # A full sync forgets the cursor and reads everything again, storing nothing twice.
+    fake.add_order("302-1000009-1234567")
+    assert post(web, f"/accounts/{account.id}/sync", mode="full").status_code == 302
+    assert Order.select().count() == 6
+    assert "Sync done: 6 orders read" in web.get(f"/accounts/{account.id}/progress").get_data(
+        as_text=True
+    )
+
+
+def test_queued_sync_polls_every_second_until_the_worker_runs_it(amazon_engine, fake):
+    huey = make_huey(amazon_engine.settings)  # memory huey, no consumer yet
+    app = create_app(engine=amazon_engine, huey=huey)
+    make_admin()
+    client = app.test_client()
+    login(client)
+    fake.add_order("302-2000001-1234567")
+    connect(client)
+    account = SellerAccount.get()
+    post(client, f"/accounts/{account.id}/sync")
+    fragment = client.get(f"/accounts/{account.id}/progress").get_data(as_text=True)
+    assert 'hx-trigger="every 1s"' in fragment and "waiting for the background worker" in fragment
+    status = client.get("/accounts/sync-status").get_data(as_text=True)
+    assert 'hx-trigger="every 1s"' in status
+    # a second click while queued does not queue it twice
+    post(client, f"/accounts/{account.id}/sync")
+    assert len(huey) == 1
+    task = huey.dequeue()
+    huey.execute(task)  # what the worker does
+    fragment = client.get(f"/accounts/{account.id}/progress").get_data(as_text=True)
+    assert "Sync done: 1 orders read" in fragment and "hx-trigger" not in fragment
+    assert SellerAccount.get_by_id(account.id).status == "ok"
+    # a sync no worker picks up is not polled for ever; the page says what to check
+    post(client, f"/accounts/{account.id}/sync")
+    progress = SellerAccount.get_by_id(account.id).sync_progress
+    progress["queued_at"] = (utcnow() - timedelta(minutes=20)).isoformat()
+    SellerAccount.update(sync_progress=progress).execute()
+    fragment = client.get(f"/accounts/{account.id}/progress").get_data(as_text=True)
+    assert "no background worker picked it up" in fragment and "hx-trigger" not in fragment
+    post(client, f"/accounts/{account.id}/sync")  # queued again
+    assert len(huey) == 2
+
+
+def test_roles_are_enforced(amazon_engine, fake):
+    app = create_app(engine=amazon_engine, huey=make_huey(amazon_engine.settings, immediate=True))
+    make_admin()
+    make_admin("vera", role="viewer")
+    make_admin("eddie", role="editor")
+    admin = app.test_client()
+    login(admin)
+    connect(admin)
+    account = SellerAccount.get()
+    viewer = app.test_client()
+    login(viewer, "vera")
+    assert viewer.get("/accounts/").status_code == 200
+    assert "Sync now" not in viewer.get("/accounts/").get_data(as_text=True)
+    assert viewer.get("/accounts/new").status_code == 403
+    for path in ("test", "sync", "delete", "edit"):
+        assert post(viewer, f"/accounts/{account.id}/{path}").status_code == 403
+    editor = app.test_client()
+    login(editor, "eddie")
+    assert post(editor, f"/accounts/{account.id}/test").status_code == 302
+    assert post(editor, f"/accounts/{account.id}/delete").status_code == 403
+    assert connect(editor).status_code == 403
+    # no CSRF token: refused before anything happens
+    assert editor.post(f"/accounts/{account.id}/sync").status_code == 400
+
+
+def test_delete_asks_first_and_keeps_the_history_of_sent_messages(web, amazon_engine):
+    connect(web)
+    account = SellerAccount.get()
+    page = web.get(f"/accounts/{account.id}/delete").get_data(as_text=True)
+    assert "Delete EU shop?" in page and "cannot be undone" in page
+    assert post(web, f"/accounts/{account.id}/delete").status_code == 302
+    assert SellerAccount.select().count() == 0
+    # an account that sent messages cannot be deleted: its history prevents a second message
+    connect(web)
+    account = SellerAccount.get()
+    order = Order.create(
+        account=account,
+        order_id="302-3000001-1234567",
+        marketplace="DE",
+        fulfillment="FBM",
+        status="Shipped",
+        purchased_at=account.created_at,
+        last_updated_at=account.created_at,
+    )
+    Message.create(
+        order=order,
+        account=account,
+        sender="amazon_review",
+        state="sent",
+        due_at=account.created_at,
+    )
+    response = post(web, f"/accounts/{account.id}/delete")
+    assert response.status_code == 409
+    assert "1 messages were sent" in response.get_data(as_text=True)
+    assert SellerAccount.select().count() == 1
+
+
+def test_import_an_all_orders_report_file(web):
+    from tests.test_cli import REPORT
+
+    token = csrf_token(web, "/accounts/")
+    response = web.post(
+        "/accounts/import",
+        data={
+            "csrf_token": token,
+            "account": "My shop",
+            "source": "amazon",
+            "file": (BytesIO(REPORT.encode()), "All Orders.txt"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    page = web.get("/accounts/").get_data(as_text=True)
+    assert "2 new" in page and "My shop" in page
+    assert Order.select().count() == 2
+    wrong = web.post(
+        "/accounts/import",
+        data={
+            "csrf_token": token,
+            "account": "My shop",
+            "source": "amazon",
+            "file": (BytesIO(b"order,date\n1,2\n"), "wrong.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    text = wrong.get_data(as_text=True)
+    assert wrong.status_code == 422
+    assert "not an All Orders report" in text and "wrong.csv" in text and "/tmp" not in text
+
+
+def test_undecryptable_credentials_ask_to_enter_them_again(web, amazon_engine):
+    connect(web)
+    account = SellerAccount.get()
+    SellerAccount.update(credentials=b"gAAAA-not-a-token").execute()
+    with pytest.raises(CredentialError):
+        account_credentials(amazon_engine, SellerAccount.get_by_id(account.id))
+    page = web.get(f"/accounts/{account.id}/edit").get_data(as_text=True)
+    assert "cannot be decrypted — enter it again" in page
+    post(web, f"/accounts/{account.id}/test")
+    assert "encryption_key changed" in web.get("/accounts/").get_data(as_text=True)
+    save_account_credentials(amazon_engine, account, SECRETS)

@@ -1,0 +1,318 @@
+"""The campaign step editor: settings form, message text with a live preview rendered on
+a real order and linted as it would be at send time, and add / remove / reorder.
+
+Routes hang on the ``campaigns`` blueprint (imported at the end of ``campaigns.py``);
+form parsing is in ``campaign_forms.py``, the preview in ``campaign_preview.py``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import abort, flash, redirect, render_template, request, url_for
+
+from core.campaigns import CampaignError, add_step, delete_step, move_step, update_step
+from core.compose import latest_version
+from core.contracts import WAITING_STATES
+from core.library import load_library
+from core.models import Message, Step, Template
+from core.templates import save_version
+
+from .campaign_forms import (
+    PRODUCT_EXTRA_ROWS,
+    parse_product_form,
+    parse_step_form,
+    product_rows,
+    step_form,
+)
+from .campaign_preview import (
+    build_preview,
+    channel_of,
+    needs_text,
+    preview_order,
+    recent_orders,
+    recent_skus,
+    step_files,
+    text_state,
+)
+from .campaigns import bp, can_edit, get_campaign
+from .security import current_user, requires
+from .views_format import audit, engine
+
+EXTRA_RULE_ROWS = 1  # blank rows offered to add a rule without JavaScript
+EXTRA_VARIANT_ROWS = 2
+
+
+def get_step(campaign_id: int, step_id: int) -> Step:
+    """The step, which must belong to the campaign in the URL (404 otherwise)."""
+    step = Step.get_or_none((Step.id == step_id) & (Step.campaign == campaign_id))
+    if step is None:
+        abort(404, description="No such step in this campaign.")
+    return step
+
+
+def _editor_page(step: Step, *, form=None, errors=None, text=None, code=200, products=None):
+    eng = engine()
+    campaign = step.campaign
+    order = preview_order(eng, step, request.values.get("order", ""))
+    language, languages, subject, body = text_state(
+        eng, step, order, request.values.get("lang", "")
+    )
+    if text is not None:
+        language, subject, body = text
+    form = form or step_form(step)
+    form["rules"] = form["rules"] + [{"rule": "", "params": ""}] * EXTRA_RULE_ROWS
+    form["variants"] = form["variants"] + [{"template": "", "weight": "1"}] * EXTRA_VARIANT_ROWS
+    recent = recent_orders(campaign, 10)
+    if order is not None and order not in recent:
+        recent.insert(0, order)
+    body_needed = needs_text(eng, step)
+    if products is None:
+        products = product_rows(step)
+    else:  # as typed (after a 422): keep the filled rows, then offer fresh blank ones
+        products = [r for r in products if r["sku"] or r["manual_link"] or r["extra"]]
+    products = (
+        products
+        + [{"sku": "", "manual_link": "", "extra": "", "remove": False}] * PRODUCT_EXTRA_ROWS
+    )
+    return (
+        render_template(
+            "campaigns/step.html",
+            campaign=campaign,
+            step=step,
+            form=form,
+            errors=errors or {},
+            eng=eng,
+            templates=list(Template.select().order_by(Template.name)),
+            library=[t for t in load_library() if not _imported(t.key)],
+            shared=Step.select()
+            .where((Step.template == step.template_id) & (Step.id != step.id))
+            .count()
+            if step.template_id
+            else 0,
+            needs_text=body_needed,
+            language=language,
+            languages=languages,
+            subject=subject,
+            body=body,
+            order=order,
+            recent_orders=recent,
+            preview=build_preview(eng, step, order, language, subject, body)
+            if body_needed
+            else None,
+            can_edit=can_edit(),
+            products=products,
+            sku_suggestions=recent_skus(campaign),
+            step_files=step_files(step),
+        ),
+        code,
+    )
+
+
+def _imported(key: str) -> bool:
+    return Template.select().where(Template.library_key == key).exists()
+
+
+@bp.route("/<int:campaign_id>/steps/<int:step_id>")
+def step_editor(campaign_id: int, step_id: int):
+    """One step: settings form, message text and its live preview."""
+    return _editor_page(get_step(campaign_id, step_id))
+
+
+@bp.route("/<int:campaign_id>/steps/<int:step_id>", methods=["POST"])
+@requires("editor")
+def save_step(campaign_id: int, step_id: int):
+    """Save the step's settings; invalid input re-renders the form with 422."""
+    step = get_step(campaign_id, step_id)
+    eng = engine()
+    values, state, errors = parse_step_form(eng, request.form)
+    if not errors:
+        try:
+            update_step(eng, step, values, user=current_user().username)
+        except CampaignError as exc:
+            errors = {p.split(":", 1)[0]: p.split(":", 1)[-1].strip() for p in exc.problems}
+    if errors:
+        flash(
+            "The step was not saved: " + "; ".join(f"{k}: {v}" for k, v in errors.items()), "error"
+        )
+        return _editor_page(step, form=state, errors=errors, code=422)
+    flash(f"Step {step.position} saved.", "success")
+    return redirect(url_for("campaigns.step_editor", campaign_id=campaign_id, step_id=step_id))
+
+
+def _typed_text():
+    form = request.form
+    return form.get("language", "en") or "en", form.get("subject", ""), form.get("body", "")
+
+
+@bp.route("/<int:campaign_id>/steps/<int:step_id>/preview", methods=["POST"])
+def preview(campaign_id: int, step_id: int):
+    """The live preview: the typed text rendered on an order, with compliance findings.
+
+    htmx gets the fragment; without JavaScript the "Preview" button reloads the page.
+    """
+    step = get_step(campaign_id, step_id)
+    eng = engine()
+    if not request.headers.get("HX-Request"):
+        return _editor_page(step, text=_typed_text())
+    language, subject, body = _typed_text()
+    order = preview_order(eng, step, request.form.get("order", ""))
+    return render_template(
+        "campaigns/_preview.html",
+        preview=build_preview(eng, step, order, language, subject, body),
+        language=language,
+        step=step,
+    )
+
+
+@bp.route("/<int:campaign_id>/steps/<int:step_id>/text", methods=["POST"])
+@requires("editor")
+def save_text(campaign_id: int, step_id: int):
+    """Save the typed text as a new version of the step's template (one language)."""
+    step = get_step(campaign_id, step_id)
+    eng = engine()
+    language, subject, body = _typed_text()
+    problem = ""
+    if not re.fullmatch(r"[a-z]{2,3}", language):
+        problem = "the language must be a 2- or 3-letter code such as en or de"
+    elif not body.strip():
+        problem = "write the message"
+    if problem:
+        flash(f"Not saved: {problem}.", "error")
+        typed = (language, subject, body)
+        return _editor_page(step, errors={"body": problem}, text=typed, code=422)
+    user = current_user().username
+    template = step.template
+    if template is None:
+        template = Template.create(
+            name=f"{step.campaign.name}: {step.name or step.trigger}"[:120],
+            channel=channel_of(step),
+            message_type=step.message_type,
+        )
+        update_step(eng, step, {"template": template.id}, user=user)
+    version = latest_version(template)
+    variants = {
+        v.language: {"subject": v.subject, "body": v.body, "html": v.html}
+        for v in (version.variants if version else [])
+    }
+    variants[language] = {**variants.get(language, {}), "subject": subject, "body": body}
+    saved = save_version(template, variants, user=user, note=f"campaign editor ({language})")
+    step = Step.get_by_id(step.id)
+    result = build_preview(eng, step, preview_order(eng, step), language, subject, body)
+    if result["errors"]:
+        flash(
+            f"Saved as version {saved.number} of “{template.name}”, but it has "
+            f"{len(result['errors'])} compliance error(s): the campaign cannot be activated "
+            "until they are fixed.",
+            "error",
+        )
+    else:
+        flash(f"Saved as version {saved.number} of “{template.name}”.", "success")
+    return redirect(
+        url_for("campaigns.step_editor", campaign_id=campaign_id, step_id=step_id, lang=language)
+    )
+
+
+@bp.route("/<int:campaign_id>/steps/new", methods=["POST"])
+@requires("editor")
+def new_step(campaign_id: int):
+    """Append a step and open it in the editor."""
+    campaign = get_campaign(campaign_id)
+    step = add_step(engine(), campaign, user=current_user().username)
+    flash(f"Step {step.position} added. Set its trigger, timing and message.", "success")
+    return redirect(url_for("campaigns.step_editor", campaign_id=campaign_id, step_id=step.id))
+
+
+def _waiting_count(step: Step) -> int:
+    return (
+        Message.select()
+        .where((Message.step == step.id) & Message.state.in_(tuple(WAITING_STATES)))
+        .count()
+    )
+
+
+def _remove_page(step: Step, code: int = 200):
+    return (
+        render_template(
+            "campaigns/confirm_remove.html",
+            campaign=step.campaign,
+            step=step,
+            waiting=_waiting_count(step),
+            eng=engine(),
+            can_edit=can_edit(),
+        ),
+        code,
+    )
+
+
+@bp.route("/<int:campaign_id>/steps/<int:step_id>/delete")
+def confirm_remove_step(campaign_id: int, step_id: int):
+    """The confirmation form for removing a step (works without JavaScript)."""
+    return _remove_page(get_step(campaign_id, step_id))
+
+
+@bp.route("/<int:campaign_id>/steps/<int:step_id>/delete", methods=["POST"])
+@requires("editor")
+def remove_step(campaign_id: int, step_id: int):
+    """Remove a confirmed step; its waiting messages are cancelled with that reason.
+
+    Without the ``confirm`` box ticked nothing is removed (422 with the form again).
+    htmx asks in a dialog and sends ``confirm=yes``; it then navigates like a redirect.
+    """
+    step = get_step(campaign_id, step_id)
+    if request.form.get("confirm") != "yes":
+        flash("Tick the confirmation box to remove the step.", "error")
+        return _remove_page(step, 422)
+    label = step.name or step.trigger
+    waiting = _waiting_count(step)
+    delete_step(engine(), step, user=current_user().username)
+    flash(
+        f"Step “{label}” removed; {waiting} waiting message{'s' if waiting != 1 else ''} "
+        "cancelled.",
+        "success",
+    )
+    target = url_for("campaigns.detail", campaign_id=campaign_id)
+    if request.headers.get("HX-Request"):
+        return "", 204, {"HX-Redirect": target}
+    return redirect(target)
+
+
+@bp.route("/<int:campaign_id>/steps/<int:step_id>/products", methods=["POST"])
+@requires("editor")
+def save_products(campaign_id: int, step_id: int):
+    """Save the per-product content table (SKU -> manual link and extra keys).
+
+    Saved through ``update_step`` so scheduled messages are re-planned; a bad row
+    re-renders the page with 422 and the field named.
+    """
+    step = get_step(campaign_id, step_id)
+    content, rows, errors = parse_product_form(request.form)
+    if not errors:
+        try:
+            update_step(engine(), step, {"product_content": content}, user=current_user().username)
+        except CampaignError as exc:
+            errors = {"products": "; ".join(exc.problems) or str(exc)}
+    if errors:
+        flash("Per-product content not saved: " + "; ".join(errors.values()), "error")
+        return _editor_page(step, errors=errors, products=rows, code=422)
+    audit("step_product_content", f"step {step.id}", ", ".join(sorted(content)) or "(none)")
+    flash(
+        f"Per-product content saved for {len(content)} SKU{'s' if len(content) != 1 else ''}.",
+        "success",
+    )
+    return redirect(
+        url_for("campaigns.step_editor", campaign_id=campaign_id, step_id=step_id)
+        + "#product-content"
+    )
+
+
+@bp.route("/<int:campaign_id>/steps/<int:step_id>/move", methods=["POST"])
+@requires("editor")
+def reorder_step(campaign_id: int, step_id: int):
+    """Move a step one place up or down in the timeline."""
+    step = get_step(campaign_id, step_id)
+    move_step(
+        step, -1 if request.form.get("direction") == "up" else 1, user=current_user().username
+    )
+    flash(f"Step “{step.name or step.trigger}” moved.", "success")
+    return redirect(url_for("campaigns.detail", campaign_id=campaign_id))

@@ -1,0 +1,308 @@
+"""Campaigns: the list, creation from a preset, the campaign page (timeline of steps,
+dry run, A/B counts) and status changes behind a confirmation form.
+
+The step editor with its live preview lives in ``campaign_steps.py`` on the same
+blueprint. Every change goes through ``core.campaigns`` so scheduled messages follow it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from peewee import fn
+
+from core import abtest
+from core.campaigns import (
+    STATUSES,
+    CampaignError,
+    campaign_problems,
+    create_campaign,
+    create_from_preset,
+    dry_run,
+    replan_campaign,
+    set_status,
+)
+from core.clock import utcnow
+from core.models import Campaign, Message, SellerAccount, Step
+
+from .security import ROLE_RANK, current_user, requires
+from .views_format import audit, engine
+
+bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
+
+# Each count links to the Messages page filtered by exactly that state, so the number
+# and the list behind it agree (retry and in-doubt messages are waiting too, but are not
+# "scheduled": they are shown next to it with their own link).
+COUNT_LABELS = (
+    ("scheduled", "scheduled"),
+    ("retry", "to retry"),
+    ("in_doubt", "in doubt"),
+    ("sending", "sending"),
+    ("sent", "sent"),
+    ("skipped", "skipped"),
+    ("failed", "failed"),
+)
+COUNT_COLUMNS = tuple(key for key, _ in COUNT_LABELS)
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# What each status means to the seller, shown on the confirmation form.
+STATUS_HELP = {
+    "active": "Messages are planned for matching orders and sent when due.",
+    "test": "Messages are planned but go through the dry-run sender: nothing leaves "
+    "the machine, and every message is labelled “dry run”.",
+    "paused": "Nothing is sent. Scheduled messages wait, with the reason “campaign "
+    "paused”, and go out when you activate the campaign again (if still allowed).",
+    "draft": "Nothing is planned or sent; scheduled messages wait.",
+}
+STATUS_VERBS = {
+    "active": "Activate",
+    "test": "Switch to test mode",
+    "paused": "Pause",
+    "draft": "Back to draft",
+}
+
+
+def can_edit() -> bool:
+    """Whether the signed-in user may change campaigns (editor or admin)."""
+    user = current_user()
+    return user is not None and ROLE_RANK.get(user.role, -1) >= ROLE_RANK["editor"]
+
+
+@bp.app_context_processor
+def _campaign_globals():
+    return {"weekday_names": WEEKDAYS}
+
+
+def get_campaign(campaign_id: int) -> Campaign:
+    """The campaign or a 404 page."""
+    campaign = Campaign.get_or_none(Campaign.id == campaign_id)
+    if campaign is None:
+        abort(404, description="No such campaign.")
+    return campaign
+
+
+def message_counts(campaign_ids) -> dict[int, dict[str, int]]:
+    """{campaign id: {state: count}} for the states in ``COUNT_COLUMNS``, one query."""
+    out: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNT_COLUMNS, 0))
+    rows = (
+        Message.select(Message.campaign, Message.state, fn.COUNT(Message.id))
+        .where(Message.campaign.in_(list(campaign_ids)))
+        .group_by(Message.campaign, Message.state)
+        .tuples()
+    )
+    for campaign_id, state, count in rows:
+        if state in COUNT_COLUMNS:
+            out[campaign_id][state] += count
+    return out
+
+
+@bp.route("/")
+def index():
+    """Every campaign with its status and message counts."""
+    campaigns = list(Campaign.select().order_by(Campaign.status, Campaign.name))
+    counts = message_counts(c.id for c in campaigns)
+    steps = dict(Step.select(Step.campaign, fn.COUNT(Step.id)).group_by(Step.campaign).tuples())
+    return render_template(
+        "campaigns/index.html",
+        campaigns=campaigns,
+        counts=counts,
+        steps=steps,
+        can_edit=can_edit(),
+        count_labels=COUNT_LABELS,
+    )
+
+
+@bp.route("/new")
+def new():
+    """Pick a marketplace and FBA/FBM, then a preset; or start a blank campaign."""
+    return _new_page(request.args.get("marketplace", ""), request.args.get("fulfillment", ""))
+
+
+def _new_page(marketplace: str, fulfillment: str, error: CampaignError | None = None):
+    eng = engine()
+    if marketplace not in eng.marketplaces:
+        marketplace = next(iter(sorted(eng.marketplaces)), "")
+    if fulfillment not in ("FBA", "FBM"):
+        fulfillment = "FBA"
+    return render_template(
+        "campaigns/new.html",
+        marketplaces=sorted(eng.marketplaces.values(), key=lambda m: m.code),
+        marketplace=marketplace,
+        fulfillment=fulfillment,
+        presets=eng.presets(marketplace, fulfillment) if marketplace else [],
+        accounts=list(SellerAccount.select().order_by(SellerAccount.name)),
+        can_edit=can_edit(),
+        error=error,
+        name=request.values.get("name", ""),
+    )
+
+
+def _account(value: str):
+    if value and value.isdigit():
+        return SellerAccount.get_or_none(SellerAccount.id == int(value))
+    return None
+
+
+@bp.route("/new", methods=["POST"])
+@requires("editor")
+def create():
+    """Create a draft campaign from a preset (one click) or a blank one."""
+    eng = engine()
+    form = request.form
+    account = _account(form.get("account", ""))
+    user = current_user().username
+    try:
+        if form.get("preset"):
+            marketplace, fulfillment = form.get("marketplace", ""), form.get("fulfillment", "")
+            preset = next(
+                (p for p in eng.presets(marketplace, fulfillment) if p.name == form["preset"]),
+                None,
+            )
+            if preset is None:
+                abort(400, description="That preset is not offered for this marketplace.")
+            campaign = create_from_preset(eng, preset, account=account, user=user)
+        else:
+            campaign = create_campaign(eng, form.get("name", ""), [], account=account, user=user)
+    except CampaignError as exc:
+        flash(f"Not created: {exc}.", "error")
+        return _new_page(form.get("marketplace", ""), form.get("fulfillment", ""), exc), 422
+    flash(
+        f"Campaign “{campaign.name}” created as a draft. Review its steps, then activate it.",
+        "success",
+    )
+    return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
+
+
+@bp.route("/<int:campaign_id>")
+def detail(campaign_id: int):
+    """The campaign: its steps as a timeline, problems blocking activation, A/B counts."""
+    return _detail_page(get_campaign(campaign_id))
+
+
+def _detail_page(campaign: Campaign, errors: dict | None = None, code: int = 200):
+    eng = engine()
+    steps = list(campaign.steps.order_by(Step.position))
+    ab = {s.id: abtest.variant_counts(s) for s in steps if s.variants or s.holdout_percent}
+    return render_template(
+        "campaigns/detail.html",
+        campaign=campaign,
+        steps=steps,
+        problems=campaign_problems(eng, campaign),
+        counts=message_counts([campaign.id])[campaign.id],
+        count_labels=COUNT_LABELS,
+        ab=ab,
+        eng=eng,
+        can_edit=can_edit(),
+        verbs=STATUS_VERBS,
+        accounts=list(SellerAccount.select().order_by(SellerAccount.name)),
+        errors=errors or {},
+    ), code
+
+
+@bp.route("/<int:campaign_id>", methods=["POST"])
+@requires("editor")
+def edit(campaign_id: int):
+    """Rename the campaign, change its description or the seller account it serves."""
+    campaign = get_campaign(campaign_id)
+    name = request.form.get("name", "").strip()
+    if not name or len(name) > 120:
+        flash("Not saved: the campaign needs a name (at most 120 characters).", "error")
+        return _detail_page(campaign, {"name": "give the campaign a name"}, 422)
+    account = _account(request.form.get("account", ""))
+    moved = account != campaign.account
+    campaign.name, campaign.account = name, account
+    campaign.description = request.form.get("description", "").strip()
+    campaign.updated_at = utcnow()
+    campaign.save()
+    if moved and campaign.status in ("active", "test"):
+        replan_campaign(engine(), campaign)  # scheduled messages follow the new account
+    audit("campaign_edited", campaign.name)
+    flash(f"Campaign “{campaign.name}” saved.", "success")
+    return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
+
+
+@bp.route("/<int:campaign_id>/dry-run")
+def dry_run_view(campaign_id: int):
+    """What the campaign would have done over the last N days, sending nothing."""
+    campaign = get_campaign(campaign_id)
+    days = request.args.get("days", "30")
+    days = int(days) if days.isdigit() and 1 <= int(days) <= 365 else 30
+    report = dry_run(engine(), campaign, days=days)
+    template = (
+        "campaigns/_dry_run.html" if request.headers.get("HX-Request") else "campaigns/dry_run.html"
+    )
+    return render_template(template, campaign=campaign, report=report, days=days)
+
+
+@bp.route("/<int:campaign_id>/status")
+def confirm_status(campaign_id: int):
+    """The confirmation form for a status change (works without JavaScript)."""
+    campaign = get_campaign(campaign_id)
+    status = request.args.get("to", "")
+    if status not in STATUSES:
+        abort(400, description=f"Unknown status; choose one of {', '.join(STATUSES)}.")
+    problems = campaign_problems(engine(), campaign) if status in ("active", "test") else []
+    return _confirm_page(campaign, status, problems)
+
+
+def _confirm_page(campaign, status, problems, code=200):
+    return (
+        render_template(
+            "campaigns/confirm.html",
+            campaign=campaign,
+            status=status,
+            problems=problems,
+            help=STATUS_HELP[status],
+            verb=STATUS_VERBS[status],
+            can_edit=can_edit(),
+        ),
+        code,
+    )
+
+
+@bp.route("/<int:campaign_id>/status", methods=["POST"])
+@requires("editor")
+def change_status(campaign_id: int):
+    """Apply a confirmed status change; activation is refused while problems remain."""
+    campaign = get_campaign(campaign_id)
+    status = request.form.get("to", "")
+    if status not in STATUSES:
+        abort(400, description=f"Unknown status; choose one of {', '.join(STATUSES)}.")
+    if request.form.get("confirm") != "yes":
+        flash("Tick the confirmation box to change the status.", "error")
+        return _confirm_page(campaign, status, [], 422)
+    try:
+        set_status(engine(), campaign, status, user=current_user().username)
+    except CampaignError as exc:
+        flash(f"Not changed: {exc}. Fix the problems listed below first.", "error")
+        return _confirm_page(campaign, status, exc.problems, 422)
+    flash(f"Campaign “{campaign.name}” is now {status}.", "success")
+    return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
+
+
+@bp.route("/<int:campaign_id>/steps/<int:step_id>/ab.csv")
+def ab_csv(campaign_id: int, step_id: int):
+    """The step's A/B counts per variant and state as CSV."""
+    step = Step.get_or_none((Step.id == step_id) & (Step.campaign == campaign_id))
+    if step is None:
+        abort(404)
+    return Response(
+        abtest.export_csv(step),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f"attachment; filename=campaign-{campaign_id}-step-"
+            f"{step.position}-ab.csv"
+        },
+    )
+
+
+from . import campaign_steps  # noqa: E402, F401  (registers the step editor routes on bp)

@@ -1,0 +1,207 @@
+"""Global settings, users and roles, and the audit log.
+
+Every global setting lives in config.toml (``core.config.SCHEMA``), read once at start:
+the page shows them read-only with their key, and never shows a secret's value.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from core.config import SCHEMA
+from core.models import AuditLog, User
+from core.passwords import generate_password
+from core.users import (
+    ROLES,
+    UserError,
+    add_user,
+    delete_user,
+    disable_user,
+    enable_user,
+    is_disabled,
+    set_role,
+)
+
+from .security import current_user, requires
+from .views_format import audit, engine
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+AUDIT_PAGE = 50
+# The settings a seller asks about first, in this order; the rest follow by section.
+SHOWN = (
+    ("app", "test_mode"),
+    ("app", "timezone"),
+    ("sync", "interval_minutes"),
+    ("sync", "overlap_minutes"),
+    ("dispatch", "interval_seconds"),
+    ("dispatch", "max_attempts"),
+    ("queue", "backend"),
+    ("queue", "workers"),
+    ("security", "login_attempts"),
+    ("web", "secure_cookies"),
+    ("app", "log_level"),
+)
+
+
+def _global_settings() -> list[dict]:
+    settings = engine().settings
+    rows = []
+    for section, key in SHOWN:
+        spec = SCHEMA[section][key]
+        value = settings.get(section, key)
+        rows.append(
+            {
+                "key": f"[{section}] {key}",
+                "value": "set (secret, not shown)" if spec.secret else value,
+                "help": spec.help,
+                "default": value == spec.default,
+            }
+        )
+    return rows
+
+
+@bp.route("/")
+def index():
+    """Global settings (read-only: they live in config.toml) and links to users and audit."""
+    return render_template(
+        "settings/index.html",
+        rows=_global_settings(),
+        config_path=engine().settings.path,
+    )
+
+
+def _users_page(status: int = 200, **extra):
+    users = list(User.select().order_by(User.username))
+    return (
+        render_template(
+            "settings/users.html",
+            users=users,
+            roles=ROLES,
+            is_disabled=is_disabled,
+            errors=extra.pop("errors", {}),
+            values=extra.pop("values", {"role": "editor"}),
+            **extra,
+        ),
+        status,
+    )
+
+
+def _user(user_id: int) -> User:
+    user = User.get_or_none(User.id == user_id)
+    if user is None:
+        abort(404, description="No such user.")
+    return user
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@requires("admin")
+def users():
+    """Users and roles; adding one shows its one-time password once."""
+    if request.method == "GET":
+        return _users_page()
+    username = request.form.get("username", "").strip()
+    role = request.form.get("role", "")
+    values = {"username": username, "role": role}
+    errors = {}
+    if role not in ROLES:
+        errors["role"] = f"Choose one of: {', '.join(ROLES)}."
+    password = generate_password()
+    if not errors:
+        try:
+            add_user(username, password, role, must_change=True)
+        except UserError as exc:
+            errors["username"] = str(exc)
+    if errors:
+        flash("The user was not added: correct the fields marked below.", "error")
+        return _users_page(422, errors=errors, values=values)
+    audit("user_added", username, f"role {role}")
+    flash(f"User {username} added as {role}.", "success")
+    # Rendered, not flashed: the session cookie is signed, not encrypted.
+    return _users_page(one_time=(username, password))
+
+
+@bp.route("/users/<int:user_id>/role", methods=["POST"])
+@requires("admin")
+def user_role(user_id: int):
+    """Change a user's role (the last active admin stays an admin)."""
+    user = _user(user_id)
+    role = request.form.get("role", "")
+    old = user.role
+    try:
+        set_role(user, role)
+    except UserError as exc:
+        flash(str(exc), "error")
+        return _users_page(422)
+    audit("user_role", user.username, f"{old} -> {role}")
+    flash(f"{user.username} is now {role}.", "success")
+    return redirect(url_for("settings.users"))
+
+
+@bp.route("/users/<int:user_id>/disable", methods=["POST"])
+@requires("admin")
+def user_disable(user_id: int):
+    """Block a user's sign-in and end their sessions."""
+    user = _user(user_id)
+    if user.id == current_user().id:
+        flash("You cannot disable yourself: ask another admin.", "error")
+        return _users_page(422)
+    try:
+        disable_user(user)
+    except UserError as exc:
+        flash(str(exc), "error")
+        return _users_page(422)
+    audit("user_disabled", user.username)
+    flash(f"{user.username} is disabled and signed out.", "success")
+    return redirect(url_for("settings.users"))
+
+
+@bp.route("/users/<int:user_id>/enable", methods=["POST"])
+@requires("admin")
+def user_enable(user_id: int):
+    """Let a disabled user (or one who forgot the password) in with a new one-time password."""
+    user = _user(user_id)
+    password = enable_user(user)
+    audit("user_password_reset", user.username)
+    flash(f"{user.username} can sign in with the one-time password below.", "success")
+    return _users_page(one_time=(user.username, password))
+
+
+@bp.route("/users/<int:user_id>/delete", methods=["POST"])
+@requires("admin")
+def user_delete(user_id: int):
+    """Delete a user (never yourself, never the last active admin)."""
+    user = _user(user_id)
+    if user.id == current_user().id:
+        flash("You cannot delete yourself: ask another admin.", "error")
+        return _users_page(422)
+    try:
+        delete_user(user)
+    except UserError as exc:
+        flash(str(exc), "error")
+        return _users_page(422)
+    audit("user_deleted", user.username)
+    flash(f"{user.username} deleted.", "success")
+    return redirect(url_for("settings.users"))
+
+
+@bp.route("/audit")
+@requires("admin")
+def audit_log():
+    """Who changed what, newest first, 50 per page."""
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        abort(400, description="page must be a number.")
+    query = AuditLog.select().order_by(AuditLog.at.desc(), AuditLog.id.desc())
+    user = request.args.get("user", "").strip()
+    if user:
+        query = query.where(AuditLog.user == user)
+    rows = list(query.offset((page - 1) * AUDIT_PAGE).limit(AUDIT_PAGE + 1))
+    return render_template(
+        "settings/audit.html",
+        rows=rows[:AUDIT_PAGE],
+        page=page,
+        more=len(rows) > AUDIT_PAGE,
+        user=user,
+    )

@@ -1,0 +1,273 @@
+"""Templates: library by language and channel, editor, themes, versions.
+
+The editor works on one language variant at a time; saving always creates a new version
+(``core.templates.save_version``) holding every language, so a sent message keeps the
+exact version it was rendered from. Versions, diffs and the test send live in
+``template_versions``, email themes in ``template_themes``.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from core import themes
+from core.compose import latest_version
+from core.db import database
+from core.library import LANGUAGES, load_library
+from core.models import Order, Template, TemplateVersion
+from core.templates import import_from_library, save_version
+
+from . import template_support as support
+from .security import current_user, requires
+from .views_format import audit, engine
+
+bp = Blueprint("templates", __name__, url_prefix="/templates")
+
+# The HTML preview frame shows the theme's own inline styles and https images, and
+# nothing else: no script, no forms, no navigation (sandbox), framed only by this site.
+PREVIEW_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
+    "frame-ancestors 'self'; sandbox"
+)
+
+
+def _template_or_404(template_id: int) -> Template:
+    template = Template.get_or_none(Template.id == template_id)
+    if template is None:
+        abort(404)
+    return template
+
+
+def _languages(version: TemplateVersion | None) -> list[str]:
+    return sorted(v.language for v in version.variants) if version else []
+
+
+@bp.route("/")
+def index():
+    """The seller's templates and the shipped library, by channel, with their languages."""
+    version_of = {}
+    for t in Template.select().order_by(Template.name):
+        version_of[t] = latest_version(t)
+    mine: dict[str, list] = {}
+    for t, version in version_of.items():
+        mine.setdefault(t.channel, []).append(
+            {"template": t, "version": version, "languages": _languages(version)}
+        )
+    imported = {t.library_key: t for t in version_of if t.library_key}
+    library: dict[str, list] = {}
+    for item in load_library():
+        library.setdefault(item.channel, []).append(
+            {"item": item, "languages": sorted(item.variants), "mine": imported.get(item.key)}
+        )
+    return render_template(
+        "templates/index.html",
+        mine=mine,
+        library=library,
+        languages=LANGUAGES,
+        channels=support.CHANNEL_LABELS,
+    )
+
+
+@bp.route("/import/<key>", methods=["POST"])
+@requires("editor")
+def import_template(key: str):
+    """Copy a shipped library template into the seller's templates (version 1)."""
+    user = current_user().username
+    try:
+        template = import_from_library(key, user=user)
+    except ValueError:
+        abort(404, description=f"There is no library template {key!r}.")
+    audit("template_imported", template.name, f"from library {key}")
+    flash(f"Imported {template.name!r}: edit it below, then use it in a campaign.", "success")
+    return redirect(url_for("templates.edit", template_id=template.id))
+
+
+def _form_values(template: Template, version: TemplateVersion | None, language: str) -> dict:
+    variant = None
+    if version is not None:
+        variant = next((v for v in version.variants if v.language == language), None)
+    return {
+        "language": language,
+        "subject": variant.subject if variant else "",
+        "body": variant.body if variant else "",
+        "theme": version.theme if version else "",
+        "order": "",
+        "is_new_language": variant is None,
+    }
+
+
+def _posted_values() -> dict:
+    form = request.form
+    return {
+        "language": form.get("language", "en"),
+        "subject": form.get("subject", "").replace("\r\n", "\n"),
+        "body": form.get("body", "").replace("\r\n", "\n"),
+        "theme": form.get("theme", ""),
+        "order": form.get("order", ""),
+    }
+
+
+def _preview_order(value: str) -> Order | None:
+    if value and value.isdigit():
+        return Order.get_or_none(Order.id == int(value))
+    return None
+
+
+def _own_html(template: Template, language: str) -> str:
+    """The variant's own HTML (not made in this editor), which is sent instead of a theme."""
+    version = latest_version(template)
+    variant = (
+        next((v for v in version.variants if v.language == language), None) if version else None
+    )
+    return variant.html if variant else ""
+
+
+def _preview(template: Template, values: dict) -> support.Preview:
+    return support.preview(
+        engine(),
+        template,
+        language=values["language"],
+        subject=values["subject"],
+        body=values["body"],
+        theme=values["theme"],
+        order=_preview_order(values["order"]),
+        own_html=_own_html(template, values["language"]),
+    )
+
+
+def _editor(template: Template, values: dict, result, status: int = 200):
+    version = latest_version(template)
+    page = render_template(
+        "templates/edit.html",
+        template=template,
+        version=version,
+        values=values,
+        result=result,
+        present=_languages(version),
+        languages=LANGUAGES,
+        themes=themes.all_themes(),
+        palette=support.palette(engine(), template),
+        orders=support.recent_orders(),
+        has_body=support.has_body(template),
+        channels=support.CHANNEL_LABELS,
+        preview_args=_preview_args(template, values),
+        own_html=bool(_own_html(template, values["language"])),
+    )
+    return page, status
+
+
+def _preview_args(template: Template, values: dict) -> dict:
+    return {k: values.get(k, "") for k in ("language", "subject", "body", "theme", "order")}
+
+
+@bp.route("/<int:template_id>")
+def edit(template_id: int):
+    """The editor for one language variant, with palette, live preview and lint."""
+    template = _template_or_404(template_id)
+    version = latest_version(template)
+    present = _languages(version)
+    default = "en" if "en" in present or not present else present[0]
+    language = request.args.get("lang") or default
+    if language not in LANGUAGES and language not in _languages(version):
+        abort(404, description=f"Unknown language {language!r}.")
+    values = _form_values(template, version, language)
+    if request.args.get("order"):
+        values["order"] = request.args["order"]
+    elif (recent := support.recent_orders(1)) and not values["is_new_language"]:
+        values["order"] = str(recent[0].id)
+    result = _preview(template, values) if support.has_body(template) else None
+    return _editor(template, values, result)
+
+
+@bp.route("/<int:template_id>/preview", methods=["POST"])
+def preview(template_id: int):
+    """Live preview and lint of the unsaved form (htmx fragment, or the whole editor)."""
+    template = _template_or_404(template_id)
+    values = _posted_values()
+    result = _preview(template, values)
+    status = 422 if result.errors else 200
+    if request.headers.get("HX-Request"):
+        html = render_template(
+            "templates/_preview.html",
+            template=template,
+            result=result,
+            preview_args=_preview_args(template, values),
+        )
+        return html, status
+    return _editor(template, values, result, status)
+
+
+@bp.route("/<int:template_id>/preview.html")
+def preview_html(template_id: int):
+    """The themed HTML of the preview, for the sandboxed frame in the editor."""
+    template = _template_or_404(template_id)
+    values = {k: request.args.get(k, "") for k in ("language", "subject", "body", "theme", "order")}
+    result = _preview(template, values)
+    if result.errors:
+        body = "<p>The preview cannot be shown: fix the placeholder errors first.</p>"
+    else:
+        body = result.html or "<p>No theme: this email goes as plain text only.</p>"
+    return _framed(body)
+
+
+def _framed(html: str):
+    response = make_response(html)
+    response.headers["Content-Security-Policy"] = PREVIEW_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+@bp.route("/<int:template_id>", methods=["POST"])
+@requires("editor")
+def save(template_id: int):
+    """Save the edited variant as a new version (other languages are carried over)."""
+    template = _template_or_404(template_id)
+    if not support.has_body(template):
+        abort(400, description="Request a Review templates have no text to save.")
+    values = _posted_values()
+    if values["language"] not in LANGUAGES:
+        abort(400, description=f"Unknown language {values['language']!r}.")
+    if template.channel != "email":
+        values["theme"] = ""
+    elif values["theme"] and themes.get_theme(values["theme"]) is None:
+        values["theme"] = ""
+        flash("That theme no longer exists; choose another.", "error")
+    result = _preview(template, values)
+    if result.blocked:
+        what = (
+            "placeholder errors" if result.errors else f"{result.lint_errors} compliance error(s)"
+        )
+        flash(f"Not saved: fix the {what} shown in the preview.", "error")
+        return _editor(template, values, result, 422)
+    version = latest_version(template)
+    variants = {
+        v.language: {"subject": v.subject, "body": v.body, "html": v.html}
+        for v in (version.variants if version else [])
+    }
+    old = variants.get(values["language"], {})
+    new = {"subject": values["subject"], "body": values["body"], "html": old.get("html", "")}
+    if version is not None and old == new and (version.theme or "") == values["theme"]:
+        flash(f"No changes: version {version.number} is still current.", "info")
+        return redirect(url_for("templates.edit", template_id=template.id, lang=values["language"]))
+    variants[values["language"]] = new
+    user = current_user().username
+    with database.atomic():
+        saved = save_version(template, variants, user=user, note=request.form.get("note", ""))
+        TemplateVersion.update(theme=values["theme"]).where(
+            TemplateVersion.id == saved.id
+        ).execute()
+    audit("template_saved", template.name, f"version {saved.number} ({values['language']})")
+    flash(f"Saved version {saved.number} of {template.name!r}.", "success")
+    return redirect(url_for("templates.edit", template_id=template.id, lang=values["language"]))
+
+
+from . import template_themes, template_versions  # noqa: E402, F401  (routes on bp)

@@ -1,0 +1,465 @@
+"""What the Templates pages compute: the placeholder palette, previews, lint, diffs.
+
+No routes here. Previews render exactly as ``core.compose`` does at send time (the same
+sandbox, plugin placeholders and theme), on a recent real order or on example values.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from core import compliance, render, themes
+from core.clock import utcnow
+from core.compose import LINK_PLACEHOLDERS, allowed_links
+from core.library import PLACEHOLDER_EXAMPLES
+from core.models import Order, SellerAccount, TemplateVersion
+
+log = logging.getLogger(__name__)
+
+CHANNEL_LABELS = {
+    "email": "Email (Buyer-Seller Messaging)",
+    "messaging": "Amazon Messaging API",
+    "solicitation": "Request a Review (Amazon's own text)",
+}
+CONTEXT_CHARS = 50  # text shown either side of a finding's span
+
+
+def has_body(template) -> bool:
+    """Request a Review sends Amazon's fixed text: such templates have no body to edit."""
+    return template.channel != "solicitation"
+
+
+def _stand_in_order() -> Order:
+    """An unsaved order with example values, so plugins can name their placeholders."""
+    now = utcnow()
+    return Order(
+        order_id=PLACEHOLDER_EXAMPLES["order_id"],
+        marketplace=PLACEHOLDER_EXAMPLES["marketplace"],
+        fulfillment="FBA",
+        status="Shipped",
+        purchased_at=now,
+        last_updated_at=now,
+        shipped_at=now,
+        buyer_locale="",
+    )
+
+
+def _snippet(name: str, example: Any) -> str:
+    if isinstance(example, list | tuple):
+        first = example[0] if example else {}
+        attr = next(iter(first), "") if isinstance(first, dict) else ""
+        item = f"item.{attr}" if attr else "item"
+        return f"{{% for item in {name} %}}{{{{ {item} }}}}{{% endfor %}}"
+    return f"{{{{ {name} }}}}"
+
+
+# Who normally provides a placeholder, for the ones no loaded plugin provides right now
+# (the palette then says which plugin to enable instead of showing a dead example).
+USUAL_PROVIDER = {
+    "review_link": "amazon",
+    "invoice_link": "eu_vat",
+    "company_name": "eu_vat",
+    "company_address": "eu_vat",
+    "vat_id": "eu_vat",
+}
+INVOICE_PLACEHOLDERS = ("invoice_link", "company_name", "company_address", "vat_id")
+BEFORE_DELIVERY = ("ordered", "shipped")
+BUILT_IN = "built-in"
+
+
+def _plugin_label(name: str | None) -> str:
+    """Core's own hook modules (``default_context`` …) read as "built-in"."""
+    if not name or name.startswith("default_"):
+        return BUILT_IN
+    return name
+
+
+def _providers(eng, order: Order) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every placeholder value on ``order`` and the plugin that provides it.
+
+    Each ``template_context`` hookimpl is asked on its own (pluggy's ``get_hookimpls``), so
+    the palette can say where a placeholder comes from; one failing plugin loses only its
+    own placeholders.
+    """
+    values: dict[str, Any] = {}
+    owner: dict[str, str] = {}
+    # The same plugins the send would ask: those enabled for the order's marketplace.
+    for impl in eng.hook("template_context", order.marketplace).get_hookimpls():
+        args = {"engine": eng, "order": order, "message": None}
+        try:
+            part = impl.function(**{a: args[a] for a in impl.argnames if a in args})
+        except Exception:  # noqa: BLE001 - a plugin failing on a stand-in must not break the page
+            log.exception("template_context of %s failed on the stand-in order", impl.plugin_name)
+            continue
+        for key, value in (part or {}).items():
+            values.setdefault(key, value)
+            owner.setdefault(key, _plugin_label(impl.plugin_name))
+    return values, owner
+
+
+def template_usage(template) -> dict:
+    """Where a template is used: its steps' triggers and their campaigns' marketplaces."""
+    from core.models import Campaign, Step
+
+    triggers: set[str] = set()
+    marketplaces: set[str] = set()
+    if template is None or getattr(template, "id", None) is None:
+        return {"triggers": triggers, "marketplaces": marketplaces, "steps": 0}
+    steps = list(Step.select(Step, Campaign).join(Campaign).where(Step.template == template.id))
+    for step in steps:
+        triggers.add(step.trigger)
+        account = step.campaign.account
+        if account is not None:
+            marketplaces.update(account.marketplaces or [])
+    return {"triggers": triggers, "marketplaces": marketplaces, "steps": len(steps)}
+
+
+def availability(eng, name: str, template, usage: dict, provided: bool) -> tuple[str, str]:
+    """``("ok" | "limited" | "unavailable", note)`` of one placeholder for this template.
+
+    The notes encode Amazon's channel rules (DOMAIN.md §2, §3): a review link belongs only
+    in a review request, the Messaging API has no review-request type; invoice fields come
+    from eu_vat, which serves only EU/UK marketplaces; the delivery date is known only
+    once the order is delivered.
+    """
+    channel = getattr(template, "channel", "email") if template is not None else "email"
+    message_type = getattr(template, "message_type", "") if template is not None else ""
+    if channel == "solicitation":
+        return "unavailable", "Request a Review sends Amazon's own text: no placeholders."
+    if not provided and name in USUAL_PROVIDER:
+        plugin = USUAL_PROVIDER[name]
+        return "unavailable", f"No loaded plugin provides it: enable the {plugin} plugin."
+    if name == "review_link":
+        if channel == "messaging":
+            return (
+                "unavailable",
+                "The Messaging API has no review-request message: ask for reviews with "
+                "Request a Review or an email review request.",
+            )
+        if message_type and message_type != "review_request":
+            return (
+                "unavailable",
+                "Only in a review request: Amazon forbids review asks in other messages.",
+            )
+        return "ok", "Only in a review request, once per order."
+    if name in INVOICE_PLACEHOLDERS:
+        used = usage["marketplaces"]
+        eu = {code for code in used if (m := eng.marketplace(code)) is not None and m.eu_vat}
+        if used and not eu:
+            return (
+                "unavailable",
+                f"Only in EU/UK marketplaces (eu_vat); this template's campaigns sell in "
+                f"{', '.join(sorted(used))}.",
+            )
+        return "limited", "Only in EU/UK marketplaces, with the eu_vat plugin enabled there."
+    if name == "delivery_date":
+        triggers = usage["triggers"]
+        if triggers and triggers <= set(BEFORE_DELIVERY):
+            return (
+                "unavailable",
+                "Only after delivery: the steps using this template start at "
+                f"{', '.join(sorted(triggers))}, when the date is at best an estimate or empty.",
+            )
+        return "limited", "Only after delivery; before that an estimate, or empty."
+    if name in ("product_content", "manual_link"):
+        return "limited", "From the campaign step's per-product content; empty elsewhere."
+    return "ok", ""
+
+
+def palette(eng, template=None) -> list[dict]:
+    """Every placeholder (built-in and plugin-provided) with an example and its snippet.
+
+    Each entry also says which plugin provides it (``plugin``) and whether it can be used
+    in ``template``'s channel and triggers (``status``: ok, limited, unavailable; ``note``).
+    Unavailable placeholders are listed with the reason rather than hidden.
+    """
+    provided, owner = _providers(eng, _stand_in_order())
+    usage = template_usage(template)
+    names = sorted(set(provided) | set(PLACEHOLDER_EXAMPLES))
+    out = []
+    for name in names:
+        example = PLACEHOLDER_EXAMPLES.get(name, provided.get(name, ""))
+        if example in ("", None, {}, []) and provided.get(name):
+            example = provided[name]
+        shown = example
+        if isinstance(example, list | tuple):
+            shown = ", ".join(
+                str(i.get("title", i)) if isinstance(i, dict) else str(i) for i in example
+            )
+        elif isinstance(example, dict):
+            shown = ", ".join(f"{k}: {v}" for k, v in example.items()) or "per-product texts"
+        status, note = availability(eng, name, template, usage, name in provided)
+        out.append(
+            {
+                "name": name,
+                "example": str(shown),
+                "snippet": _snippet(name, example),
+                "raw": example,
+                "plugin": owner.get(name, ""),
+                "status": status,
+                "note": note,
+            }
+        )
+    return out
+
+
+def sample_context(eng) -> dict:
+    """The example value of every placeholder: what the preview renders without an order."""
+    return {p["name"]: p["raw"] for p in palette(eng)}
+
+
+def recent_orders(limit: int = 10) -> list[Order]:
+    """The newest orders of any account, to preview a template on real data."""
+    return list(
+        Order.select(Order, SellerAccount)
+        .join(SellerAccount)
+        .order_by(Order.purchased_at.desc(), Order.id.desc())
+        .limit(limit)
+    )
+
+
+@dataclass
+class Preview:
+    subject: str = ""
+    text: str = ""
+    html: str = ""
+    source: str = "example values"
+    errors: list[str] = field(default_factory=list)  # placeholder/template errors
+    findings: list[dict] = field(default_factory=list)
+    context: dict = field(default_factory=dict)  # the placeholder values it rendered with
+
+    @property
+    def lint_errors(self) -> int:
+        return sum(1 for f in self.findings if f["severity"] == "error")
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.errors) or self.lint_errors > 0
+
+
+def _highlight(finding: compliance.Finding, values: dict[str, str]) -> dict:
+    value = values.get(finding.field, "")
+    start, end = max(0, finding.start), max(finding.start, finding.end)
+    if not value or start > len(value):
+        before, marked, after = "", finding.excerpt, ""
+    else:
+        before = value[max(0, start - CONTEXT_CHARS) : start]
+        marked = value[start:end]
+        after = value[end : end + CONTEXT_CHARS]
+        before = ("…" if start > CONTEXT_CHARS else "") + before
+        after = after + ("…" if end + CONTEXT_CHARS < len(value) else "")
+    return {
+        "rule_id": finding.rule_id,
+        "severity": finding.severity,
+        "field": finding.field,
+        "explanation": finding.explanation,
+        "source": finding.source,
+        "before": before,
+        "marked": marked,
+        "after": after,
+    }
+
+
+def present_findings(findings, values: dict[str, str]) -> list[dict]:
+    """Findings as the UI shows them: errors first, with the span and some context."""
+    ordered = sorted(findings, key=lambda f: (f.severity != "error", f.field, f.start))
+    return [_highlight(f, values) for f in ordered]
+
+
+def _without_echoes(findings: list[compliance.Finding]) -> list[compliance.Finding]:
+    """Drop HTML findings that repeat a text finding: the theme's HTML contains the text."""
+    seen = {(f.rule_id, f.excerpt) for f in findings if f.field != "html"}
+    return [f for f in findings if f.field != "html" or (f.rule_id, f.excerpt) not in seen]
+
+
+def preview(
+    eng,
+    template,
+    *,
+    language: str,
+    subject: str,
+    body: str,
+    theme: str = "",
+    order: Order | None = None,
+    own_html: str = "",
+) -> Preview:
+    """Render and lint a variant as it would be sent to ``order`` (or with example values)."""
+    result = Preview()
+    if order is not None:
+        try:
+            context = eng.template_context(order, None)
+        except Exception as exc:  # noqa: BLE001 - shown to the seller, never raised
+            result.errors.append(f"placeholders for order {order.order_id} failed: {exc}")
+            return result
+        result.source = f"order {order.order_id} ({order.marketplace})"
+        links = allowed_links(eng, order, context)
+        order_id, marketplace = order.order_id, order.marketplace
+    else:
+        context = sample_context(eng)
+        links = tuple(
+            v
+            for k in LINK_PLACEHOLDERS
+            if isinstance(v := context.get(k), str) and v[:8] == "https://"
+        )
+        order_id, marketplace = str(context.get("order_id", "")), None
+    result.context = context
+    available = set(context) | set(PLACEHOLDER_EXAMPLES)
+    for label, source in (("Subject", subject), ("Body", body)):
+        result.errors.extend(f"{label}: {e}" for e in render.check_placeholders(source, available))
+    if result.errors:
+        return result
+    try:
+        result.subject = render.render(subject, context) if subject else ""
+        result.text = render.render(body, context)
+    except render.TemplateError as exc:
+        result.errors.append(str(exc))
+        return result
+    if own_html:  # a variant's own HTML is sent instead of a theme (core.compose)
+        try:
+            result.html = render.render_html(own_html, context)
+        except render.TemplateError as exc:
+            result.errors.append(f"HTML: {exc}")
+            return result
+    elif template.channel == "email":
+        result.html = themes.html_for(theme, result.text, result.subject)
+    inp = compliance.LintInput(
+        text=result.text,
+        html=result.html,
+        subject=result.subject,
+        channel=template.channel,
+        message_type=template.message_type,
+        language=language or "en",
+        order_id=order_id,
+        allowed_links=links,
+    )
+    findings = _without_echoes(compliance.lint(inp, eng.content_checks(marketplace)))
+    values = {"text": result.text, "subject": result.subject, "html": result.html}
+    result.findings = present_findings(findings, values)
+    result.findings.extend(unavailable_used(eng, template, subject, body))
+    return result
+
+
+def unavailable_used(eng, template, subject: str, body: str) -> list[dict]:
+    """A warning for each placeholder used that the palette marks unavailable here.
+
+    A warning, not an error: the value may still be right in a campaign the palette does
+    not know of yet, and the compliance linter checks the rendered text anyway.
+    """
+    used: set[str] = set()
+    for source in (subject, body):
+        try:
+            used |= render.undeclared_placeholders(source) if source else set()
+        except render.TemplateError:
+            continue
+    if not used:
+        return []
+    return [
+        {
+            "rule_id": "FU-PLACEHOLDER-UNAVAILABLE",
+            "severity": "warning",
+            "field": "text",
+            "explanation": f"{{{{ {p['name']} }}}} is not available here: {p['note']}",
+            "source": "Placeholder palette (provided by "
+            f"{p['plugin'] or USUAL_PROVIDER.get(p['name'], 'no loaded plugin')})",
+            "before": "",
+            "marked": "",
+            "after": "",
+        }
+        for p in palette(eng, template)
+        if p["name"] in used and p["status"] == "unavailable"
+    ]
+
+
+def version_lines(version: TemplateVersion) -> list[str]:
+    """A version as numbered-diffable lines: theme, then each language's subject and body."""
+    lines = [f"Theme: {version.theme or '(none: plain text only)'}"]
+    for variant in sorted(version.variants, key=lambda v: v.language):
+        lines.append(f"[{variant.language}] Subject: {variant.subject}")
+        lines.extend(f"[{variant.language}] {line}" for line in variant.body.split("\n"))
+        if variant.html:
+            lines.extend(f"[{variant.language}] HTML: {line}" for line in variant.html.split("\n"))
+    return lines
+
+
+def diff_rows(old: list[str], new: list[str], context: int = 3) -> list[dict]:
+    """Rows of a line diff: kind (same, removed, added, skip), line numbers, text."""
+    rows: list[dict] = []
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for group in matcher.get_grouped_opcodes(context):
+        if rows:
+            rows.append({"kind": "skip", "old": "", "new": "", "text": "…"})
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                for k in range(i2 - i1):
+                    rows.append(
+                        {"kind": "same", "old": i1 + k + 1, "new": j1 + k + 1, "text": old[i1 + k]}
+                    )
+                continue
+            for k in range(i1, i2):
+                rows.append({"kind": "removed", "old": k + 1, "new": "", "text": old[k]})
+            for k in range(j1, j2):
+                rows.append({"kind": "added", "old": "", "new": k + 1, "text": new[k]})
+    return rows
+
+
+@dataclass
+class TestSend:
+    """What a test send did: ``emailed`` to the seller's own address, or why not."""
+
+    emailed: bool
+    detail: str
+    why_not: str = ""
+    failed: bool = False
+
+
+def test_attachments(eng, template, order: Order | None) -> tuple[tuple, str]:
+    """The attachments a step using ``template`` would send with ``order``, and a note.
+
+    Attachments belong to campaign steps (manuals per SKU and language), so a template no
+    step uses has none. Plugins skip downloads for previews (no message), e.g. eu_vat's
+    invoice; a plugin that cannot give one *yet* is reported, not raised.
+    """
+    from core.models import Step
+
+    if order is None:
+        return (), ""
+    step = Step.select().where(Step.template == template.id).order_by(Step.id).first()
+    if step is None:
+        return (), ""
+    try:
+        return tuple(eng.attachments(order, None, step)), ""
+    except Exception as exc:  # noqa: BLE001 - RetryLater or a plugin error: shown, not raised
+        return (), f"attachments left out: {getattr(exc, 'reason', exc)}"
+
+
+NO_TEST_SENDER = (
+    'enable the email plugin (add "email" to [plugins] enabled) and set up its SMTP server '
+    "on the Plugins page"
+)
+
+
+def email_test_blocker(eng) -> str:
+    """Why no test can be emailed at all (no sender offers ``send_test``), or ""."""
+    return "" if any(s.send_test is not None for s in eng.senders.values()) else NO_TEST_SENDER
+
+
+def email_test(eng, account: SellerAccount, rendered, marketplace: str = "") -> TestSend:
+    """Email ``rendered`` to the account's own test address via a sender's ``send_test``.
+
+    Only a sender that offers ``send_test`` (the email plugin) can do it; everything it
+    refuses or cannot do comes back as ``why_not`` in words a seller can act on.
+    """
+    if not account.test_address:
+        return TestSend(False, "", "set a test address on the account (Accounts page)")
+    sender = next((s for s in eng.senders.values() if s.send_test is not None), None)
+    if sender is None:
+        return TestSend(False, "", NO_TEST_SENDER)
+    outcome = sender.send_test(
+        eng, account, rendered, account.test_address, marketplace=marketplace
+    )
+    if outcome.status == "sent":
+        return TestSend(True, outcome.detail)
+    return TestSend(False, "", outcome.detail, failed=outcome.status != "skipped")
