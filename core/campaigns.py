@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from .clock import utcnow
+from .clock import as_of, utcnow
 from .contracts import SCHEDULED, Preset
 from .db import database
 from .models import AuditLog, Campaign, Message, Order, Step, Template
@@ -316,12 +316,15 @@ def _dry_step(engine, order, step, compose, compose_error) -> str | None:
         review_request=is_review_request(engine, step),
         dry_run=True,
     )
-    hard = [r for r in engine.vetoes(probe, order) if not r.startswith("waiting:")]
-    if hard:
-        return hard[0]
     due, why, _ = due_time(engine, order, step, order.event_times())
     if due is None:
         return why
+    # Time-bound vetoes (review window, 30 days after completion) are judged at the
+    # message's due time: a past order was allowed then even if its window closed since.
+    with as_of(due):
+        hard = [r for r in engine.vetoes(probe, order) if not r.startswith("waiting:")]
+    if hard:
+        return hard[0]
     try:
         compose(engine, order, step, probe)
     except compose_error as exc:

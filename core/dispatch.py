@@ -19,9 +19,10 @@ import logging
 import os
 import random
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+from . import test_sends
 from .clock import utcnow
 from .compose import ComposeError, ComposeRetry, NoVariant, compose
 from .contracts import (
@@ -142,7 +143,10 @@ def load_claimed(ids: list[int]) -> list[tuple[Message, Order, Step | None]]:
     messages = list(Message.select().where(Message.id.in_(ids)).order_by(Message.id))
     orders = {o.id: o for o in Order.select().where(Order.id.in_({m.order_id for m in messages}))}
     step_ids = {m.step_id for m in messages if m.step_id}
-    steps = {s.id: s for s in Step.select().where(Step.id.in_(step_ids))} if step_ids else {}
+    steps = {}
+    if step_ids:  # with their campaigns: status decides the sender and the test copy
+        rows = Step.select(Step, Campaign).join(Campaign).where(Step.id.in_(step_ids))
+        steps = {s.id: s for s in rows}
     events: dict[int, dict] = {i: {} for i in orders}
     rows = OrderEvent.select(OrderEvent.order, OrderEvent.kind, OrderEvent.occurred_at).where(
         OrderEvent.order.in_(list(orders))
@@ -228,6 +232,11 @@ def process(engine, message_id: int, loaded=None) -> str:
     except Exception as exc:  # noqa: BLE001 - we cannot know whether it went out
         log.exception("sender %s raised for message %s", sender.name, message.id)
         result = SendResult(IN_DOUBT, f"sender raised {type(exc).__name__}: {exc}")
+    if result.status == SENT and sender.dry_run and step.campaign.status == "test":
+        # A test campaign reaches no buyer; the seller reads each message in their own
+        # inbox instead (issue 4 §1). The copy never changes the message's outcome.
+        note = test_sends.copy_note(engine, order.account, rendered, order.marketplace)
+        result = replace(result, detail=f"{result.detail}; {note}")
     return record(engine, message, order, result)
 
 

@@ -233,6 +233,15 @@ def test_dry_run_counts_and_reasons(engine, account):
     assert Message.select().count() == 0  # nothing saved, nothing sent
 
 
+def test_dry_run_judges_time_limits_at_each_messages_due_time(engine, account):
+    """An order delivered 75 days ago had its review window open 70 days ago; a dry run
+    over 90 days reports it as sent then, not as "window closed" (as of today)."""
+    orders(account, order_data("US", days_ago=80, delivered_days_ago=75))
+    campaign = create_campaign(engine, "R", [REVIEW_STEP])
+    report = dry_run(engine, campaign, days=90)
+    assert (report.orders, report.would_send, report.skipped) == (1, 1, 0), report.reasons
+
+
 def test_per_product_content_picks_the_right_manual(engine, account):
     ids = orders(
         account,

@@ -266,3 +266,50 @@ def test_without_the_email_plugin_the_page_says_to_enable_it(make_engine, smtp_s
     assert "dry run: recorded, not sent" in page
     assert "Nothing was emailed: enable the email plugin" in page
     assert len(smtp_server.received) == before
+
+
+# -- campaigns in "test" status ----------------------------------------------------------
+
+
+def _test_campaign_message(engine, account):
+    """Plan and dispatch one message of a test-status campaign on the email channel."""
+    from core.dispatch import dispatch_due
+    from core.planning import plan_all
+
+    data = _order(engine, account)
+    campaign = Campaign.create(name="Manual (test)", status="test", account=account)
+    Step.create(
+        campaign=campaign,
+        position=1,
+        name="Manual",
+        trigger="ordered",
+        delay_days=0,
+        sender="email",
+        template=_manual_template(),
+        message_type="instructions",
+        window_start_hour=0,
+        window_end_hour=24,
+    )
+    plan_all(engine)
+    dispatch_due(engine)
+    return data, Message.get()
+
+
+def test_a_test_campaign_emails_each_message_to_the_sellers_own_address(engine, smtp):
+    """Issue 4 §1: a test campaign sends only through the dry run and to the seller's own
+    test address; the buyer's relay address never receives anything."""
+    data, message = _test_campaign_message(engine, _account())
+    assert message.state == "sent" and message.dry_run and message.sender == "dry_run"
+    assert f"test copy emailed to {ME}" in message.reason
+    (got,) = smtp.received
+    assert got.rcpt_tos == [ME]
+    mail = _parse(got)
+    assert mail["Subject"] == f"[TEST] Set-up instructions for your order {data.order_id}"
+    assert f"(order {data.order_id})" in mail.get_body(("plain",)).get_content()
+
+
+def test_a_test_campaign_without_a_test_address_says_so_and_still_records(engine, smtp):
+    _, message = _test_campaign_message(engine, _account(test_address=""))
+    assert message.state == "sent" and message.dry_run
+    assert "no test copy: set a test address on the account" in message.reason
+    assert smtp.received == []

@@ -405,16 +405,6 @@ def diff_rows(old: list[str], new: list[str], context: int = 3) -> list[dict]:
     return rows
 
 
-@dataclass
-class TestSend:
-    """What a test send did: ``emailed`` to the seller's own address, or why not."""
-
-    emailed: bool
-    detail: str
-    why_not: str = ""
-    failed: bool = False
-
-
 def test_attachments(eng, template, order: Order | None) -> tuple[tuple, str]:
     """The attachments a step using ``template`` would send with ``order``, and a note.
 
@@ -435,31 +425,3 @@ def test_attachments(eng, template, order: Order | None) -> tuple[tuple, str]:
         return (), f"attachments left out: {getattr(exc, 'reason', exc)}"
 
 
-NO_TEST_SENDER = (
-    'enable the email plugin (add "email" to [plugins] enabled) and set up its SMTP server '
-    "on the Plugins page"
-)
-
-
-def email_test_blocker(eng) -> str:
-    """Why no test can be emailed at all (no sender offers ``send_test``), or ""."""
-    return "" if any(s.send_test is not None for s in eng.senders.values()) else NO_TEST_SENDER
-
-
-def email_test(eng, account: SellerAccount, rendered, marketplace: str = "") -> TestSend:
-    """Email ``rendered`` to the account's own test address via a sender's ``send_test``.
-
-    Only a sender that offers ``send_test`` (the email plugin) can do it; everything it
-    refuses or cannot do comes back as ``why_not`` in words a seller can act on.
-    """
-    if not account.test_address:
-        return TestSend(False, "", "set a test address on the account (Accounts page)")
-    sender = next((s for s in eng.senders.values() if s.send_test is not None), None)
-    if sender is None:
-        return TestSend(False, "", NO_TEST_SENDER)
-    outcome = sender.send_test(
-        eng, account, rendered, account.test_address, marketplace=marketplace
-    )
-    if outcome.status == "sent":
-        return TestSend(True, outcome.detail)
-    return TestSend(False, "", outcome.detail, failed=outcome.status != "skipped")

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
+from core import test_sends
 from core.compose import NO_MANUAL, latest_version, manual_missing
 from core.contracts import Rendered
 from core.default_senders import DRY_RUN
@@ -54,7 +55,7 @@ def versions(template_id: int):
         diff=diff,
         accounts=list(SellerAccount.select().order_by(SellerAccount.name)),
         has_body=support.has_body(template),
-        test_blocker=support.email_test_blocker(engine()),
+        test_blocker=test_sends.test_blocker(engine()),
     )
 
 
@@ -133,7 +134,7 @@ def test_send(template_id: int):
     rendered = Rendered(
         subject, result.text, result.html, language=language, attachments=attachments
     )
-    test = support.email_test(eng, account, rendered, order.marketplace if order else "")
+    test = test_sends.email_test(eng, account, rendered, order.marketplace if order else "")
     files = ", ".join(a.filename for a in attachments) or "none"
     preview_only = (
         ""
