@@ -423,5 +423,3 @@ def test_attachments(eng, template, order: Order | None) -> tuple[tuple, str]:
         return tuple(eng.attachments(order, None, step)), ""
     except Exception as exc:  # noqa: BLE001 - RetryLater or a plugin error: shown, not raised
         return (), f"attachments left out: {getattr(exc, 'reason', exc)}"
-
-
