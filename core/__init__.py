@@ -27,7 +27,7 @@ from .contracts import (
     TimeWindow,
     Trigger,
 )
-from .hookspecs import hookimpl
+from .hookspecs import for_steps, hookimpl
 
 __all__ = [
     "ALL_STATES",
@@ -50,5 +50,6 @@ __all__ = [
     "SettingsPage",
     "TimeWindow",
     "Trigger",
+    "for_steps",
     "hookimpl",
 ]

@@ -23,6 +23,29 @@ import pluggy
 hookspec = pluggy.HookspecMarker("followup")
 hookimpl = pluggy.HookimplMarker("followup")
 
+STEP_SCOPE_ATTR = "followup_for_steps"
+
+
+def for_steps(applies):
+    """Declare that a ``send_vetoes`` or ``adjust_send_time`` implementation answers only
+    for the steps where ``applies(engine, step)`` is true, and ``None`` for every other.
+
+    Optional, and a promise: the set-based re-plan (``core.planning_bulk``) plans the other
+    steps in SQL instead of order by order in Python, as if the plugin were not there. An
+    implementation without it is assumed to concern every step. Use it under ``@hookimpl``::
+
+        @hookimpl
+        @for_steps(lambda engine, step: step.message_type == "invoice")
+        def send_vetoes(engine, message, order): ...
+    """
+
+    def mark(function):
+        setattr(function, STEP_SCOPE_ATTR, applies)
+        return function
+
+    return mark
+
+
 # Names of the hooks that are filtered per marketplace by the engine.
 PER_MARKETPLACE_HOOKS = frozenset(
     {
@@ -152,6 +175,9 @@ def adjust_send_time(engine, order, step, due_at):
     :param step: the ``core.models.Step`` being planned.
     :param due_at: the naive-UTC datetime the core computed (anchor + delay, in window).
     :returns: ``(new_due_at, reason)`` or ``None`` to keep ``due_at``.
+
+    An implementation that only moves some steps (review requests, say) should say so
+    with ``@for_steps``: a full re-plan then keeps every other step set-based.
     """
 
 
@@ -221,6 +247,9 @@ def send_vetoes(engine, message, order):
     :param message: the ``core.models.Message`` about to be sent (unsaved at planning).
     :param order: its ``core.models.Order``.
     :returns: a reason string, a list of reason strings, or ``None``.
+
+    An implementation that only vetoes some steps (invoices, say) should say so with
+    ``@for_steps``: a full re-plan then keeps every other step set-based.
     """
 
 

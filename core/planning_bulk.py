@@ -18,8 +18,11 @@ every other pair to the Python planner:
 
 Python keeps: steps using a rule without an SQL form (a plugin's rule, or params the SQL
 form declines), triggers that are not the built-in ones, orders of a marketplace where a
-plugin answers ``delivery_window``, ``review_request_window``, ``adjust_send_time`` or
-``send_vetoes``. Those go through ``core.planning.plan_order`` in batches, only for them.
+plugin answers ``delivery_window``, ``review_request_window`` (for steps that use the
+review window), ``adjust_send_time`` or ``send_vetoes`` for the step (an implementation
+marked ``@for_steps`` counts only for the steps it names: review_timing moves review
+requests only, eu_vat vetoes invoices only). Those go through
+``core.planning.plan_order`` in batches, only for them.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from .contracts import DELIVERED, EVENT_KINDS, SCHEDULED
 from .db import database, is_sqlite
 from .default_vetoes import send_vetoes_sql
 from .default_windows import REVIEW_OPENS_AFTER
+from .hookspecs import STEP_SCOPE_ATTR
 from .models import Decision, Message, OptOut, Order, OrderEvent, Step
 from .planning import (
     ACTIVE,
@@ -305,17 +309,39 @@ def _temp_tables() -> None:
         model.create_table(safe=True, temporary=True)
 
 
-def sql_markets(engine) -> list[str]:
-    """Marketplaces of stored orders whose windows and vetoes are core's defaults only."""
-    codes = [m for (m,) in Order.select(Order.marketplace).distinct().tuples()]
-    ok = []
-    for code in codes:
-        if all(
-            {impl.plugin_name for impl in engine.hook(hook, code).get_hookimpls()} == names
-            for hook, names in DEFAULT_ONLY.items()
-        ):
-            ok.append(code)
-    return ok
+def stored_markets() -> list[str]:
+    """Marketplaces of the stored orders."""
+    return [m for (m,) in Order.select(Order.marketplace).distinct().tuples()]
+
+
+def _answering(engine, hook: str, code: str, step: Step | None) -> set[str]:
+    """Plugins whose ``hook`` answers for ``code``'s orders (and ``step``, when given:
+    an implementation marked ``@for_steps`` that excludes the step does not count)."""
+    names = set()
+    for impl in engine.hook(hook, code).get_hookimpls():
+        applies = getattr(impl.function, STEP_SCOPE_ATTR, None)
+        if step is not None and applies is not None and not applies(engine, step):
+            continue
+        names.add(impl.plugin_name)
+    return names
+
+
+def _uses_review_window(engine, step: Step) -> bool:
+    """The review-request window matters to a step only as its delay's anchor or, for a
+    review request, through the window veto (``core.default_vetoes.review_window``)."""
+    return step.anchor == "review_window" or is_review_request(engine, step)
+
+
+def sql_markets(engine, step: Step | None = None, codes: list[str] | None = None) -> list[str]:
+    """Marketplaces whose windows and vetoes are core's defaults only (for ``step``)."""
+    hooks = dict(DEFAULT_ONLY)
+    if step is not None and not _uses_review_window(engine, step):
+        del hooks["review_request_window"]
+    return [
+        code
+        for code in (stored_markets() if codes is None else codes)
+        if all(_answering(engine, hook, code, step) == names for hook, names in hooks.items())
+    ]
 
 
 def _window_is_open(step: Step) -> bool:
@@ -673,11 +699,12 @@ def replan(engine, account_id: int | None = None, steps: list[Step] | None = Non
     if not steps:
         return result
     q = SqlContext()
-    markets = sql_markets(engine)
+    codes = stored_markets()
+    markets = {step.id: sql_markets(engine, step, codes) for step in steps}
     _temp_tables()
     with database.atomic():
         _Facts.delete().execute()
-        scope = q.o.marketplace.in_(markets)
+        scope = q.o.marketplace.in_(sorted(set().union(*markets.values())))
         if account_id:
             scope &= q.o.account == account_id
         _Facts.insert_from(q.facts_query(scope), list(_Facts._meta.sorted_fields)).execute()
@@ -693,7 +720,7 @@ def replan(engine, account_id: int | None = None, steps: list[Step] | None = Non
             _python(engine, step, scope, result)
             continue
         o = q.o
-        where = o.marketplace.in_(markets)
+        where = o.marketplace.in_(markets[step.id])
         if step.campaign.account_id:
             where &= o.account == step.campaign.account_id
         if account_id:
@@ -701,7 +728,7 @@ def replan(engine, account_id: int | None = None, steps: list[Step] | None = Non
         with _checks_relaxed(), database.atomic():
             plan.run(where, result)
         # Orders of marketplaces where a plugin answers a window or veto hook: Python.
-        _python(engine, step, scope & Order.marketplace.not_in(markets), result)
+        _python(engine, step, scope & Order.marketplace.not_in(markets[step.id]), result)
     return result
 
 

@@ -361,7 +361,7 @@ def _compare(engine, seed: int, monkeypatch):
     return expected, in_python
 
 
-def _run(engine, seed, n, monkeypatch, python_markets=()):
+def _run(engine, seed, n, monkeypatch, python_markets=(), python_steps=lambda step: False):
     _build(engine, seed, n)
     (messages, decisions), in_python = _compare(engine, seed, monkeypatch)
     # every kind of outcome was exercised
@@ -374,7 +374,8 @@ def _run(engine, seed, n, monkeypatch, python_markets=()):
     for order in Order.select():
         for step in planned:
             mine = step.campaign.account_id in (None, order.account_id)
-            if mine and (step.id == plugin_step.id or order.marketplace in python_markets):
+            in_python_anyway = step.id == plugin_step.id or python_steps(step)
+            if mine and (in_python_anyway or order.marketplace in python_markets):
                 expected.add((order.id, step.id))
     assert in_python == expected
     return messages, decisions
@@ -396,6 +397,22 @@ def test_bulk_replan_with_a_window_plugin_for_one_marketplace(make_engine, monke
     )
     _, decisions = _run(engine, 7, 150, monkeypatch, python_markets=("DE",))
     assert any("late: one hour later in Germany" in d[1] for d in decisions.values())
+
+
+def test_step_scoped_plugins_send_only_their_steps_to_python(make_engine, monkeypatch):
+    """The default plugins: review_timing moves review requests only and eu_vat vetoes
+    invoices only (both marked ``@for_steps``), so with them on everywhere only the review
+    request step is planned order by order; the others stay set-based, same outcome."""
+    engine = make_engine(
+        extra_plugins=[("even", EvenTotal())],
+        plugins={"enabled": ["amazon", "demo", "review_timing", "eu_vat"], "entrypoints": False},
+    )
+
+    def review_request(step):
+        return step.message_type == "review_request" or step.sender == "amazon_review"
+
+    _, decisions = _run(engine, 11, 150, monkeypatch, python_steps=review_request)
+    assert any(d[2] == "review_timing" for d in decisions.values())
 
 
 def test_bulk_replan_after_a_campaign_edit_moves_and_cancels_like_python(make_engine, monkeypatch):

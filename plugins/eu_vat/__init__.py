@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 
-from core import Attachment, Preset, RetryLater, SettingsPage, hookimpl
+from core import Attachment, Preset, RetryLater, SettingsPage, for_steps, hookimpl
 from core.models import Template
 
 from .config import FIELDS, PLUGIN, InvoiceSettings, serves, settings_for, validate
@@ -133,6 +133,7 @@ def template_context(engine, order, message):
 
 
 @hookimpl
+@for_steps(lambda engine, step: is_invoice_step(step))
 def send_vetoes(engine, message, order):
     if not serves(order.marketplace) or not message.step_id:
         return None

@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from core import SettingField, SettingsPage, TimeWindow, hookimpl
+from core import SettingField, SettingsPage, TimeWindow, for_steps, hookimpl
 from core.clock import utcnow
 
 from .timing import (
@@ -111,6 +111,7 @@ def review_request_window(engine, order):
 
 
 @hookimpl(tryfirst=True)
+@for_steps(asks_for_review)
 def adjust_send_time(engine, order, step, due_at):
     """Pick the review request's send time and say why, for the order trace."""
     if not asks_for_review(engine, step):
