@@ -150,8 +150,9 @@ def send_vetoes_sql(q, *, review_request: bool, dry_run: bool, critical: bool) -
     applies to one, and "waiting:" answers do not stop planning. ``review_window``'s
     "closed" answer is left out on purpose: with the default windows it closes exactly
     when ``completion_limit`` (30 days after the latest delivery) has already excluded
-    the order, so it can never be the first reason. The bulk planner uses this only when
-    the default windows and this module are the only answers for the marketplace.
+    the order, so it can never be the first reason. ``sender_switched_off`` is not here:
+    the bulk planner leaves those marketplaces to Python. It uses this only when the
+    default windows and this module are the only answers for the marketplace.
     """
     from peewee import fn
 
@@ -203,9 +204,22 @@ def send_vetoes_sql(q, *, review_request: bool, dry_run: bool, critical: bool) -
     return out
 
 
+def sender_switched_off(engine, message, order):
+    """A channel belongs to its plugin: switched off for a marketplace (config.toml or the
+    Plugins page), the plugin is not consulted for its orders, so it does not send either."""
+    plugin = engine.sender_plugin(message.sender)
+    if plugin and not engine.plugin_enabled(plugin, order.marketplace):
+        return (
+            f"excluded: {message.sender} comes from the {plugin} plugin, switched off for "
+            f"{order.marketplace} (Plugins page)"
+        )
+    return None
+
+
 @hookimpl
 def send_vetoes(engine, message, order):
     return [
+        sender_switched_off(engine, message, order),
         order_stopped(order),
         order_unwanted(order),
         buyer_opted_out(message, order),

@@ -59,6 +59,7 @@ class Engine:
         if connect:
             self.db.connect(reuse_if_open=True)
         # Registries are built eagerly so a duplicate name fails at start, not later.
+        self._owners: dict[str, dict[str, str]] = {}  # hook -> {registered name: plugin}
         self.marketplaces: dict[str, Marketplace] = self._collect(
             "register_marketplaces", Marketplace, key="code"
         )
@@ -115,7 +116,12 @@ class Engine:
                     )
                 out[name] = item
                 owners[name] = impl.plugin_name
+        self._owners[hook] = owners
         return out
+
+    def sender_plugin(self, name: str) -> str | None:
+        """The plugin that registered sender ``name`` (None: unknown sender)."""
+        return self._owners.get("register_senders", {}).get(name)
 
     def plugin_of(self, obj: object) -> str | None:
         return self.pm.get_name(obj)

@@ -337,10 +337,14 @@ def sql_markets(engine, step: Step | None = None, codes: list[str] | None = None
     hooks = dict(DEFAULT_ONLY)
     if step is not None and not _uses_review_window(engine, step):
         del hooks["review_request_window"]
+    # A sender whose plugin is off for a marketplace is vetoed there
+    # (core.default_vetoes.sender_switched_off): the Python planner writes that reason.
+    channel = engine.sender_plugin(effective_sender(engine, step)) if step is not None else None
     return [
         code
         for code in (stored_markets() if codes is None else codes)
         if all(_answering(engine, hook, code, step) == names for hook, names in hooks.items())
+        and (channel is None or engine.plugin_enabled(channel, code))
     ]
 
 

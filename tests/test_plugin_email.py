@@ -19,6 +19,7 @@ from core.inbox import BuyerMessage, mark_answered, record_buyer_message, unansw
 from core.models import (
     AuditLog,
     Campaign,
+    Decision,
     Message,
     OptOut,
     Order,
@@ -84,7 +85,7 @@ def make_email_engine(make_engine, monkeypatch):
     """An engine with the email plugin, pointed at the test servers."""
     monkeypatch.setenv(PASSWORD_ENV, SMTP_PASSWORD)
 
-    def make(smtp=None, imap=None, **overrides):
+    def make(smtp=None, imap=None, sections=None, **overrides):
         values = {"from_address": FROM}
         if smtp is not None:
             values.update(
@@ -108,6 +109,7 @@ def make_email_engine(make_engine, monkeypatch):
         return make_engine(
             plugins={"enabled": ["amazon", "demo", "email"]},
             plugin_settings={"email": values},
+            **(sections or {}),
         )
 
     return make
@@ -628,3 +630,48 @@ def test_round_trip_send_then_reply_stops_the_rest(make_email_engine, smtp, dove
     [pending] = unanswered()
     assert pending.order_id == order.id and pending.subject.startswith("Re: ")
     assert dispatch_due(engine).claimed == 0
+
+
+def test_four_marketplaces_and_email_switched_off_for_de(make_email_engine, smtp, account):
+    """Engine level, issue 6 §5: US, DE, JP and UK orders on one email campaign, with the
+    plugin switched off for DE in config.toml. Only DE changes: its step is excluded with
+    the reason (no message, nothing mailed); the others go to each marketplace's relay."""
+    engine = make_email_engine(
+        smtp=smtp, sections={"plugins.marketplaces": {"email": ["US", "JP", "UK"]}}
+    )
+    account.marketplaces = ["US", "DE", "JP", "UK"]
+    account.save()
+    first, _ = email_campaign(account)
+    TemplateVariant.create(
+        version=TemplateVersion.get(TemplateVersion.template == first.template),
+        language="ja",
+        subject="ご注文 {{ order_id }} の設定方法",
+        body=(
+            "こんにちは。\n\n{{ product_title }}（注文番号 {{ order_id }}）の設定方法を"
+            "ご案内します。\n\nご使用前に添付の取扱説明書をお読みください。\n\n"
+            "よろしくお願いいたします。\n{{ seller_name }}"
+        ),
+    )
+    relays = {
+        "US": "us0buyer@marketplace.amazon.com",
+        "DE": "de0buyer@marketplace.amazon.de",
+        "JP": "jp0buyer@marketplace.amazon.co.jp",
+        "UK": "uk0buyer@marketplace.amazon.co.uk",
+    }
+    orders = {}
+    for mkt, relay in relays.items():
+        data = order_data(mkt, delivered_days_ago=2, buyer_email=relay)
+        store_orders(account, [data], "test", set(engine.marketplaces))
+        orders[mkt] = Order.get(Order.order_id == data.order_id)
+    plan_orders(engine, [o.id for o in orders.values()])
+    assert dispatch_due(engine).states == {"sent": 3}
+    assert sorted(r.rcpt_tos[0] for r in smtp.received) == sorted(
+        relays[m] for m in ("US", "JP", "UK")
+    )
+    for mkt in ("US", "JP", "UK"):
+        subject = received_mail(smtp, [r.rcpt_tos[0] for r in smtp.received].index(relays[mkt]))
+        assert orders[mkt].order_id in subject["Subject"]
+    decision = Decision.get((Decision.order == orders["DE"]) & (Decision.step == first))
+    assert decision.outcome == "excluded"
+    assert "email plugin, switched off for DE" in decision.reason
+    assert not Message.select().where(Message.order == orders["DE"]).exists()

@@ -70,7 +70,9 @@ def _filtered(args):
     states = [s for s in args.get("state", "").split(",") if s]
     if states and set(states) <= ALL_STATES:
         # "scheduled,retry" is the dashboard's "waiting to be sent" (both still go out).
-        query = query.where(Message.state.in_(states))
+        # One state stays an equality: the (state, id) index then also gives the order.
+        one = Message.state == states[0]
+        query = query.where(one if len(states) == 1 else Message.state.in_(states))
     if args.get("campaign", "").isdigit():
         query = query.where(Message.campaign == int(args["campaign"]))
     if args.get("account", "").isdigit():
