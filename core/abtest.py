@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from peewee import CharField, DateField, FloatField, fn
 
+from .db import database
 from .models import BaseModel, Message, OrderItem, Step
 
 
@@ -68,29 +69,37 @@ def import_outcomes(text: str) -> int:
         raise OutcomeError(
             f"missing column(s): {', '.join(sorted(needed - set(reader.fieldnames or [])))}"
         )
-    stored = 0
+    rows = []
     for line, row in enumerate(reader, start=2):
         try:
-            values = dict(
-                asin=row["asin"].strip(),
-                metric=(row.get("metric") or "reviews").strip(),
-                period_start=date.fromisoformat(row["period_start"].strip()),
-                period_end=date.fromisoformat(row["period_end"].strip()),
-                value=float(row["value"]),
+            rows.append(
+                dict(
+                    asin=(row["asin"] or "").strip(),
+                    metric=(row.get("metric") or "reviews").strip(),
+                    period_start=date.fromisoformat((row["period_start"] or "").strip()),
+                    period_end=date.fromisoformat((row["period_end"] or "").strip()),
+                    value=float(row["value"]),
+                )
             )
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise OutcomeError(f"line {line}: {exc}") from exc
-        Outcome.insert(**values).on_conflict(
-            conflict_target=[
-                Outcome.asin,
-                Outcome.metric,
-                Outcome.period_start,
-                Outcome.period_end,
-            ],
-            update={Outcome.value: values["value"]},
-        ).execute()
-        stored += 1
-    return stored
+        if not rows[-1]["asin"]:
+            raise OutcomeError(f"line {line}: the asin is empty")
+        if rows[-1]["period_end"] < rows[-1]["period_start"]:
+            raise OutcomeError(f"line {line}: period_end is before period_start")
+    # All or nothing: a file with a bad line leaves the stored outcomes as they were.
+    with database.atomic():
+        for values in rows:
+            Outcome.insert(**values).on_conflict(
+                conflict_target=[
+                    Outcome.asin,
+                    Outcome.metric,
+                    Outcome.period_start,
+                    Outcome.period_end,
+                ],
+                update={Outcome.value: values["value"]},
+            ).execute()
+    return len(rows)
 
 
 def outcomes_by_variant(step: Step, metric: str = "reviews") -> dict[str, dict[str, float]]:
@@ -105,19 +114,21 @@ def outcomes_by_variant(step: Step, metric: str = "reviews") -> dict[str, dict[s
         .where((Message.step == step) & Message.sent_at.is_null(False))
         .tuples()
     )
-    outcomes = list(Outcome.select().where(Outcome.metric == metric))
+    by_asin: dict[str, list[Outcome]] = defaultdict(list)
+    for o in Outcome.select().where(Outcome.metric == metric):
+        by_asin[o.asin].append(o)
     report: dict[str, dict[str, float]] = defaultdict(lambda: {"messages": 0, metric: 0.0})
     counted: set[tuple[str, int]] = set()
     for variant, sent_at, asin in sent:
         label = variant or "A"
         report[label]["messages"] += 1
-        day = sent_at.date() if isinstance(sent_at, datetime) else sent_at
-        for o in outcomes:
-            if (
-                o.asin == asin
-                and o.period_start <= day <= o.period_end
-                and (label, o.id) not in counted
-            ):
+        day = (
+            sent_at.date()
+            if isinstance(sent_at, datetime)
+            else date.fromisoformat(str(sent_at)[:10])
+        )
+        for o in by_asin.get(asin, ()):
+            if o.period_start <= day <= o.period_end and (label, o.id) not in counted:
                 counted.add((label, o.id))
                 report[label][metric] += o.value
     return dict(report)

@@ -429,6 +429,59 @@ def test_ab_variants_holdout_and_csv_export(signed_in):
     assert csv.get_data(as_text=True).splitlines()[0] == "campaign,step,variant,state,messages"
 
 
+def test_outcomes_csv_is_attached_to_the_ab_variants(signed_in, orders):
+    """Reviews per ASIN and period, uploaded on the campaign page, are credited to the
+    variants that messaged that ASIN then; a file with a bad line imports nothing."""
+    from io import BytesIO
+
+    from core.abtest import Outcome
+    from core.clock import utcnow
+    from core.models import Order
+
+    campaign = create_preset(signed_in)
+    step = campaign.steps.order_by(Step.position).first()
+    Step.update(variants=[{"label": "A", "weight": 1}, {"label": "B", "weight": 1}]).where(
+        Step.id == step.id
+    ).execute()
+    now = utcnow()
+    for n, order in enumerate(Order.select().order_by(Order.id)):
+        Message.create(
+            order=order,
+            step=step,
+            campaign=campaign,
+            account=order.account_id,
+            sender="dry_run",
+            state="sent",
+            due_at=now,
+            sent_at=now,
+            variant="AB"[n % 2],
+        )
+    day = now.date()
+    good = f"asin,metric,period_start,period_end,value\nB0TEST0001,reviews,{day},{day},6\n"
+    bad = good + "B0OTHER,reviews,not-a-date,2026-01-01,1\n"
+    url = f"/campaigns/{campaign.id}/outcomes"
+    refused = signed_in.post(
+        url, data={"outcomes": (BytesIO(bad.encode()), "o.csv"), "csrf_token": token(signed_in)}
+    )
+    assert refused.status_code == 422
+    assert "line 3: Invalid isoformat string" in refused.get_data(as_text=True)
+    assert Outcome.select().count() == 0
+    done = signed_in.post(
+        url,
+        data={"outcomes": (BytesIO(good.encode()), "o.csv"), "csrf_token": token(signed_in)},
+        follow_redirects=True,
+    )
+    page = done.get_data(as_text=True)
+    assert "1 outcome row(s) imported" in page
+    rows = re.findall(
+        r'<tr><td>([AB])</td><td class="num">(\d+)</td><td class="num">([\d.]+)</td>'
+        r'<td class="num">([\d.]+)</td></tr>',
+        page,
+    )
+    assert rows == [("A", "2", "6", "300.0"), ("B", "2", "6", "300.0")]
+    assert AuditLog.get(AuditLog.action == "outcomes_imported").detail == "1 rows"
+
+
 def test_presets_of_the_sequences_plugin_open_in_the_editor(make_engine):
     engine = make_engine(plugins={"enabled": ["amazon", "demo", "email", "sequences"]})
     app = create_app(engine=engine)

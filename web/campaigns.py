@@ -191,7 +191,9 @@ def detail(campaign_id: int):
 def _detail_page(campaign: Campaign, errors: dict | None = None, code: int = 200):
     eng = engine()
     steps = list(campaign.steps.order_by(Step.position))
-    ab = {s.id: abtest.variant_counts(s) for s in steps if s.variants or s.holdout_percent}
+    tested = [s for s in steps if s.variants or s.holdout_percent]
+    ab = {s.id: abtest.variant_counts(s) for s in tested}
+    outcomes = {s.id: abtest.outcomes_by_variant(s) for s in tested}
     return render_template(
         "campaigns/detail.html",
         campaign=campaign,
@@ -200,6 +202,8 @@ def _detail_page(campaign: Campaign, errors: dict | None = None, code: int = 200
         counts=message_counts([campaign.id])[campaign.id],
         count_labels=COUNT_LABELS,
         ab=ab,
+        outcomes=outcomes,
+        has_outcomes=abtest.Outcome.select().exists(),
         eng=eng,
         can_edit=can_edit(),
         verbs=STATUS_VERBS,
@@ -287,6 +291,27 @@ def change_status(campaign_id: int):
         return _confirm_page(campaign, status, exc.problems, 422)
     flash(f"Campaign “{campaign.name}” is now {status}.", "success")
     return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
+
+
+@bp.route("/<int:campaign_id>/outcomes", methods=["POST"])
+@requires("editor")
+def import_outcomes(campaign_id: int):
+    """Attach measured results (e.g. new reviews per ASIN and period) to the A/B tests."""
+    campaign = get_campaign(campaign_id)
+    upload = request.files.get("outcomes")
+    text = upload.read().decode("utf-8-sig", "replace") if upload and upload.filename else ""
+    text = text or request.form.get("outcomes_text", "")
+    if not text.strip():
+        flash("Nothing imported: choose a CSV file or paste its rows.", "error")
+        return _detail_page(campaign, {"outcomes": "choose a CSV file"}, 422)
+    try:
+        stored = abtest.import_outcomes(text)
+    except abtest.OutcomeError as exc:
+        flash(f"Nothing imported: {exc}. Fix the file and upload it again.", "error")
+        return _detail_page(campaign, {"outcomes": str(exc)}, 422)
+    audit("outcomes_imported", campaign.name, f"{stored} rows")
+    flash(f"{stored} outcome row(s) imported; the A/B tables below now include them.", "success")
+    return redirect(url_for("campaigns.detail", campaign_id=campaign.id) + "#outcomes")
 
 
 @bp.route("/<int:campaign_id>/steps/<int:step_id>/ab.csv")
