@@ -38,7 +38,7 @@ def needs_text(eng, step: Step) -> bool:
     return not (stand_in and step.template_id is None and step.message_type == "review_request")
 
 
-def preview_order(eng, step: Step, order_pk: str = "", scan: int = 50) -> Order | None:
+def preview_order(eng, step: Step, order_pk: str = "", scan: int = 300) -> Order | None:
     """The order the preview renders on: the chosen one; else, among the newest orders
     of the campaign's account (or of all accounts), the newest the step's rules let
     through; else simply the newest."""
