@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-import plugins.amazon.client as amazon_client
 from core.dispatch import dispatch_due
 from core.models import Campaign, Message, Order, SellerAccount, Step
 from core.planning import plan_orders
 from core.services import save_account_credentials
 from core.sync import sync_account
-from plugins.amazon.ratelimit import RateLimiter
-from tests.fake_spapi import FakeSPAPI
 from tests.fake_spapi.auth import access_token_for
 
 CREDS = {
@@ -21,17 +18,7 @@ CREDS = {
     "lwa_client_secret": "s3cret-lwa",
 }
 
-
-@pytest.fixture(autouse=True)
-def fresh_limiter(monkeypatch):
-    """The plugin's buckets are per process; each test starts with full ones."""
-    monkeypatch.setattr(amazon_client, "limiter", RateLimiter())
-
-
-@pytest.fixture
-def fake():
-    with FakeSPAPI() as server:
-        yield server
+pytestmark = pytest.mark.usefixtures("fresh_limiter")
 
 
 @pytest.fixture

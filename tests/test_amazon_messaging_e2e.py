@@ -8,33 +8,20 @@ from __future__ import annotations
 
 import pytest
 
-import plugins.amazon.client as amazon_client
 from core import Attachment, Rendered, hookimpl
 from core.clock import utcnow
 from core.dispatch import dispatch_due
 from core.models import Message, Order, SellerAccount
 from core.planning import plan_orders
 from core.sync import sync_account
-from plugins.amazon.ratelimit import RateLimiter
 from plugins.amazon.senders import messaging_send
-from tests.fake_spapi import FakeSPAPI
 from tests.fake_spapi.harness import amazon_settings, connect, messaging_step
 from tests.fake_spapi.schema import body_schema, problems
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 ORDER = "302-5555555-1000001"
 
-
-@pytest.fixture(autouse=True)
-def fresh_limiter(monkeypatch):
-    """The plugin's buckets are per process; each test starts with full ones."""
-    monkeypatch.setattr(amazon_client, "limiter", RateLimiter())
-
-
-@pytest.fixture
-def fake():
-    with FakeSPAPI() as server:
-        yield server
+pytestmark = pytest.mark.usefixtures("fresh_limiter")
 
 
 class Attach:

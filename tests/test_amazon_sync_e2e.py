@@ -10,31 +10,18 @@ import time
 
 import pytest
 
-import plugins.amazon.client as amazon_client
 from core.clock import utcnow
 from core.dispatch import dispatch_due
 from core.models import Message, Order, OrderItem, SellerAccount
 from core.planning import plan_orders
 from core.sync import sync_account
-from plugins.amazon.ratelimit import RateLimiter
 from plugins.amazon.source import test_connection as check_connection
-from tests.fake_spapi import FakeSPAPI
 from tests.fake_spapi.harness import amazon_settings, connect, review_step
 from tests.fake_spapi.schema import body_schema, problems
 
 IDS = [f"302-7000000-{n:07d}" for n in range(1, 6)]
 
-
-@pytest.fixture(autouse=True)
-def fresh_limiter(monkeypatch):
-    """The plugin's buckets are per process; each test starts with full ones."""
-    monkeypatch.setattr(amazon_client, "limiter", RateLimiter())
-
-
-@pytest.fixture
-def fake():
-    with FakeSPAPI() as server:
-        yield server
+pytestmark = pytest.mark.usefixtures("fresh_limiter")
 
 
 def setup(make_engine, fake, **settings):

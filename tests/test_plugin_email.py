@@ -40,7 +40,6 @@ from tests.mailservers import (
     SMTP_USER,
     TEMPFAIL_PREFIX,
     Dovecot,
-    SmtpServer,
     free_port,
     require_dovecot,
 )
@@ -51,19 +50,6 @@ PASSWORD_ENV = "FOLLOWUP_TEST_SMTP_PASSWORD"
 
 
 # -- servers and engine ---------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def smtp_server(tmp_path_factory):
-    server = SmtpServer(tmp_path_factory.mktemp("smtp")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp(smtp_server):
-    smtp_server.received.clear()
-    return smtp_server
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ from plugins.eu_vat import is_invoice_step
 from plugins.eu_vat.config import InvoiceSettings, settings_for
 from plugins.eu_vat.sources import InvoiceMissing, fetch_url, get_invoice, read_folder
 from tests.conftest import order_data
-from tests.mailservers import SMTP_PASSWORD, SMTP_USER, SmtpServer
+from tests.mailservers import SMTP_PASSWORD, SMTP_USER
 
 MB = 1024 * 1024
 PASSWORD_ENV = "FOLLOWUP_TEST_EU_VAT_SMTP_PASSWORD"
@@ -121,19 +121,6 @@ def invoices(http_server):
     http_server.routes.clear()
     http_server.requests.clear()
     return http_server
-
-
-@pytest.fixture(scope="module")
-def smtp_server(tmp_path_factory):
-    server = SmtpServer(tmp_path_factory.mktemp("smtp")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp(smtp_server):
-    smtp_server.received.clear()
-    return smtp_server
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from core.models import AuditLog, Campaign, Message, SellerAccount, Step, Templa
 from core.store import store_orders
 from core.templates import save_version
 from tests.conftest import order_data
-from tests.mailservers import SMTP_PASSWORD, SMTP_USER, SmtpServer
+from tests.mailservers import SMTP_PASSWORD, SMTP_USER
 from tests.support.web import csrf_token, login, make_admin
 from web import create_app
 
@@ -32,19 +32,6 @@ MANUAL_BODY = (
     "Hello,\n\nthe manual for your {{ product_title }} (order {{ order_id }}) is attached "
     "to this message. It explains the set-up step by step.\n\n{{ contact_instruction }}"
 )
-
-
-@pytest.fixture(scope="module")
-def smtp_server(tmp_path_factory):
-    server = SmtpServer(tmp_path_factory.mktemp("smtp-test-send")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def smtp(smtp_server):
-    smtp_server.received.clear()
-    return smtp_server
 
 
 def _email_settings(smtp, **overrides) -> dict:

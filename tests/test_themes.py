@@ -13,8 +13,6 @@ from tests import test_plugin_email as email_tests
 from tests.test_plugin_email import new_message, new_order, received_mail
 
 # The email plugin's real SMTP server (aiosmtpd, STARTTLS) and engine fixtures.
-smtp_server = email_tests.smtp_server
-smtp = email_tests.smtp
 make_email_engine = email_tests.make_email_engine
 
 BODY = (
