@@ -18,8 +18,6 @@ from core.crypto import CredentialError
 from core.models import AuditLog, Message, Order, SellerAccount
 from core.queue import make_huey
 from core.services import account_credentials, save_account_credentials
-from plugins.amazon import client as amazon_client
-from plugins.amazon.ratelimit import RateLimiter
 from tests.fake_spapi import FakeSPAPI
 from tests.fake_spapi.auth import access_token_for
 from tests.support.web import csrf_token, login, make_admin
@@ -122,10 +120,10 @@ def fake():
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limits(monkeypatch):
+def fresh_rate_limits(fresh_limiter):
     # The Amazon plugin's token buckets live for the process, keyed by account id; each
     # test's fresh database reuses id 1, so give each test the buckets a new process has.
-    monkeypatch.setattr(amazon_client, "limiter", RateLimiter())
+    return fresh_limiter
 
 
 @pytest.fixture
