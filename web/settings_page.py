@@ -138,22 +138,29 @@ def user_role(user_id: int):
     return redirect(url_for("settings.users"))
 
 
+def _act_on_another_user(user_id: int, act, verb: str, action: str, done: str):
+    """Disable or delete a user: never yourself, and what ``act`` refuses is shown (422)."""
+    user = _user(user_id)
+    if user.id == current_user().id:
+        flash(f"You cannot {verb} yourself: ask another admin.", "error")
+        return _users_page(422)
+    try:
+        act(user)
+    except UserError as exc:
+        flash(str(exc), "error")
+        return _users_page(422)
+    audit(action, user.username)
+    flash(f"{user.username} {done}.", "success")
+    return redirect(url_for("settings.users"))
+
+
 @bp.route("/users/<int:user_id>/disable", methods=["POST"])
 @requires("admin")
 def user_disable(user_id: int):
     """Block a user's sign-in and end their sessions."""
-    user = _user(user_id)
-    if user.id == current_user().id:
-        flash("You cannot disable yourself: ask another admin.", "error")
-        return _users_page(422)
-    try:
-        disable_user(user)
-    except UserError as exc:
-        flash(str(exc), "error")
-        return _users_page(422)
-    audit("user_disabled", user.username)
-    flash(f"{user.username} is disabled and signed out.", "success")
-    return redirect(url_for("settings.users"))
+    return _act_on_another_user(
+        user_id, disable_user, "disable", "user_disabled", "is disabled and signed out"
+    )
 
 
 @bp.route("/users/<int:user_id>/enable", methods=["POST"])
@@ -171,18 +178,7 @@ def user_enable(user_id: int):
 @requires("admin")
 def user_delete(user_id: int):
     """Delete a user (never yourself, never the last active admin)."""
-    user = _user(user_id)
-    if user.id == current_user().id:
-        flash("You cannot delete yourself: ask another admin.", "error")
-        return _users_page(422)
-    try:
-        delete_user(user)
-    except UserError as exc:
-        flash(str(exc), "error")
-        return _users_page(422)
-    audit("user_deleted", user.username)
-    flash(f"{user.username} deleted.", "success")
-    return redirect(url_for("settings.users"))
+    return _act_on_another_user(user_id, delete_user, "delete", "user_deleted", "deleted")
 
 
 @bp.route("/audit")
