@@ -145,9 +145,18 @@ def _build(engine, account, api_cls, marketplace_code, lwa_url, timeout, endpoin
     )
     if endpoint:
         client.endpoint = endpoint.rstrip("/")
+    # The library offers no public hook on its HTTP client (2.1.x keeps an httpx.Client in
+    # ``_transport._client``); the end-to-end tests' malformed-answer cases fail if a new
+    # release moves it, and production says so in the log instead of going quiet.
     http = getattr(getattr(client, "_transport", None), "_client", None)
     if isinstance(http, httpx.Client):
         http.event_hooks["response"] = [*http.event_hooks["response"], check_answer]
+    else:
+        log.warning(
+            "python-amazon-sp-api: no httpx client found on %s; non-JSON and malformed "
+            "answers are reported as the library raises them",
+            type(client).__name__,
+        )
     return client
 
 
