@@ -102,33 +102,45 @@ def import_outcomes(text: str) -> int:
     return len(rows)
 
 
-def outcomes_by_variant(step: Step, metric: str = "reviews") -> dict[str, dict[str, float]]:
-    """{variant: {"messages": n, metric: sum of outcomes of the ASINs it messaged}}.
+SHARED = "shared"  # outcomes of ASIN-periods that several variants messaged
 
-    An outcome counts for a variant when the variant sent to an order containing that ASIN
-    within the outcome's period.
+
+def outcomes_by_variant(step: Step, metric: str = "reviews") -> dict[str, dict[str, float]]:
+    """{variant: {"messages": n, metric: outcomes only that variant can have caused}}.
+
+    Amazon reports reviews per ASIN and period, never per message. An outcome (one ASIN,
+    one period) is credited to a variant only when that variant alone messaged buyers of
+    the ASIN in the period; outcomes several variants touched go to ``SHARED`` ("messages"
+    0), since nothing tells them apart. So variants compare cleanly when a seller tests
+    them on different ASINs or periods, and the shared total shows how much is mixed.
+    The holdout is a variant here: its orders count on the day their message would have
+    gone out (their skipped message's due time).
     """
-    sent = (
-        Message.select(Message.variant, Message.sent_at, OrderItem.asin)
+    when = fn.COALESCE(Message.sent_at, Message.due_at)
+    rows = (
+        Message.select(Message.variant, when, OrderItem.asin)
         .join(OrderItem, on=(OrderItem.order == Message.order))
-        .where((Message.step == step) & Message.sent_at.is_null(False))
+        .where(
+            (Message.step == step)
+            & (Message.sent_at.is_null(False) | (Message.variant == "holdout"))
+        )
         .tuples()
     )
     by_asin: dict[str, list[Outcome]] = defaultdict(list)
     for o in Outcome.select().where(Outcome.metric == metric):
         by_asin[o.asin].append(o)
     report: dict[str, dict[str, float]] = defaultdict(lambda: {"messages": 0, metric: 0.0})
-    counted: set[tuple[str, int]] = set()
-    for variant, sent_at, asin in sent:
+    touched: dict[int, set[str]] = defaultdict(set)
+    values: dict[int, float] = {}
+    for variant, at, asin in rows:
         label = variant or "A"
         report[label]["messages"] += 1
-        day = (
-            sent_at.date()
-            if isinstance(sent_at, datetime)
-            else date.fromisoformat(str(sent_at)[:10])
-        )
+        day = at.date() if isinstance(at, datetime) else date.fromisoformat(str(at)[:10])
         for o in by_asin.get(asin, ()):
-            if o.period_start <= day <= o.period_end and (label, o.id) not in counted:
-                counted.add((label, o.id))
-                report[label][metric] += o.value
+            if o.period_start <= day <= o.period_end:
+                touched[o.id].add(label)
+                values[o.id] = o.value
+    for outcome_id, labels in touched.items():
+        target = next(iter(labels)) if len(labels) == 1 else SHARED
+        report[target][metric] += values[outcome_id]
     return dict(report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import timedelta
 
 import pytest
@@ -176,6 +177,38 @@ def test_outcomes_are_attached_to_variants(engine, account):
     assert stored == 1
     report = outcomes_by_variant(campaign.steps.get())
     assert report["A"]["messages"] == 20 and report["A"]["reviews"] == 7
+
+
+def test_outcomes_several_variants_touched_are_shared_and_the_holdout_counts(engine, account):
+    """Reviews are per ASIN and period: one only variant A messaged is A's; one A and B
+    both messaged is shared (credited to neither); the holdout is credited like a variant
+    on the day its message would have gone out."""
+    from core.models import OrderItem
+
+    ids = orders(account, *(order_data("US", delivered_days_ago=7) for _ in range(40)))
+    step = dict(REVIEW_STEP, variants=[{"label": "A", "weight": 1}, {"label": "B", "weight": 1}])
+    campaign = create_campaign(engine, "AB", [dict(step, holdout_percent=25)])
+    Campaign.update(status="active").where(Campaign.id == campaign.id).execute()
+    plan_orders(engine, ids)
+    dispatch_due(engine)
+    by_variant = defaultdict(list)
+    for m in Message.select():
+        by_variant[m.variant].append(m.order_id)
+    assert set(by_variant) == {"A", "B", "holdout"}
+    # A's first order and the holdout's orders are of their own products.
+    OrderItem.update(asin="B0ONLYA").where(OrderItem.order == by_variant["A"][0]).execute()
+    OrderItem.update(asin="B0HOLD").where(OrderItem.order.in_(by_variant["holdout"])).execute()
+    today = utcnow().date()
+    rows = "".join(
+        f"{asin},reviews,{today - timedelta(days=10)},{today},{value}\n"
+        for asin, value in (("B0ONLYA", 3), ("B0TEST0001", 10), ("B0HOLD", 2))
+    )
+    import_outcomes("asin,metric,period_start,period_end,value\n" + rows)
+    report = outcomes_by_variant(campaign.steps.get())
+    assert report["A"] == {"messages": len(by_variant["A"]), "reviews": 3}
+    assert report["B"] == {"messages": len(by_variant["B"]), "reviews": 0}
+    assert report["holdout"] == {"messages": len(by_variant["holdout"]), "reviews": 2}
+    assert report["shared"]["reviews"] == 10
 
 
 def test_daily_limit_sends_higher_priority_first_and_the_rest_waits(make_engine):

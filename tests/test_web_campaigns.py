@@ -456,15 +456,23 @@ def test_outcomes_csv_is_attached_to_the_ab_variants(signed_in, orders):
             sent_at=now,
             variant="AB"[n % 2],
         )
+    # Variant B's orders are of another product: its reviews can only come from B.
+    from core.models import OrderItem
+
+    b_orders = [m.order_id for m in Message.select().where(Message.variant == "B")]
+    OrderItem.update(asin="B0TEST0002").where(OrderItem.order.in_(b_orders)).execute()
     day = now.date()
-    good = f"asin,metric,period_start,period_end,value\nB0TEST0001,reviews,{day},{day},6\n"
+    good = (
+        f"asin,metric,period_start,period_end,value\nB0TEST0001,reviews,{day},{day},6\n"
+        f"B0TEST0002,reviews,{day},{day},1\n"
+    )
     bad = good + "B0OTHER,reviews,not-a-date,2026-01-01,1\n"
     url = f"/campaigns/{campaign.id}/outcomes"
     refused = signed_in.post(
         url, data={"outcomes": (BytesIO(bad.encode()), "o.csv"), "csrf_token": token(signed_in)}
     )
     assert refused.status_code == 422
-    assert "line 3: Invalid isoformat string" in refused.get_data(as_text=True)
+    assert "line 4: Invalid isoformat string" in refused.get_data(as_text=True)
     assert Outcome.select().count() == 0
     done = signed_in.post(
         url,
@@ -472,14 +480,14 @@ def test_outcomes_csv_is_attached_to_the_ab_variants(signed_in, orders):
         follow_redirects=True,
     )
     page = done.get_data(as_text=True)
-    assert "1 outcome row(s) imported" in page
+    assert "2 outcome row(s) imported" in page
     rows = re.findall(
         r'<tr><td>([AB])</td><td class="num">(\d+)</td><td class="num">([\d.]+)</td>'
         r'<td class="num">([\d.]+)</td></tr>',
         page,
     )
-    assert rows == [("A", "2", "6", "300.0"), ("B", "2", "6", "300.0")]
-    assert AuditLog.get(AuditLog.action == "outcomes_imported").detail == "1 rows"
+    assert rows == [("A", "2", "6", "300.0"), ("B", "2", "1", "50.0")]
+    assert AuditLog.get(AuditLog.action == "outcomes_imported").detail == "2 rows"
 
 
 def test_presets_of_the_sequences_plugin_open_in_the_editor(make_engine):
