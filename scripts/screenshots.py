@@ -57,6 +57,9 @@ def main(out: Path, extra: tuple[str, ...] = ()) -> None:
         username="admin", password_hash=hash_password("screenshot-pass"), must_change_password=False
     )
     load_demo(engine)
+    # The demo's personalised products, so the FBM preset's customization step has orders
+    # to preview on (a seller fills these lists on the Plugins page).
+    engine.set_plugin_setting("sequences", "customized_skus", "ENGR-CUTBOARD\nHANKO-CUSTOM")
     skipped = Decision.select().where(Decision.outcome == "excluded").first()
     preset = next(p for p in engine.presets("US", "FBM") if len(p.steps) > 1)
     campaign = create_from_preset(engine, preset)
