@@ -193,7 +193,9 @@ def _detail_page(campaign: Campaign, errors: dict | None = None, code: int = 200
     steps = list(campaign.steps.order_by(Step.position))
     tested = [s for s in steps if s.variants or s.holdout_percent]
     ab = {s.id: abtest.variant_counts(s) for s in tested}
-    outcomes = {s.id: abtest.outcomes_by_variant(s) for s in tested}
+    has_outcomes = abtest.Outcome.select().exists()
+    # Crediting reads every message of the step: only once the seller imported outcomes.
+    outcomes = {s.id: abtest.outcomes_by_variant(s) for s in tested} if has_outcomes else {}
     return render_template(
         "campaigns/detail.html",
         campaign=campaign,
@@ -203,7 +205,7 @@ def _detail_page(campaign: Campaign, errors: dict | None = None, code: int = 200
         count_labels=COUNT_LABELS,
         ab=ab,
         outcomes=outcomes,
-        has_outcomes=abtest.Outcome.select().exists(),
+        has_outcomes=has_outcomes,
         eng=eng,
         can_edit=can_edit(),
         verbs=STATUS_VERBS,
@@ -300,9 +302,8 @@ def import_outcomes(campaign_id: int):
     campaign = get_campaign(campaign_id)
     upload = request.files.get("outcomes")
     text = upload.read().decode("utf-8-sig", "replace") if upload and upload.filename else ""
-    text = text or request.form.get("outcomes_text", "")
     if not text.strip():
-        flash("Nothing imported: choose a CSV file or paste its rows.", "error")
+        flash("Nothing imported: choose a CSV file with at least one row.", "error")
         return _detail_page(campaign, {"outcomes": "choose a CSV file"}, 422)
     try:
         stored = abtest.import_outcomes(text)
