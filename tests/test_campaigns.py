@@ -353,3 +353,32 @@ def test_rendered_text_failing_the_linter_is_skipped_with_rule_ids(engine, accou
     message = Message.get()
     assert message.state == "skipped"
     assert message.reason == "skipped: compliance FU-LINK-EXTERNAL"
+
+
+def test_as_of_moves_the_clock_of_this_thread_only():
+    """The dry run pins "now" to each message's due time; a web request or the worker
+    running at the same moment in another thread must keep the real time."""
+    import threading
+    from datetime import datetime
+
+    from core.clock import as_of
+
+    past = datetime(2026, 1, 5, 10, 0)
+    seen = {}
+    inside, done = threading.Event(), threading.Event()
+
+    def other_thread():
+        inside.wait(5)
+        seen["other"] = utcnow()
+        done.set()
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    with as_of(past):
+        inside.set()
+        done.wait(5)
+        seen["here"] = utcnow()
+    worker.join()
+    assert seen["here"] == past
+    assert seen["other"] > past + timedelta(days=300)
+    assert utcnow() > past + timedelta(days=300)  # released after the block
