@@ -16,7 +16,7 @@ from core.planning import plan_orders
 from core.sync import sync_account
 from plugins.amazon.senders import messaging_send
 from tests.fake_spapi.harness import amazon_settings, connect, messaging_step
-from tests.fake_spapi.schema import body_schema, problems
+from tests.fake_spapi.schema import model_problems
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 ORDER = "302-5555555-1000001"
@@ -74,7 +74,7 @@ def test_buyer_locale_from_get_attributes_picks_the_template_language(make_engin
     [post] = fake.calls_of("createConfirmDeliveryDetails")
     assert post.query["marketplaceIds"] == ["A1PA6795UKMFR9"]
     path = "/messaging/v1/orders/{amazonOrderId}/messages/confirmDeliveryDetails"
-    assert problems(post.body, *body_schema("messaging.json", path, "POST")) == []
+    assert model_problems(post.body, "messaging.json", path, "POST") == []
 
 
 def test_text_over_amazons_limit_fails_before_any_call(make_engine, fake):
@@ -176,10 +176,8 @@ def test_send_invoice_with_the_pdf_from_message_attachments(make_engine, fake, m
         {"uploadDestinationId": upload["id"], "fileName": f"{ORDER}.pdf"}
     ]
     # what the plugin sent is what Amazon's model describes
-    schema, defs = body_schema(
-        "messaging.json", "/messaging/v1/orders/{amazonOrderId}/messages/invoice", "POST"
-    )
-    assert problems(body, schema, defs) == []
+    path = "/messaging/v1/orders/{amazonOrderId}/messages/invoice"
+    assert model_problems(body, "messaging.json", path, "POST") == []
 
 
 def test_invoice_through_the_real_eu_vat_plugin(make_engine, fake, tmp_path):

@@ -17,7 +17,7 @@ from core.planning import plan_orders
 from core.sync import sync_account
 from plugins.amazon.source import test_connection as check_connection
 from tests.fake_spapi.harness import amazon_settings, connect, review_step
-from tests.fake_spapi.schema import body_schema, problems
+from tests.fake_spapi.schema import model_problems
 
 IDS = [f"302-7000000-{n:07d}" for n in range(1, 6)]
 
@@ -73,8 +73,8 @@ def test_reports_backfill_imports_the_all_orders_file(make_engine, fake, gzip):
     assert fake.count("getReportDocument") == 1 and fake.count("searchOrders") == 0
     [create] = fake.calls_of("createReport")
     assert create.body["marketplaceIds"] == ["A1PA6795UKMFR9"] and create.body["dataStartTime"]
-    spec = body_schema("reports_2021-06-30.json", "/reports/2021-06-30/reports", "POST")
-    assert problems(create.body, *spec) == []  # what Amazon's model describes
+    path = "/reports/2021-06-30/reports"  # what Amazon's model describes:
+    assert model_problems(create.body, "reports_2021-06-30.json", path, "POST") == []
     cancelled = Order.get(Order.order_id == "302-7000000-0000009")
     assert "cancelled" in cancelled.event_times()
     assert "delivered" in Order.get(Order.order_id == IDS[0]).event_times()

@@ -11,23 +11,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.fake_spapi import ROUTES, FakeSPAPI
 from tests.fake_spapi.auth import access_token_for
-from tests.fake_spapi.schema import problems
+from tests.fake_spapi.schema import MODELS, load, problems
 
-MODELS = Path(__file__).parents[2] / "shared" / "sp-api-models"
 DE = "A1PA6795UKMFR9"
 ORDER = "302-1111111-2222222"
 pytestmark = pytest.mark.skipif(not MODELS.is_dir(), reason=f"no models in {MODELS}")
-
-
-def load(name: str) -> dict:
-    return json.loads((MODELS / name).read_text())
 
 
 def test_the_checker_catches_what_it_claims():

@@ -4,6 +4,7 @@ models' location (``shared/sp-api-models`` beside the clone)."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 MODELS = Path(__file__).parents[3] / "shared" / "sp-api-models"
@@ -12,6 +13,17 @@ MODELS = Path(__file__).parents[3] / "shared" / "sp-api-models"
 def load(name: str) -> dict:
     """One model file of shared/sp-api-models."""
     return json.loads((MODELS / name).read_text())
+
+
+def model_problems(value, model: str, path: str, method: str) -> list[str]:
+    """What is wrong with request body ``value`` against Amazon's ``model`` for the
+    operation. The models are not in the project (their README asks so): CI always has
+    ``shared/sp-api-models`` beside the clone; a clone without it gets a warning and no
+    check, while the rest of the test still runs."""
+    if not MODELS.is_dir():
+        warnings.warn(f"no models in {MODELS}: {method} {path} body not checked", stacklevel=2)
+        return []
+    return problems(value, *body_schema(model, path, method))
 
 
 def body_schema(model: str, path: str, method: str) -> tuple[dict, dict]:
