@@ -18,6 +18,7 @@ from .contracts import SCHEDULED, Preset
 from .db import database
 from .models import AuditLog, Campaign, Message, Order, Step, Template
 from .planning import (
+    PlanResult,
     check_rules,
     due_time,
     effective_sender,
@@ -242,8 +243,35 @@ def set_status(engine, campaign: Campaign, status: str, *, user: str = "") -> Ca
     return campaign
 
 
-def replan_campaign(engine, campaign: Campaign):
-    """Re-plan every order against this campaign's steps only."""
+REPLAN_LEASE = timedelta(hours=2)  # longer than the largest re-plan measured (bench/)
+
+
+def replan_campaign(engine, campaign: Campaign) -> PlanResult | None:
+    """Re-plan every order against this campaign's steps only.
+
+    Up to ``[planning] inline_replan_max_orders`` orders, at once (the seller sees the
+    result on the next page). Beyond that a web request would wait minutes, so the request
+    is stored on the campaign and the worker's tick re-plans it (``run_pending_replans``);
+    returns ``None`` then. Until it runs, dispatch re-checks rules and vetoes on every
+    message anyway, so nothing is sent that the edited campaign forbids.
+    """
+    limit = engine.settings.get("planning", "inline_replan_max_orders")
+    orders = Order.select(Order.id)
+    if campaign.account_id:
+        orders = orders.where(Order.account == campaign.account_id)
+    if orders.limit(limit + 1).count() > limit:
+        campaign.replan_requested_at = utcnow()
+        Campaign.update(replan_requested_at=campaign.replan_requested_at).where(
+            Campaign.id == campaign.id
+        ).execute()
+        log.info(
+            "campaign %s: re-plan of more than %s orders left to the worker", campaign.id, limit
+        )
+        return None
+    return _replan_now(engine, campaign)
+
+
+def _replan_now(engine, campaign: Campaign) -> PlanResult:
     steps = list(
         Step.select(Step, Campaign)
         .join(Campaign)
@@ -253,6 +281,37 @@ def replan_campaign(engine, campaign: Campaign):
     from .planning_bulk import replan  # set-based: a campaign edit re-plans every order
 
     return replan(engine, steps=steps)
+
+
+def run_pending_replans(engine) -> int:
+    """Re-plan the campaigns whose edit asked the worker to (see ``replan_campaign``).
+
+    Each is taken under a lease, so a second worker thread skips it; the request is
+    cleared only when no newer edit came in meanwhile, and a crash leaves it for the next
+    tick (re-planning is idempotent). Returns how many campaigns were re-planned.
+    """
+    done = 0
+    pending = Campaign.select().where(Campaign.replan_requested_at.is_null(False))
+    for campaign in pending:
+        started = utcnow()
+        claimed = (
+            Campaign.update(replan_lease_until=started + REPLAN_LEASE)
+            .where(
+                (Campaign.id == campaign.id)
+                & (Campaign.replan_lease_until.is_null() | (Campaign.replan_lease_until < started))
+            )
+            .execute()
+        )
+        if not claimed:
+            continue
+        result = _replan_now(engine, campaign)
+        Campaign.update(replan_lease_until=None).where(Campaign.id == campaign.id).execute()
+        Campaign.update(replan_requested_at=None).where(
+            (Campaign.id == campaign.id) & (Campaign.replan_requested_at <= started)
+        ).execute()
+        log.info("campaign %s re-planned by the worker: %s", campaign.id, result)
+        done += 1
+    return done
 
 
 @dataclass

@@ -80,6 +80,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "lease_seconds": Key(int, 300, "how long a claimed message is reserved"),
         "max_attempts": Key(int, 5, "attempts before a retryable failure becomes permanent"),
     },
+    "planning": {
+        "inline_replan_max_orders": Key(
+            int,
+            50_000,
+            "a campaign edit re-plans up to this many orders at once; more, the worker does",
+        ),
+    },
     "sync": {
         "interval_minutes": Key(int, 30, "how often each account's orders are synced"),
         "overlap_minutes": Key(int, 30, "re-read this much before the last cursor"),

@@ -185,6 +185,11 @@ class Campaign(BaseModel):
     preset = CharField(max_length=80, default="")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    # An edit of a campaign serving many orders asks the worker to re-plan it (stored
+    # here, so a crash or a lost huey task loses nothing); the lease keeps two worker
+    # threads from re-planning it at once (core.campaigns.run_pending_replans).
+    replan_requested_at = DateTimeField(null=True)
+    replan_lease_until = DateTimeField(null=True)
 
 
 class Step(BaseModel):

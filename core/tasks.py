@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from huey import crontab
 
+from .campaigns import run_pending_replans
 from .clock import utcnow
 from .dispatch import dispatch_due
 from .planning import plan_all, plan_orders
@@ -85,8 +86,10 @@ class Runtime:
         return count
 
     def run_tick(self) -> None:
-        """Sync accounts whose interval passed, dispatch due messages, run plugin jobs."""
+        """Sync accounts whose interval passed, re-plan campaigns whose large edit asked
+        for it, dispatch due messages, run plugin jobs."""
         self.sync_due_accounts()
+        run_pending_replans(self.engine)
         dispatch_due(self.engine)
         now = utcnow()
         for job in self.engine.jobs.values():

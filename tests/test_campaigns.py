@@ -382,3 +382,63 @@ def test_as_of_moves_the_clock_of_this_thread_only():
     assert seen["here"] == past
     assert seen["other"] > past + timedelta(days=300)
     assert utcnow() > past + timedelta(days=300)  # released after the block
+
+
+def test_a_large_campaign_edit_is_re_planned_by_the_worker(make_engine, account):
+    """Over ``[planning] inline_replan_max_orders`` orders, activation stores a re-plan
+    request instead of making the seller wait; the worker's tick plans it, clears the
+    request, and the campaign page says so while it is pending."""
+    from core.campaigns import run_pending_replans
+    from core.queue import make_huey
+    from core.tasks import Runtime
+
+    engine = make_engine(planning={"inline_replan_max_orders": 2})
+    orders(account, *(order_data("US", delivered_days_ago=7) for _ in range(3)))
+    campaign = create_campaign(engine, "Reviews", [REVIEW_STEP])
+    set_status(engine, campaign, "active")
+    assert Message.select().count() == 0
+    assert Campaign.get_by_id(campaign.id).replan_requested_at is not None
+    account.last_sync_at = utcnow()  # the tick syncs nothing new, it only re-plans
+    account.save()
+    Runtime(engine, make_huey(engine.settings, immediate=True)).run_tick()
+    assert Message.select().where(Message.campaign == campaign.id).count() == 3
+    campaign = Campaign.get_by_id(campaign.id)
+    assert campaign.replan_requested_at is None and campaign.replan_lease_until is None
+    assert run_pending_replans(engine) == 0
+
+
+def test_pending_re_plan_survives_a_crash_and_a_held_lease(make_engine, account, monkeypatch):
+    from core import campaigns as campaigns_module
+    from core.campaigns import run_pending_replans
+
+    engine = make_engine(planning={"inline_replan_max_orders": 0})
+    orders(account, order_data("US", delivered_days_ago=7))
+    campaign = create_campaign(engine, "Reviews", [REVIEW_STEP])
+    set_status(engine, campaign, "active")
+    real = campaigns_module._replan_now
+
+    def crash(engine, campaign):
+        raise RuntimeError("worker killed mid re-plan")
+
+    monkeypatch.setattr(campaigns_module, "_replan_now", crash)
+    with pytest.raises(RuntimeError):
+        run_pending_replans(engine)
+    assert Campaign.get_by_id(campaign.id).replan_requested_at is not None  # not lost
+    # Another worker thread holds the lease: this one leaves the campaign alone.
+    monkeypatch.setattr(campaigns_module, "_replan_now", real)
+    assert run_pending_replans(engine) == 0 and Message.select().count() == 0
+    # The lease of the crashed run expires; then the request is carried out.
+    Campaign.update(replan_lease_until=utcnow() - timedelta(seconds=1)).execute()
+
+    def edited_meanwhile(engine, campaign):
+        result = real(engine, campaign)
+        later = utcnow()  # the seller edits again while the worker re-plans
+        Campaign.update(replan_requested_at=later).where(Campaign.id == campaign.id).execute()
+        return result
+
+    monkeypatch.setattr(campaigns_module, "_replan_now", edited_meanwhile)
+    assert run_pending_replans(engine) == 1 and Message.select().count() == 1
+    assert Campaign.get_by_id(campaign.id).replan_requested_at is not None  # runs again
+    monkeypatch.setattr(campaigns_module, "_replan_now", real)
+    assert run_pending_replans(engine) == 1
+    assert Campaign.get_by_id(campaign.id).replan_requested_at is None

@@ -58,3 +58,24 @@ def test_review_window_step_plans_on_postgresql(make_engine, pg_url):
     (decision,) = Decision.select()
     assert decision.outcome == "planned"
     assert "5 days after earliest to 30 days after latest delivery" in decision.decided_by
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_0014_adds_the_replan_request_to_an_older_database(make_engine, request, backend):
+    from core.models import Campaign
+
+    sections = (
+        {"database": {"url": request.getfixturevalue("pg_url")}} if backend != "sqlite" else {}
+    )
+    engine = make_engine(**sections)
+    for column in ("replan_requested_at", "replan_lease_until"):
+        engine.db.execute_sql(f'ALTER TABLE "campaign" DROP COLUMN "{column}"')
+    engine.db.execute_sql("DELETE FROM schema_migrations WHERE version = 14")
+    assert engine.migrate() == ["0014_campaign_replan_request"]
+    columns = {c.name for c in engine.db.get_columns("campaign")}
+    assert {"replan_requested_at", "replan_lease_until"} <= columns
+    Campaign.create(name="After upgrade")
+    assert Campaign.get().replan_requested_at is None
+    assert engine.migrate() == []

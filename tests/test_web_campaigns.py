@@ -790,3 +790,14 @@ def test_list_counts_link_to_the_state_they_count(signed_in, orders):
     detail = signed_in.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
     assert f'href="{base}scheduled">{scheduled} scheduled</a>' in detail
     assert f'href="{base}retry">1 to retry</a>' in detail
+
+
+def test_campaign_page_says_when_the_worker_will_re_plan_it(signed_in):
+    campaign = create_preset(signed_in)
+    page = signed_in.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "Re-planning this campaign" not in page
+    from core.clock import utcnow
+
+    Campaign.update(replan_requested_at=utcnow()).where(Campaign.id == campaign.id).execute()
+    page = signed_in.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "Re-planning this campaign's orders in the background" in page
