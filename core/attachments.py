@@ -29,19 +29,18 @@ KINDS = {
     "instructions": "Product instructions or manual",
     "warranty": "Warranty information",
 }
-# File types Amazon's Buyer-Seller Messaging relay accepts (DOMAIN.md §2.3); the
-# Messaging API's Uploads flow takes the same documents.
+# File types Amazon's Buyer-Seller Messaging relay accepts, by extension exactly as Amazon
+# lists them (DOMAIN.md §2.3: no .jpeg, no .tif); the Messaging API's Uploads flow takes
+# the same documents. The email plugin checks sends against this same table.
 EXTENSIONS = {
     ".pdf": "application/pdf",
     ".txt": "text/plain",
     ".doc": "application/msword",
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
     ".gif": "image/gif",
     ".bmp": "image/bmp",
     ".png": "image/png",
-    ".tif": "image/tiff",
     ".tiff": "image/tiff",
 }
 # The first bytes each binary type must start with: a renamed file is refused at upload,
@@ -51,11 +50,9 @@ SIGNATURES = {
     ".doc": (b"\xd0\xcf\x11\xe0",),
     ".docx": (b"PK\x03\x04",),
     ".jpg": (b"\xff\xd8\xff",),
-    ".jpeg": (b"\xff\xd8\xff",),
     ".gif": (b"GIF87a", b"GIF89a"),
     ".bmp": (b"BM",),
     ".png": (b"\x89PNG\r\n\x1a\n",),
-    ".tif": (b"II*\x00", b"MM\x00*"),
     ".tiff": (b"II*\x00", b"MM\x00*"),
 }
 # Amazon's relay refuses messages whose attachments exceed 10 MB in total; one file
@@ -181,18 +178,17 @@ def files_for(step: Step, skus: set[str], language: str) -> list[StoredFile]:
     Campaign-wide files come first, then the step's own; a file for a SKU goes only to
     orders containing it; a file for a language only to buyers of that language.
     """
+    # Filtered in SQL: this runs on every compose (sends, previews, dry runs), and a row
+    # carries the file's bytes, so a manual for another SKU must not even be read.
     query = StoredFile.select().where(
-        (StoredFile.step == step.id)
-        | ((StoredFile.campaign == step.campaign_id) & StoredFile.step.is_null())
+        (
+            (StoredFile.step == step.id)
+            | ((StoredFile.campaign == step.campaign_id) & StoredFile.step.is_null())
+        )
+        & ((StoredFile.sku == "") | StoredFile.sku.in_(sorted(skus)))
+        & ((StoredFile.language == "") | (StoredFile.language == language))
     )
-    chosen = []
-    for stored in query.order_by(StoredFile.step.is_null(False), StoredFile.id):
-        if stored.sku and stored.sku not in skus:
-            continue
-        if stored.language and stored.language != language:
-            continue
-        chosen.append(stored)
-    return chosen
+    return list(query.order_by(StoredFile.step.is_null(False), StoredFile.id))
 
 
 def as_attachment(stored: StoredFile) -> Attachment:
