@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core import SettingField
+from core.attachments import MAX_BYTES
 
 PLUGIN = "eu_vat"
 
@@ -22,13 +23,12 @@ EU_VAT_MARKETPLACES = ("UK", "DE", "FR", "IT", "ES", "NL", "SE", "PL", "BE", "IE
 # (DOMAIN.md §2.3). The Messaging API model (sendInvoice via the Uploads API) documents no
 # number, only a 413 "request size exceeded"; we apply the same 10 MB there, so an invoice
 # that is too big is never uploaded. A seller may set a lower limit, never a higher one.
-AMAZON_MAX_MB = 10
+AMAZON_MAX_MB = MAX_BYTES // 2**20  # the file library's limit: one number for both
 
 SOURCE_KINDS = ("url", "folder")
 # Which order states get an invoice. "shipped": shipped and not yet delivered;
 # "delivered": once delivered; "shipped_delivered": either (the default).
 ORDER_STATES = ("shipped_delivered", "shipped", "delivered")
-PLACEHOLDERS = ("{order_id}", "{marketplace}")
 
 FIELDS = (
     SettingField(
@@ -166,8 +166,8 @@ class InvoiceSettings:
     recheck_seconds: float
 
 
-def _int(engine, key: str, marketplace: str) -> int:
-    value = engine.plugin_setting(PLUGIN, key, marketplace)
+def _int(values: dict, key: str) -> int:
+    value = values.get(key)
     low, high = _INT_RANGES[key]
     default = next(f.default for f in FIELDS if f.key == key)
     try:
@@ -180,8 +180,10 @@ def _int(engine, key: str, marketplace: str) -> int:
 def settings_for(engine, marketplace: str) -> InvoiceSettings:
     """The settings in force for ``marketplace`` (marketplace value, else all-marketplace)."""
 
+    values = engine.plugin_settings(PLUGIN, marketplace)  # one query, not one per key
+
     def text(key: str) -> str:
-        return str(engine.plugin_setting(PLUGIN, key, marketplace) or "").strip()
+        return str(values.get(key) or "").strip()
 
     kind = text("source_kind") or "url"
     states = text("order_states") or "shipped_delivered"
@@ -193,7 +195,7 @@ def settings_for(engine, marketplace: str) -> InvoiceSettings:
         company_name=text("company_name"),
         company_address=text("company_address"),
         vat_id=text("vat_id"),
-        max_bytes=_int(engine, "max_size_mb", marketplace) * 1024 * 1024,
-        timeout=float(_int(engine, "timeout_seconds", marketplace)),
-        recheck_seconds=_int(engine, "recheck_hours", marketplace) * 3600.0,
+        max_bytes=_int(values, "max_size_mb") * 1024 * 1024,
+        timeout=float(_int(values, "timeout_seconds")),
+        recheck_seconds=_int(values, "recheck_hours") * 3600.0,
     )

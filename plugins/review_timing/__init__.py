@@ -21,6 +21,7 @@ from datetime import timedelta
 
 from core import SettingField, SettingsPage, TimeWindow, for_steps, hookimpl
 from core.clock import utcnow
+from core.planning import is_review_request
 
 from .timing import (
     CLOSING_MARGIN,
@@ -76,8 +77,7 @@ def settings_for(engine, marketplace: str) -> TimingSettings:
     """The plugin's settings for ``marketplace`` (marketplace value, then global, then
     config.toml, then the defaults of the settings page)."""
 
-    def get(key):
-        return engine.plugin_setting(PLUGIN, key, marketplace)
+    get = engine.plugin_settings(PLUGIN, marketplace).get  # one query, not one per key
 
     return TimingSettings(
         offset_days=_int(get("offset_days"), 0, 60, None),
@@ -88,10 +88,8 @@ def settings_for(engine, marketplace: str) -> TimingSettings:
     )
 
 
-def asks_for_review(engine, step) -> bool:
-    """Whether ``step`` is a review request (Amazon's button or a free-text request)."""
-    sender = engine.senders.get(step.sender)
-    return bool(sender and sender.review_request) or step.message_type == "review_request"
+# Whether a step is a review request (Amazon's button or a free-text request): core's test.
+asks_for_review = is_review_request
 
 
 def _days(n: int) -> str:

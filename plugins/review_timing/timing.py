@@ -14,11 +14,13 @@ from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
+from core.default_windows import REVIEW_CLOSES_AFTER, REVIEW_OPENS_AFTER
+
 # Request a Review: "from 5 days after the order's earliest delivery date to 30 days after
 # its latest delivery date" (Solicitations API, productReviewAndSellerFeedback;
-# DOMAIN.md §2.1). Amazon refuses the call outside this window.
-OPENS_AFTER = timedelta(days=5)
-CLOSES_AFTER = timedelta(days=30)
+# DOMAIN.md §2.1). Amazon refuses the call outside this window; core states it once.
+OPENS_AFTER = REVIEW_OPENS_AFTER
+CLOSES_AFTER = REVIEW_CLOSES_AFTER
 
 # Days after the window opens before asking, per marketplace: the buyer should have used
 # the product for a few days. Long-distance marketplaces (AU, BR, MX, IN) and JP (remote
