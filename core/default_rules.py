@@ -15,7 +15,7 @@ from .contracts import Rule
 from .hookspecs import hookimpl
 
 
-def _codes(value) -> set[str]:
+def codes(value) -> set[str]:
     """Accept a list or a comma/space separated string from a form field."""
     if value is None:
         return set()
@@ -31,14 +31,14 @@ def _items(order):
 
 
 def marketplace_in(engine, order, params):
-    allowed = _codes(params.get("marketplaces"))
+    allowed = codes(params.get("marketplaces"))
     if allowed and order.marketplace.upper() not in allowed:
         return f"rule: marketplace {order.marketplace} not in {', '.join(sorted(allowed))}"
     return None
 
 
 def marketplace_in_sql(q, params):
-    allowed = _codes(params.get("marketplaces"))
+    allowed = codes(params.get("marketplaces"))
     if not allowed:
         return []
     reason = q.concat(
@@ -66,7 +66,7 @@ def _product_rule(field: str, include: bool):
     label = field.upper()
 
     def check(engine, order, params):
-        listed = _codes(params.get("values"))
+        listed = codes(params.get("values"))
         if not listed:
             return None
         have = {getattr(i, field).upper() for i in _items(order)}
@@ -86,7 +86,7 @@ def _product_sql(field: str, include: bool):
     def sql(q, params):
         from .models import OrderItem
 
-        listed = sorted(_codes(params.get("values")))
+        listed = sorted(codes(params.get("values")))
         if not listed:
             return []
         if q.has_non_ascii(getattr(OrderItem, field)):
@@ -229,7 +229,7 @@ def _flag_sql(attr: str, label: str):
 
 
 def ship_country(engine, order, params):
-    include, exclude = _codes(params.get("include")), _codes(params.get("exclude"))
+    include, exclude = codes(params.get("include")), codes(params.get("exclude"))
     country = (order.ship_country or "").upper()
     if include and country not in include:
         return f"rule: ships to {country or 'unknown country'}, not {', '.join(sorted(include))}"
@@ -239,7 +239,7 @@ def ship_country(engine, order, params):
 
 
 def ship_country_sql(q, params):
-    include, exclude = _codes(params.get("include")), _codes(params.get("exclude"))
+    include, exclude = codes(params.get("include")), codes(params.get("exclude"))
     country = fn.UPPER(fn.COALESCE(q.o.ship_country, ""))
     out = []
     if include:

@@ -76,16 +76,8 @@ MESSAGE_TYPES = {
 }
 # The operation's path segment, which is also the Uploads ``resource`` an attachment is
 # uploaded for ("messaging/v1/orders/{id}/messages/<segment>").
-PATH_SEGMENT = {
-    "confirmCustomizationDetails": "confirmCustomizationDetails",
-    "createConfirmDeliveryDetails": "confirmDeliveryDetails",
-    "createConfirmOrderDetails": "confirmOrderDetails",
-    "createConfirmServiceDetails": "confirmServiceDetails",
-    "createUnexpectedProblem": "unexpectedProblem",
-    "createDigitalAccessKey": "digitalAccessKey",
-    "createWarranty": "warranty",
-    "createLegalDisclosure": "legalDisclosure",
-    "sendInvoice": "invoice",
+PATH_SEGMENT = {kind: names[0] for kind, names in MESSAGE_TYPES.items()} | {
+    "sendInvoice": "invoice"  # the one operation whose path differs from its action name
 }
 # Messages that carry attachments in Amazon's model (at most 5); invoices and warranties
 # need at least one (messaging.json: minLength 1).

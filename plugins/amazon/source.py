@@ -171,10 +171,12 @@ def _map(mapper, raw, transit, *extra):
         return exc
 
 
-def backfill(engine, account, since, progress, poll_seconds=None, max_polls: int = 120):
+MAX_REPORT_POLLS = 120  # then the report is given up on and the sync says so
+
+
+def backfill(engine, account, since, progress):
     """First import of a large account through the All Orders report (Reports API)."""
-    if poll_seconds is None:
-        poll_seconds = float(engine.plugin_setting("amazon", "report_poll_seconds", default=5.0))
+    poll_seconds = float(engine.plugin_setting("amazon", "report_poll_seconds", default=5.0))
     for codes in _by_region(account).values():
         client = make_client(engine, account, Reports, codes[0])
         created = call(
@@ -190,7 +192,7 @@ def backfill(engine, account, since, progress, poll_seconds=None, max_polls: int
         if not report_id:
             raise AmazonError("malformed", "createReport answered without a reportId")
         document_id = None
-        for n in range(max_polls):
+        for n in range(MAX_REPORT_POLLS):
             report = call(account, "getReport", client.get_report, report_id).payload or {}
             status = report.get("processingStatus")
             progress(0, None, f"report {status or '?'} ({n + 1})")

@@ -12,19 +12,16 @@
 from __future__ import annotations
 
 from core import Rule, SettingField, SettingsPage, hookimpl
+from core.default_rules import codes
 
 from .presets import LISTS, presets_for
 
 PLUGIN = "sequences"
 
 
-def skus(value) -> set[str]:
-    """SKUs from a list or a text with commas, spaces or one per line (upper-cased)."""
-    if not value:
-        return set()
-    if isinstance(value, str):
-        value = value.replace(",", " ").split()
-    return {str(v).strip().upper() for v in value if str(v).strip()}
+# SKUs from a list or a text with commas, spaces or one per line (upper-cased), parsed as
+# the core's own SKU rules parse theirs.
+skus = codes
 
 
 def sku_list(engine, order, params):

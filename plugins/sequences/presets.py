@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from core import Marketplace, Preset
+from core.library import LANGUAGES as LIBRARY_LANGUAGES  # the shipped texts' languages
 
 # Languages the shipped template library (core/library/*.toml) is written in. A
 # marketplace whose languages are not among them gets no free-text steps: a message in
 # the wrong language breaks the guidelines ("the buyer's preferred language").
-LIBRARY_LANGUAGES = ("en", "de", "fr", "it", "es", "ja")
 LANGUAGE_NAMES = {
     "en": "English",
     "de": "German",
