@@ -139,15 +139,13 @@ def _template(values: dict):
         return ref
     if isinstance(ref, int) or str(ref).isdigit():
         return Template.get_or_none(Template.id == int(ref))
-    found = Template.select().where(Template.library_key == str(ref)).first()
-    if found is None:
-        # A preset names library templates by key: the first use imports the seller's copy.
-        from .library import get_template
-        from .templates import import_from_library
+    # A preset names library templates by key: the seller's copy, imported on first use.
+    from .templates import import_from_library
 
-        if get_template(str(ref)) is not None:
-            found = import_from_library(str(ref))
-    return found
+    try:
+        return import_from_library(str(ref))
+    except ValueError:  # no such library template
+        return None
 
 
 def create_from_preset(engine, preset: Preset, *, account=None, user: str = "") -> Campaign:

@@ -138,7 +138,8 @@ class Engine:
             for name, codes in self.settings.section("plugins.marketplaces").items()
         }
 
-    def _db_toggles(self) -> dict[tuple[str, str], bool]:
+    def stored_toggles(self) -> dict[tuple[str, str], bool]:
+        """The Plugins page's toggles, (plugin, marketplace) -> on, cached until changed."""
         if self._toggles is None:
             from .models import PluginSetting
 
@@ -161,7 +162,7 @@ class Engine:
         if self._refuses(plugin, "enabled", True, marketplace):
             return False  # the plugin's settings page says it cannot serve this marketplace
         try:
-            toggles = self._db_toggles()
+            toggles = self.stored_toggles()
         except Exception:  # noqa: BLE001 - before migrations the table may not exist
             return True
         return toggles.get((plugin, marketplace), True)

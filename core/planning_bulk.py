@@ -314,13 +314,13 @@ def stored_markets() -> list[str]:
     return [m for (m,) in Order.select(Order.marketplace).distinct().tuples()]
 
 
-def _answering(engine, hook: str, code: str, step: Step | None) -> set[str]:
-    """Plugins whose ``hook`` answers for ``code``'s orders (and ``step``, when given:
-    an implementation marked ``@for_steps`` that excludes the step does not count)."""
+def _answering(engine, hook: str, code: str, step: Step) -> set[str]:
+    """Plugins whose ``hook`` answers for ``code``'s orders and ``step`` (an
+    implementation marked ``@for_steps`` that excludes the step does not count)."""
     names = set()
     for impl in engine.hook(hook, code).get_hookimpls():
         applies = getattr(impl.function, STEP_SCOPE_ATTR, None)
-        if step is not None and applies is not None and not applies(engine, step):
+        if applies is not None and not applies(engine, step):
             continue
         names.add(impl.plugin_name)
     return names
@@ -332,17 +332,18 @@ def _uses_review_window(engine, step: Step) -> bool:
     return step.anchor == "review_window" or is_review_request(engine, step)
 
 
-def sql_markets(engine, step: Step | None = None, codes: list[str] | None = None) -> list[str]:
-    """Marketplaces whose windows and vetoes are core's defaults only (for ``step``)."""
+def sql_markets(engine, step: Step, codes: list[str]) -> list[str]:
+    """Of ``codes``, the marketplaces whose windows and vetoes for ``step`` are core's
+    defaults only."""
     hooks = dict(DEFAULT_ONLY)
-    if step is not None and not _uses_review_window(engine, step):
+    if not _uses_review_window(engine, step):
         del hooks["review_request_window"]
     # A sender whose plugin is off for a marketplace is vetoed there
     # (core.default_vetoes.sender_switched_off): the Python planner writes that reason.
-    channel = engine.sender_plugin(effective_sender(engine, step)) if step is not None else None
+    channel = engine.sender_plugin(effective_sender(engine, step))
     return [
         code
-        for code in (stored_markets() if codes is None else codes)
+        for code in codes
         if all(_answering(engine, hook, code, step) == names for hook, names in hooks.items())
         and (channel is None or engine.plugin_enabled(channel, code))
     ]
@@ -678,12 +679,12 @@ def _checks_relaxed():
 
 
 def _python(engine, step: Step, where, result: PlanResult) -> int:
-    """The per-order planner for the orders matching ``where``, in id-ordered batches."""
+    """The per-order planner for the orders matching ``where`` (None: every order), in
+    id-ordered batches."""
     last, count = 0, 0
     while True:
-        batch = list(
-            Order.select().where(where & (Order.id > last)).order_by(Order.id).limit(PYTHON_BATCH)
-        )
+        cond = Order.id > last if where is None else where & (Order.id > last)
+        batch = list(Order.select().where(cond).order_by(Order.id).limit(PYTHON_BATCH))
         if not batch:
             return count
         messages = _preload(batch)
@@ -693,7 +694,7 @@ def _python(engine, step: Step, where, result: PlanResult) -> int:
         last = batch[-1].id
 
 
-def replan(engine, account_id: int | None = None, steps: list[Step] | None = None) -> PlanResult:
+def replan(engine, steps: list[Step] | None = None) -> PlanResult:
     """Re-plan every order against ``steps`` (default: every active step), set-based.
 
     Same outcome as ``core.planning.plan_all``; idempotent (a second run adds nothing).
@@ -709,30 +710,25 @@ def replan(engine, account_id: int | None = None, steps: list[Step] | None = Non
     with database.atomic():
         _Facts.delete().execute()
         scope = q.o.marketplace.in_(sorted(set().union(*markets.values())))
-        if account_id:
-            scope &= q.o.account == account_id
         _Facts.insert_from(q.facts_query(scope), list(_Facts._meta.sorted_fields)).execute()
     for step in steps:
-        scope = Order.id > 0
-        if step.campaign.account_id:
-            scope &= Order.account == step.campaign.account_id
-        if account_id:
-            scope &= Order.account == account_id
+        account = step.campaign.account_id
         plan = _StepSql.build(engine, q, step)
         if plan is None:
             log.info("step %s: rules or trigger without an SQL form, planned in Python", step.id)
-            _python(engine, step, scope, result)
+            _python(engine, step, (Order.account == account) if account else None, result)
             continue
-        o = q.o
-        where = o.marketplace.in_(markets[step.id])
-        if step.campaign.account_id:
-            where &= o.account == step.campaign.account_id
-        if account_id:
-            where &= o.account == account_id
+        where = q.o.marketplace.in_(markets[step.id])
+        if account:
+            where &= q.o.account == account
         with _checks_relaxed(), database.atomic():
             plan.run(where, result)
-        # Orders of marketplaces where a plugin answers a window or veto hook: Python.
-        _python(engine, step, scope & Order.marketplace.not_in(markets[step.id]), result)
+        rest = [c for c in codes if c not in markets[step.id]]
+        if rest:  # orders of marketplaces where a plugin answers a window or veto hook
+            in_rest = Order.marketplace.in_(rest)
+            _python(
+                engine, step, in_rest & (Order.account == account) if account else in_rest, result
+            )
     return result
 
 

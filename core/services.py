@@ -124,8 +124,7 @@ def set_plugin_enabled(
     """
     if marketplace not in engine.marketplaces:
         raise ValueError(f"unknown marketplace {marketplace!r}")
-    engine.set_plugin_setting(plugin, "enabled", bool(enabled), marketplace)
-    engine.invalidate_toggles()
+    engine.set_plugin_setting(plugin, "enabled", bool(enabled), marketplace)  # invalidates
     AuditLog.create(
         user=by,
         action="plugin_enabled" if enabled else "plugin_disabled",
@@ -135,12 +134,7 @@ def set_plugin_enabled(
 
 def plugin_toggles(engine) -> dict[tuple[str, str], bool]:
     """The toggles stored from the Plugins page: (plugin, marketplace) -> enabled."""
-    from .models import PluginSetting
-
-    rows = PluginSetting.select().where(
-        (PluginSetting.key == "enabled") & (PluginSetting.marketplace != "")
-    )
-    return {(r.plugin, r.marketplace): bool(r.value) for r in rows}
+    return {key: on for key, on in engine.stored_toggles().items() if key[1]}
 
 
 def stored_plugin_settings(plugin: str, marketplace: str = "") -> dict:

@@ -53,16 +53,21 @@ def sync_account(engine, account_id: int, *, full: bool = False) -> StoreResult:
         for data in source.fetch(engine, account, since, report):
             batch.append(data)
             if len(batch) >= CHUNK:
-                _merge(result, store_orders(account, batch, account.source, known))
-                batch = []
+                # Taken out of ``batch`` first: a batch that fails to store is not stored
+                # a second time below.
+                chunk, batch = batch, []
+                _merge(result, store_orders(account, chunk, account.source, known))
                 report(result.created + result.updated + result.unchanged, None, "storing")
-        _merge(result, store_orders(account, batch, account.source, known))
+        chunk, batch = batch, []
+        _merge(result, store_orders(account, chunk, account.source, known))
     except Exception as exc:  # noqa: BLE001 - the account shows the error, the worker goes on
         log.warning("sync of account %s failed: %s", account.name, exc)
         try:
-            # Orders read before the failure are good: store them (storing is idempotent
-            # and the cursor stays put), so one unreadable order cannot hold back the rest.
-            _merge(result, store_orders(account, batch, account.source, known))
+            # Orders read before a fetch failure are good: store them (storing is
+            # idempotent and the cursor stays put), so one unreadable order cannot hold
+            # back the rest.
+            if batch:
+                _merge(result, store_orders(account, batch, account.source, known))
         except Exception:  # noqa: BLE001
             log.exception("storing the orders read before the failure failed")
         _mark(account, "error", f"sync failed: {exc}")
