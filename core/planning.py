@@ -59,6 +59,11 @@ def _holidays(country: str):
         return {}
 
 
+def send_days(step: Step) -> set[int]:
+    """The weekdays (Monday = 0) a step may send on; none stored means every day."""
+    return {int(d) for d in step.weekdays if d.isdigit()} or set(range(7))
+
+
 def fit_send_window(due: datetime, step: Step, timezone: str, country: str) -> datetime:
     """Move a naive-UTC due time to the first moment inside the step's send window.
 
@@ -69,7 +74,7 @@ def fit_send_window(due: datetime, step: Step, timezone: str, country: str) -> d
     tz = ZoneInfo(timezone)
     local = due.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz)
     start, end = step.window_start_hour, step.window_end_hour
-    days = {int(d) for d in step.weekdays if d.isdigit()} or set(range(7))
+    days = send_days(step)
     hols = _holidays(country) if step.skip_holidays and country else {}
     for _ in range(MAX_WINDOW_SEARCH_DAYS):
         ok_day = local.weekday() in days and local.date() not in hols
@@ -121,6 +126,12 @@ def effective_sender(engine, step: Step) -> str:
     if step.campaign.status == "test" or engine.settings.get("app", "test_mode"):
         return "dry_run"
     return step.sender
+
+
+def is_dry_run(engine, sender: str) -> bool:
+    """Whether ``sender`` only records (an unknown sender is not: it fails visibly later)."""
+    found = engine.senders.get(sender)
+    return bool(found and found.dry_run)
 
 
 def is_review_request(engine, step: Step) -> bool:
@@ -253,7 +264,7 @@ def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, exi
         due_at=due,
         priority=step.priority,
         sender=sender,
-        dry_run=engine.senders[sender].dry_run if sender in engine.senders else False,
+        dry_run=is_dry_run(engine, sender),
         review_request=is_review_request(engine, step),
         updated_at=utcnow(),
     )

@@ -68,9 +68,11 @@ from .planning import (
     active_steps,
     effective_sender,
     fit_send_window,
+    is_dry_run,
     is_review_request,
     pick_variant,
     plan_order,
+    send_days,
 )
 
 log = logging.getLogger(__name__)
@@ -351,7 +353,7 @@ def sql_markets(engine, step: Step, codes: list[str]) -> list[str]:
 
 def _window_is_open(step: Step) -> bool:
     """True when ``fit_send_window`` keeps every time as it is (0-24h, every day)."""
-    days = {int(d) for d in step.weekdays if d.isdigit()} or set(range(7))
+    days = send_days(step)
     return (
         step.window_start_hour <= 0
         and step.window_end_hour >= 24
@@ -477,7 +479,7 @@ class _StepSql:
             self._fit_windows(passing)
         now = utcnow()
         sender = self.sender
-        dry_run = self.engine.senders[sender].dry_run if sender in self.engine.senders else False
+        dry_run = is_dry_run(self.engine, sender)
         values = {
             Message.order: stage.order_id,
             Message.step: step.id,

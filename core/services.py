@@ -276,7 +276,13 @@ def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
     from .contracts import SENDING
     from .db import write_transaction
     from .dispatch import process, worker_id
-    from .planning import check_rules, effective_sender, is_review_request, pick_variant
+    from .planning import (
+        check_rules,
+        effective_sender,
+        is_dry_run,
+        is_review_request,
+        pick_variant,
+    )
 
     campaign = step.campaign
     if campaign.status not in ("active", "test"):
@@ -305,7 +311,7 @@ def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
         account=order.account_id,
         sender=sender,
         review_request=is_review_request(engine, step),
-        dry_run=engine.senders[sender].dry_run if sender in engine.senders else False,
+        dry_run=is_dry_run(engine, sender),
     )
     was = probe.state
     probe.state = SENDING  # as dispatch will see it: the daily limit counts then

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 from . import compliance
 from .clock import utcnow
+from .compliance.base import _finding
+from .compliance.markup import PLACEHOLDER
 from .db import database
 from .models import AuditLog, EmailTheme
 
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 MAX_LAYOUT = 50_000
 SLOT = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 SLOTS = ("body", "subject")
-TEMPLATE_SYNTAX = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+TEMPLATE_SYNTAX = PLACEHOLDER  # any Jinja2 syntax, as the linter finds it
 # Anything that runs, loads or submits: scripts, frames, forms, remote style sheets and
 # CSS background images can all track the buyer (prohibited: tracking pixels and images).
 ACTIVE = re.compile(
@@ -104,7 +106,6 @@ SHIPPED: tuple[Theme, ...] = (
         "{{ body }}\n</div>\n" + _TAIL,
     ),
 )
-SHIPPED_KEYS = tuple(t.key for t in SHIPPED)
 
 
 def body_to_html(text: str) -> str:
@@ -176,16 +177,8 @@ def html_for(theme_key: str, text: str, subject: str = "") -> str:
 
 
 def _theme_finding(rule_id: str, start: int, end: int, layout: str, explanation: str):
-    return compliance.Finding(
-        rule_id,
-        "error",
-        start,
-        end,
-        layout[start:end][:200],
-        explanation,
-        f"{compliance.GUIDE}: styling",
-        "html",
-    )
+    source = f"{compliance.GUIDE}: styling"
+    return _finding(rule_id, "error", (start, end), layout, explanation, source, "html")
 
 
 def lint_layout(layout: str, checks=None) -> list[compliance.Finding]:
