@@ -22,7 +22,14 @@ from core.engine import Engine
 from core.models import SellerAccount
 from core.queue import make_huey
 from core.tasks import Runtime
-from tests.support.servers import fake, fresh_limiter, smtp, smtp_server  # noqa: F401
+from tests.support.mail import make_email_engine  # noqa: F401
+from tests.support.servers import (  # noqa: F401
+    accounts_fake,
+    fake,
+    fresh_limiter,
+    smtp,
+    smtp_server,
+)
 from tests.support.web import app, client, live_server, page, signed_in  # noqa: F401
 
 PG_DSN = dict(host="127.0.0.1", port=5432, user="postgres", dbname="test")

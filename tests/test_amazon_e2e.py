@@ -6,40 +6,21 @@ from __future__ import annotations
 import pytest
 
 from core.dispatch import dispatch_due
-from core.models import Campaign, Message, Order, SellerAccount, Step
+from core.models import Message, Order, SellerAccount
 from core.planning import plan_orders
 from core.services import save_account_credentials
 from core.sync import sync_account
 from tests.fake_spapi.auth import access_token_for
-
-CREDS = {
-    "refresh_token": "good-refresh-token",
-    "lwa_app_id": "amzn1.app",
-    "lwa_client_secret": "s3cret-lwa",
-}
+from tests.fake_spapi.harness import CREDS, amazon_settings, connect, review_step
 
 pytestmark = pytest.mark.usefixtures("fresh_limiter")
 
 
 @pytest.fixture
 def amazon(make_engine, fake):
-    engine = make_engine(
-        plugin_settings={
-            "amazon": {"endpoint": fake.url, "lwa_url": fake.url + "/auth/o2/token", "timeout": 1}
-        }
-    )
-    account = SellerAccount.create(
-        name="EU seller", source="amazon", region="EU", marketplaces=["DE"]
-    )
-    save_account_credentials(engine, account, CREDS)
-    campaign = Campaign.create(name="Review", status="active")
-    Step.create(
-        campaign=campaign,
-        trigger="delivered",
-        sender="amazon_review",
-        window_start_hour=0,
-        window_end_hour=24,
-    )
+    engine = make_engine(plugin_settings=amazon_settings(fake))
+    account = connect(engine)
+    review_step()
     return engine, account
 
 
@@ -129,22 +110,10 @@ def test_credentials_never_in_plain_text_in_database_logs_or_queue(make_engine, 
     caplog.set_level("DEBUG", logger="sp_api")  # the library logs request headers at DEBUG
     caplog.set_level("DEBUG", logger="sp_api.base.client")
     engine = make_engine(
-        plugin_settings={
-            "amazon": {"endpoint": fake.url, "lwa_url": fake.url + "/auth/o2/token", "timeout": 1}
-        },
-        queue={"backend": "sqlite", "path": "data/queue.db"},
+        plugin_settings=amazon_settings(fake), queue={"backend": "sqlite", "path": "data/queue.db"}
     )
-    account = SellerAccount.create(
-        name="EU seller", source="amazon", region="EU", marketplaces=["DE"]
-    )
-    save_account_credentials(engine, account, CREDS)
-    Step.create(
-        campaign=Campaign.create(name="Review", status="active"),
-        trigger="delivered",
-        sender="amazon_review",
-        window_start_hour=0,
-        window_end_hour=24,
-    )
+    account = connect(engine)
+    review_step()
     fake.add_order("302-0000005-5555555")
     huey = make_huey(engine.settings)
     runtime = Runtime(engine, huey)

@@ -11,23 +11,26 @@ import pytest
 
 from core.models import Order, SellerAccount
 from core.queue import make_huey
+from tests.fake_spapi.harness import amazon_settings
+from tests.support.servers import ACCOUNT_SECRETS as SECRETS
 from tests.support.web import browser_login, make_admin, serve
-from tests.test_web_accounts import SECRETS, fake, fresh_rate_limits  # noqa: F401 - fixtures
 from web import create_app
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fresh_limiter")]
 
 ORDERS = 16  # 8 pages of 2, each answered after SEARCH_DELAY: a sync of a few seconds
 SEARCH_DELAY = 0.5
 
 
 @pytest.fixture
-def site(make_engine, fake):  # noqa: F811 - the fixture imported above
-    engine = make_engine(
-        plugin_settings={
-            "amazon": {"endpoint": fake.url, "lwa_url": fake.url + "/auth/o2/token", "timeout": 5}
-        }
-    )
+def fake(accounts_fake):
+    """The fake SP-API knowing ``SECRETS``, with ``search_delay`` (tests.support.servers)."""
+    return accounts_fake
+
+
+@pytest.fixture
+def site(make_engine, fake):
+    engine = make_engine(plugin_settings=amazon_settings(fake, timeout=5))
     huey = make_huey(engine.settings)  # the memory queue: the web app enqueues, a consumer runs
     app = create_app(engine=engine, huey=huey)
     make_admin()
@@ -39,7 +42,7 @@ def site(make_engine, fake):  # noqa: F811 - the fixture imported above
     consumer.stop(graceful=True)
 
 
-def test_connect_test_connection_and_watch_a_sync(site, fake, page):  # noqa: F811
+def test_connect_test_connection_and_watch_a_sync(site, fake, page):
     url, engine = site
     for n in range(ORDERS):
         fake.add_order(f"302-40000{n:02d}-1234567")

@@ -3,11 +3,9 @@ sender, a private Dovecot for the inbox reader. No smtplib/imaplib mocks."""
 
 from __future__ import annotations
 
-import email
 import logging
 from datetime import UTC, timedelta
 from email.message import EmailMessage
-from email.policy import default as default_policy
 from email.utils import format_datetime
 
 import pytest
@@ -32,8 +30,6 @@ from core.planning import plan_orders
 from core.store import store_orders
 from tests.conftest import order_data
 from tests.mailservers import (
-    IMAP_PASSWORD,
-    IMAP_USER,
     REJECT_PREFIX,
     SLOW_PREFIX,
     SMTP_PASSWORD,
@@ -43,11 +39,14 @@ from tests.mailservers import (
     free_port,
     require_dovecot,
 )
-
-FROM = "shop@example.com"
-RELAY = "a1b2c3d4e5@marketplace.amazon.com"
-PASSWORD_ENV = "FOLLOWUP_TEST_SMTP_PASSWORD"
-
+from tests.support.mail import (
+    FROM,
+    PASSWORD_ENV,
+    RELAY,
+    new_message,
+    new_order,
+    received_mail,
+)
 
 # -- servers and engine ---------------------------------------------------------------
 
@@ -64,68 +63,6 @@ def dovecot(dovecot_server):
     dovecot_server.clear("INBOX")
     dovecot_server.clear("Sent")
     return dovecot_server
-
-
-@pytest.fixture
-def make_email_engine(make_engine, monkeypatch):
-    """An engine with the email plugin, pointed at the test servers."""
-    monkeypatch.setenv(PASSWORD_ENV, SMTP_PASSWORD)
-
-    def make(smtp=None, imap=None, sections=None, **overrides):
-        values = {"from_address": FROM}
-        if smtp is not None:
-            values.update(
-                smtp_host="127.0.0.1",
-                smtp_port=smtp.port,
-                smtp_security="starttls",
-                smtp_username=SMTP_USER,
-                smtp_password_env=PASSWORD_ENV,
-                tls_ca_file=str(smtp.cert),
-                smtp_timeout=10,
-            )
-        if imap is not None:
-            values.update(
-                imap_host="127.0.0.1",
-                imap_port=imap.port,
-                imap_security="none",
-                imap_username=IMAP_USER,
-                imap_password=IMAP_PASSWORD,  # the "stored by the UI" path
-            )
-        values.update(overrides)
-        return make_engine(
-            plugins={"enabled": ["amazon", "demo", "email"]},
-            plugin_settings={"email": values},
-            **(sections or {}),
-        )
-
-    return make
-
-
-def new_order(engine, account, **fields):
-    fields.setdefault("buyer_email", RELAY)
-    data = order_data("US", delivered_days_ago=2, **fields)
-    ids = store_orders(account, [data], "test", set(engine.marketplaces)).changed_ids
-    return Order.get_by_id(ids[0])
-
-
-def new_message(order, *, critical=False, state="sending", due_in_days=0):
-    campaign = Campaign.create(name="Email", status="active", account=order.account)
-    step = Step.create(
-        campaign=campaign, trigger="delivered", sender="email", critical=critical, name="s"
-    )
-    return Message.create(
-        order=order,
-        step=step,
-        campaign=campaign,
-        account=order.account,
-        sender="email",
-        state=state,
-        due_at=utcnow() + timedelta(days=due_in_days),
-    )
-
-
-def received_mail(server, index=-1) -> EmailMessage:
-    return email.message_from_bytes(server.received[index].data, policy=default_policy)
 
 
 def send(engine, order, message, rendered):

@@ -4,12 +4,10 @@ real engine and dispatcher, and the email plugin's real SMTP test server (aiosmt
 
 from __future__ import annotations
 
-import email
 import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -36,7 +34,8 @@ from plugins.eu_vat import is_invoice_step
 from plugins.eu_vat.config import InvoiceSettings, settings_for
 from plugins.eu_vat.sources import InvoiceMissing, fetch_url, get_invoice, read_folder
 from tests.conftest import order_data
-from tests.mailservers import SMTP_PASSWORD, SMTP_USER
+from tests.mailservers import SMTP_PASSWORD
+from tests.support.mail import parse_mail, smtp_settings
 
 MB = 1024 * 1024
 PASSWORD_ENV = "FOLLOWUP_TEST_EU_VAT_SMTP_PASSWORD"
@@ -133,16 +132,7 @@ def vat_engine(make_engine, monkeypatch):
         sections.setdefault("plugins", {})["enabled"] = enabled
         if smtp is not None:
             sections["plugin_settings"] = {
-                "email": dict(
-                    from_address=FROM,
-                    smtp_host="127.0.0.1",
-                    smtp_port=smtp.port,
-                    smtp_security="starttls",
-                    smtp_username=SMTP_USER,
-                    smtp_password_env=PASSWORD_ENV,
-                    tls_ca_file=str(smtp.cert),
-                    smtp_timeout=10,
-                )
+                "email": dict(from_address=FROM, **smtp_settings(smtp, PASSWORD_ENV))
             }
         return make_engine(**sections)
 
@@ -208,11 +198,7 @@ def message_of(order: Order) -> Message:
 
 
 def mail_to(smtp, address: str):
-    found = [
-        email.message_from_bytes(r.data, policy=default_policy)
-        for r in smtp.received
-        if address in r.rcpt_tos
-    ]
+    found = [parse_mail(r.data) for r in smtp.received if address in r.rcpt_tos]
     assert len(found) == 1, f"expected one mail to {address}, got {len(found)}"
     return found[0]
 
@@ -715,40 +701,38 @@ def test_core_retry_later_is_a_retry_state_then_a_final_failure(make_engine, acc
 
 
 @pytest.mark.parametrize("message_type", ["invoice", "sendInvoice"])
-def test_invoice_goes_out_through_messaging_send_invoice(make_engine, invoices, message_type):
+def test_invoice_goes_out_through_messaging_send_invoice(make_engine, invoices, fake, message_type):
     from core.sync import sync_account
-    from tests.fake_spapi import FakeSPAPI
     from tests.fake_spapi.harness import amazon_settings, connect, messaging_step
 
-    with FakeSPAPI() as fake:
-        engine = make_engine(
-            plugins={"enabled": ["amazon", "demo", "eu_vat"]},
-            plugin_settings=amazon_settings(fake),
-        )
-        configure(engine, "DE", source=invoices.base + "/{marketplace}/{order_id}.pdf")
-        account = connect(engine)
-        order_id = "302-7777777-1234567"
-        fake.add_order(order_id, delivered_days_ago=2)
-        messaging_step(
-            message_type,
-            {"de": "Anbei die Rechnung zu Ihrer Bestellung {{ order_id }}."},
-        )
-        result = sync_account(engine, account.id)
-        assert not result.errors, result.errors
-        plan_orders(engine, result.changed_ids)
-        # Not there yet: a visible retry, and nothing reaches Amazon's send operation.
-        assert dispatch_due(engine).states == {RETRY: 1}, Message.get().reason
-        assert fake.count("sendInvoice") == 0 and not fake.uploads
-        invoices.pdf(f"/DE/{order_id}.pdf", pdf_for(order_id))
-        clock.freeze(Message.get().due_at + timedelta(minutes=1))
-        assert dispatch_due(engine).states == {SENT: 1}, Message.get().error
-        [(kind, body)] = fake.messages[order_id]
-        assert kind == "invoice" and "text" not in body  # sendInvoice carries only files
-        [attachment] = body["attachments"]
-        assert attachment["fileName"] == f"invoice-{order_id}.pdf"
-        upload = fake.uploads[attachment["uploadDestinationId"]]
-        assert upload["data"] == pdf_for(order_id)
-        assert upload["resource"].endswith(f"/orders/{order_id}/messages/invoice")
+    engine = make_engine(
+        plugins={"enabled": ["amazon", "demo", "eu_vat"]},
+        plugin_settings=amazon_settings(fake),
+    )
+    configure(engine, "DE", source=invoices.base + "/{marketplace}/{order_id}.pdf")
+    account = connect(engine)
+    order_id = "302-7777777-1234567"
+    fake.add_order(order_id, delivered_days_ago=2)
+    messaging_step(
+        message_type,
+        {"de": "Anbei die Rechnung zu Ihrer Bestellung {{ order_id }}."},
+    )
+    result = sync_account(engine, account.id)
+    assert not result.errors, result.errors
+    plan_orders(engine, result.changed_ids)
+    # Not there yet: a visible retry, and nothing reaches Amazon's send operation.
+    assert dispatch_due(engine).states == {RETRY: 1}, Message.get().reason
+    assert fake.count("sendInvoice") == 0 and not fake.uploads
+    invoices.pdf(f"/DE/{order_id}.pdf", pdf_for(order_id))
+    clock.freeze(Message.get().due_at + timedelta(minutes=1))
+    assert dispatch_due(engine).states == {SENT: 1}, Message.get().error
+    [(kind, body)] = fake.messages[order_id]
+    assert kind == "invoice" and "text" not in body  # sendInvoice carries only files
+    [attachment] = body["attachments"]
+    assert attachment["fileName"] == f"invoice-{order_id}.pdf"
+    upload = fake.uploads[attachment["uploadDestinationId"]]
+    assert upload["data"] == pdf_for(order_id)
+    assert upload["resource"].endswith(f"/orders/{order_id}/messages/invoice")
 
 
 # -- default_sequences ------------------------------------------------------------------------

@@ -39,8 +39,9 @@ def timing_engine(make_engine):
 
 
 @pytest.fixture
-def seller(timing_engine):
-    return SellerAccount.create(name="Nordlicht", source="demo", marketplaces=["US", "DE", "JP"])
+def engine(timing_engine):
+    """conftest's ``account`` (a seller in US, DE and JP) is created in this engine."""
+    return timing_engine
 
 
 def delivered(marketplace: str, when: datetime, *, fulfillment="FBM", **fields):
@@ -179,8 +180,8 @@ def test_weekend_differs_in_saudi_arabia_and_the_steps_days_win():
 # -- the hook functions --------------------------------------------------------------
 
 
-def test_review_request_window_follows_amazons_rule_and_names_the_plugin(timing_engine, seller):
-    store(seller, delivered("DE", datetime(2026, 12, 1, 14), earliest_delivery=None))
+def test_review_request_window_follows_amazons_rule_and_names_the_plugin(timing_engine, account):
+    store(account, delivered("DE", datetime(2026, 12, 1, 14), earliest_delivery=None))
     order = Order.get()
     order.earliest_delivery = datetime(2026, 11, 30, 9)
     order.save()
@@ -190,28 +191,28 @@ def test_review_request_window_follows_amazons_rule_and_names_the_plugin(timing_
     )
 
 
-def test_review_request_window_waits_while_no_delivery_date_is_known(timing_engine, seller):
-    store(seller, order_data("US", delivered_days_ago=None))
+def test_review_request_window_waits_while_no_delivery_date_is_known(timing_engine, account):
+    store(account, order_data("US", delivered_days_ago=None))
     from plugins.review_timing import review_request_window
 
     assert review_request_window(timing_engine, Order.get()) is None
     assert timing_engine.review_window(Order.get()) is None
 
 
-def test_adjust_send_time_leaves_other_messages_alone(timing_engine, seller):
+def test_adjust_send_time_leaves_other_messages_alone(timing_engine, account):
     from plugins.review_timing import adjust_send_time
 
-    store(seller, delivered("DE", datetime(2026, 12, 10, 9)))
+    store(account, delivered("DE", datetime(2026, 12, 10, 9)))
     step = review_step(sender="amazon_messaging", message_type="createConfirmDeliveryDetails")
     assert not asks_for_review(timing_engine, step)
     assert adjust_send_time(timing_engine, Order.get(), step, datetime(2026, 12, 20, 3)) is None
     assert asks_for_review(timing_engine, review_step(sender="email"))
 
 
-def test_adjust_send_time_picks_a_local_morning_after_the_offset(timing_engine, seller):
+def test_adjust_send_time_picks_a_local_morning_after_the_offset(timing_engine, account):
     from plugins.review_timing import adjust_send_time
 
-    store(seller, delivered("JP", datetime(2026, 12, 10, 3)))  # window opens 12-15 03:00
+    store(account, delivered("JP", datetime(2026, 12, 10, 3)))  # window opens 12-15 03:00
     clock.freeze(datetime(2026, 12, 11))
     due, why = adjust_send_time(
         timing_engine, Order.get(), review_step(), datetime(2026, 12, 15, 3)
@@ -223,11 +224,11 @@ def test_adjust_send_time_picks_a_local_morning_after_the_offset(timing_engine, 
     assert "send time moved by review_timing to 2026-12-21 10:00 local" in why
 
 
-def test_avoid_returns_waits_for_the_return_period_when_it_fits(timing_engine, seller):
+def test_avoid_returns_waits_for_the_return_period_when_it_fits(timing_engine, account):
     from plugins.review_timing import adjust_send_time
 
     timing_engine.set_plugin_setting("review_timing", "avoid_returns", True, "DE")
-    store(seller, delivered("DE", datetime(2026, 12, 1, 9)))
+    store(account, delivered("DE", datetime(2026, 12, 1, 9)))
     clock.freeze(datetime(2026, 12, 2))
     due, why = adjust_send_time(timing_engine, Order.get(), review_step(), datetime(2026, 12, 7, 9))
     # 80 % of DE's 30-day return period: 25 December 09:00 UTC -> Christmas -> Monday 28.
@@ -236,32 +237,32 @@ def test_avoid_returns_waits_for_the_return_period_when_it_fits(timing_engine, s
     assert due == datetime(2026, 12, 28, 9, 0)
 
 
-def test_avoid_returns_says_so_when_the_period_outlasts_the_window(timing_engine, seller):
+def test_avoid_returns_says_so_when_the_period_outlasts_the_window(timing_engine, account):
     from plugins.review_timing import adjust_send_time
 
     timing_engine.set_plugin_setting("review_timing", "avoid_returns", True, "DE")
     timing_engine.set_plugin_setting("review_timing", "return_period_days", 40, "DE")
-    store(seller, delivered("DE", datetime(2026, 12, 1, 9)))
+    store(account, delivered("DE", datetime(2026, 12, 1, 9)))
     clock.freeze(datetime(2026, 12, 2))
     due, why = adjust_send_time(timing_engine, Order.get(), review_step(), datetime(2026, 12, 7, 9))
     assert "does not wait for the 40-day return period" in why
     assert due == datetime(2026, 12, 7, 9, 0)  # asked early in the window instead
 
 
-def test_avoid_returns_is_off_unless_the_seller_turns_it_on(timing_engine, seller):
+def test_avoid_returns_is_off_unless_the_seller_turns_it_on(timing_engine, account):
     from plugins.review_timing import adjust_send_time
 
     assert settings_for(timing_engine, "DE").avoid_returns is False
-    store(seller, delivered("DE", datetime(2026, 12, 1, 9)))
+    store(account, delivered("DE", datetime(2026, 12, 1, 9)))
     clock.freeze(datetime(2026, 12, 2))
     due, why = adjust_send_time(timing_engine, Order.get(), review_step(), datetime(2026, 12, 7, 9))
     assert "return period" not in why and due == datetime(2026, 12, 7, 9, 0)
 
 
-def test_a_send_never_moves_past_the_window_end(timing_engine, seller):
+def test_a_send_never_moves_past_the_window_end(timing_engine, account):
     from plugins.review_timing import adjust_send_time
 
-    store(seller, delivered("DE", datetime(2026, 11, 24, 9)))  # closes Thu 24 Dec 09:00
+    store(account, delivered("DE", datetime(2026, 11, 24, 9)))  # closes Thu 24 Dec 09:00
     clock.freeze(datetime(2026, 12, 20))
     late = datetime(2026, 12, 23, 16)  # 17:00 Berlin: the next 10:00 slot is after closing
     due, why = adjust_send_time(timing_engine, Order.get(), review_step(), late)
@@ -269,7 +270,7 @@ def test_a_send_never_moves_past_the_window_end(timing_engine, seller):
     assert "no 10:00-11:00 Europe/Berlin on a working day before the review window closes" in why
 
 
-def test_settings_are_per_marketplace(timing_engine, seller):
+def test_settings_are_per_marketplace(timing_engine, account):
     page = timing_engine.settings_pages["review_timing"]
     keys = {f.key for f in page.fields}
     assert {"offset_days", "local_hour", "avoid_returns", "return_period_days"} <= keys
@@ -281,10 +282,10 @@ def test_settings_are_per_marketplace(timing_engine, seller):
     assert settings_for(timing_engine, "US").offset_days is None
 
 
-def test_a_due_time_in_the_past_moves_to_the_next_good_hour_from_now(timing_engine, seller):
+def test_a_due_time_in_the_past_moves_to_the_next_good_hour_from_now(timing_engine, account):
     from plugins.review_timing import adjust_send_time
 
-    store(seller, delivered("US", datetime(2026, 12, 1, 9)))
+    store(account, delivered("US", datetime(2026, 12, 1, 9)))
     clock.freeze(datetime(2026, 12, 16, 3))  # Tuesday 22:00 in New York
     due, why = adjust_send_time(
         timing_engine, Order.get(), review_step(), datetime(2026, 12, 7, 15)
@@ -293,11 +294,11 @@ def test_a_due_time_in_the_past_moves_to_the_next_good_hour_from_now(timing_engi
     assert "2026-12-16 10:00 local" in why
 
 
-def test_the_seller_hour_must_fit_the_steps_window(timing_engine, seller):
+def test_the_seller_hour_must_fit_the_steps_window(timing_engine, account):
     from plugins.review_timing import adjust_send_time
 
     timing_engine.set_plugin_setting("review_timing", "local_hour", 7, "DE")
-    store(seller, delivered("DE", datetime(2026, 12, 1, 9)))
+    store(account, delivered("DE", datetime(2026, 12, 1, 9)))
     clock.freeze(datetime(2026, 12, 2))
     step = review_step(window_start_hour=9)
     due, _ = adjust_send_time(timing_engine, Order.get(), step, datetime(2026, 12, 7, 9))
@@ -339,11 +340,11 @@ def test_tryfirst_makes_review_timing_win_over_later_plugins_and_the_default(mak
 # -- engine level: planning and the order trace ----------------------------------------
 
 
-def test_due_times_and_trace_for_us_de_jp_uk_orders(timing_engine, seller):
+def test_due_times_and_trace_for_us_de_jp_uk_orders(timing_engine, account):
     when = datetime(2026, 12, 17, 12)  # delivered; Amazon's window opens 22 December 12:00
     orders = {m: delivered(m, when) for m in ("US", "DE", "JP", "UK")}
     review_campaigns(timing_engine, "US", "DE", "JP", "UK")
-    plan_orders(timing_engine, store(seller, *orders.values()))
+    plan_orders(timing_engine, store(account, *orders.values()))
     due = {m: due_of(o.order_id) for m, o in orders.items()}
     # opens + 2 days = Thursday 24 Dec 07:00 in New York -> 10:00 the same morning.
     assert due["US"] == datetime(2026, 12, 24, 15, 0)
@@ -366,11 +367,11 @@ def test_due_times_and_trace_for_us_de_jp_uk_orders(timing_engine, seller):
     assert "Asia/Tokyo" in decision_of(orders["JP"].order_id).reason
 
 
-def test_disabling_review_timing_for_de_changes_only_de(timing_engine, seller):
+def test_disabling_review_timing_for_de_changes_only_de(timing_engine, account):
     when = datetime(2026, 12, 17, 12)
     orders = {m: delivered(m, when) for m in ("US", "DE", "JP", "UK")}
     review_campaigns(timing_engine, "US", "DE", "JP", "UK")
-    ids = store(seller, *orders.values())
+    ids = store(account, *orders.values())
     plan_orders(timing_engine, ids)
     before = {m: due_of(o.order_id) for m, o in orders.items()}
 
@@ -389,7 +390,7 @@ def test_disabling_review_timing_for_de_changes_only_de(timing_engine, seller):
     assert due_of(orders["DE"].order_id) == before["DE"]
 
 
-def test_fba_cross_border_estimate_waits_longer_with_the_buyers_holidays(timing_engine, seller):
+def test_fba_cross_border_estimate_waits_longer_with_the_buyers_holidays(timing_engine, account):
     # An FBA order from amazon.de shipped to Austria, delivery only estimated (no event).
     shipped = datetime(2026, 12, 28, 9, tzinfo=UTC)
     estimate = datetime(2026, 12, 31, 9)
@@ -402,7 +403,7 @@ def test_fba_cross_border_estimate_waits_longer_with_the_buyers_holidays(timing_
         events={"ordered": shipped - timedelta(days=1), "shipped": shipped},
     )
     review_campaigns(timing_engine, "DE", fulfillment="FBA")
-    plan_orders(timing_engine, store(seller, data))
+    plan_orders(timing_engine, store(account, data))
     reason = decision_of(data.order_id).reason
     assert (
         "waits at least 7 days after it opens (DE default 1, +2 as the delivery date is an "
@@ -412,11 +413,11 @@ def test_fba_cross_border_estimate_waits_longer_with_the_buyers_holidays(timing_
     assert due_of(data.order_id) == datetime(2027, 1, 12, 9, 0)
 
 
-def test_cross_border_holidays_are_the_ship_to_countrys(timing_engine, seller):
+def test_cross_border_holidays_are_the_ship_to_countrys(timing_engine, account):
     from plugins.review_timing import adjust_send_time
 
     # 6 January is Epiphany in Austria but a working day in most of Germany (Berlin).
-    store(seller, delivered("DE", datetime(2026, 12, 20, 9), ship_country="AT"))
+    store(account, delivered("DE", datetime(2026, 12, 20, 9), ship_country="AT"))
     due, why = adjust_send_time(timing_engine, Order.get(), review_step(), datetime(2027, 1, 5, 12))
     assert "2027-01-06 is Epiphany in AT" in why
     assert due == datetime(2027, 1, 7, 9, 0)

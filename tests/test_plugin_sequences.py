@@ -9,7 +9,7 @@ from core import Preset
 from core.campaigns import campaign_problems, create_from_preset, set_status
 from core.compose import template_findings
 from core.library import LANGUAGES as SHIPPED_LANGUAGES
-from core.models import Decision, Message, Order, SellerAccount, Step
+from core.models import Decision, Message, Order, Step
 from core.planning import is_review_request, plan_orders
 from core.store import store_orders
 from plugins.sequences import default_sequences, sku_list, skus
@@ -35,8 +35,9 @@ def seq_engine(make_engine):
 
 
 @pytest.fixture
-def seller(seq_engine):
-    return SellerAccount.create(name="Nordlicht", source="demo", marketplaces=["US", "DE", "JP"])
+def engine(seq_engine):
+    """conftest's ``account`` (a seller in US, DE and JP) is created in this engine."""
+    return seq_engine
 
 
 def all_presets(engine):
@@ -168,8 +169,8 @@ def test_sku_lists_parse_like_a_seller_types_them():
     assert skus(["a", " ", "b"]) == {"A", "B"} and skus(None) == set()
 
 
-def test_sku_list_rule_uses_the_step_or_the_marketplace_setting(seq_engine, seller):
-    store_orders(seller, [order_data("DE", sku="SOFA-3SITZ-GR")], "test")
+def test_sku_list_rule_uses_the_step_or_the_marketplace_setting(seq_engine, account):
+    store_orders(account, [order_data("DE", sku="SOFA-3SITZ-GR")], "test")
     order = Order.get()
     assert sku_list(seq_engine, order, {"list": "bulky"}) == (
         "rule: no SKUs on the 'bulky' list yet (sequences settings for DE)"
@@ -185,14 +186,14 @@ def test_sku_list_rule_uses_the_step_or_the_marketplace_setting(seq_engine, sell
     assert {f.key for f in page.fields} == {"bulky_skus", "customized_skus", "manual_skus"}
 
 
-def test_fbm_preset_plans_only_for_listed_products_of_its_marketplace(seq_engine, seller):
+def test_fbm_preset_plans_only_for_listed_products_of_its_marketplace(seq_engine, account):
     seq_engine.set_plugin_setting("sequences", "bulky_skus", "SOFA-1", "DE")
     seq_engine.set_plugin_setting("sequences", "customized_skus", "MUG-NAME", "DE")
     sofa = order_data("DE", sku="SOFA-1", delivered_days_ago=3)
     mug = order_data("DE", sku="MUG-NAME", delivered_days_ago=3)
     us_sofa = order_data("US", sku="SOFA-1", delivered_days_ago=3)
     fba = order_data("DE", sku="SOFA-1", fulfillment="FBA", delivered_days_ago=3)
-    ids = store_orders(seller, [sofa, mug, us_sofa, fba], "test").changed_ids
+    ids = store_orders(account, [sofa, mug, us_sofa, fba], "test").changed_ids
     preset = next(p for p in seq_engine.presets("DE", "FBM") if "custom" in p.name)
     campaign = create_from_preset(seq_engine, preset)
     set_status(seq_engine, campaign, "test")

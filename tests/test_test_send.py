@@ -8,9 +8,6 @@ route works end to end through the Flask client.
 
 from __future__ import annotations
 
-import email
-from email.policy import default as default_policy
-
 import pytest
 
 from core.attachments import Upload, store
@@ -20,6 +17,7 @@ from core.store import store_orders
 from core.templates import save_version
 from tests.conftest import order_data
 from tests.mailservers import SMTP_PASSWORD, SMTP_USER
+from tests.support.mail import parse_mail, smtp_settings
 from tests.support.web import csrf_token, login, make_admin
 from web import create_app
 
@@ -35,16 +33,8 @@ MANUAL_BODY = (
 
 
 def _email_settings(smtp, **overrides) -> dict:
-    values = {
-        "from_address": FROM,
-        "smtp_host": "127.0.0.1",
-        "smtp_port": smtp.port,
-        "smtp_security": "starttls",
-        "smtp_username": SMTP_USER,
-        "smtp_password_env": PASSWORD_ENV,
-        "tls_ca_file": str(smtp.cert),
-        "smtp_timeout": 30,  # generous: the test machine is shared and often busy
-    }
+    # a generous timeout: the test machine is shared and often busy
+    values = {"from_address": FROM, **smtp_settings(smtp, PASSWORD_ENV, timeout=30)}
     values.update(overrides)
     return values
 
@@ -66,7 +56,7 @@ def _account(test_address=ME, marketplaces=("US",)) -> SellerAccount:
 
 
 def _parse(received):
-    return email.message_from_bytes(received.data, policy=default_policy)
+    return parse_mail(received.data)
 
 
 def _rendered(**kw) -> Rendered:

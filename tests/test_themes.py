@@ -9,11 +9,7 @@ from core import compliance, themes
 from core.compose import compose
 from core.models import AuditLog, EmailTheme, Template, TemplateVersion
 from core.templates import save_version
-from tests import test_plugin_email as email_tests
-from tests.test_plugin_email import new_message, new_order, received_mail
-
-# The email plugin's real SMTP server (aiosmtpd, STARTTLS) and engine fixtures.
-make_email_engine = email_tests.make_email_engine
+from tests.support.mail import new_message, new_order, received_mail
 
 BODY = (
     "Hello,\n\nhere is the manual for your order {{ order_id }}:\n"

@@ -5,11 +5,9 @@ on the huey runtime with its progress fragment, deleting and importing a report 
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import timedelta
 from io import BytesIO
-from urllib.parse import urlparse
 
 import pytest
 
@@ -18,121 +16,25 @@ from core.crypto import CredentialError
 from core.models import AuditLog, Message, Order, SellerAccount
 from core.queue import make_huey
 from core.services import account_credentials, save_account_credentials
-from tests.fake_spapi import FakeSPAPI
-from tests.fake_spapi.auth import access_token_for
+from tests.fake_spapi.harness import amazon_settings
+from tests.support.servers import ACCOUNT_SECRETS as SECRETS
 from tests.support.web import csrf_token, login, make_admin
 from web import create_app
 
-DE = "A1PA6795UKMFR9"
 FR = "A13V1IB3VIYZZH"
-SECRETS = {
-    "lwa_app_id": "amzn1.application-oa2-client.web-test-0001",
-    "lwa_client_secret": "amzn1.oa2-cs.v1.S3CRET-never-shown-0001",
-    "refresh_token": "Atzr|IwEB-refresh-never-shown-0001",
-}
-PARTICIPATIONS = "/sellers/v1/marketplaceParticipations"
 
-
-class SellerFake(FakeSPAPI):
-    """The project's fake SP-API plus the Sellers API's getMarketplaceParticipations
-    (the call "Test connection" makes) when the shared fake does not answer it, and an
-    optional delay on searchOrders so a sync can be watched in progress."""
-
-    def __init__(self):
-        super().__init__()
-        self.participations = [DE]
-        self.search_delay = 0.0
-        self.RequestHandlerClass = _handler(self.RequestHandlerClass)
-
-    def sell_only(self, *marketplace_ids: str) -> None:
-        """The seller sells only in these marketplaces (the shared fake's knob, or ours)."""
-        self.participations = list(marketplace_ids)
-        self.seller_marketplaces = set(marketplace_ids)
-
-
-def _handler(base):
-    class Handler(base):
-        def do_GET(self):  # noqa: N802 - BaseHTTPRequestHandler's naming
-            fake = self.server
-            path = urlparse(self.path).path
-            if path == "/orders/2026-01-01/orders" and fake.search_delay:
-                time.sleep(fake.search_delay)  # a slow Amazon: the progress bar is seen moving
-            if path == PARTICIPATIONS and not _fake_has_sellers():
-                return self._participations()
-            return super().do_GET()
-
-        def _participations(self):
-            fake = self.server
-            tokens = {
-                access_token_for(r) for r in fake.refresh_tokens - getattr(fake, "revoked", set())
-            }
-            faults = fake.faults.get("getMarketplaceParticipations") or []
-            if (
-                faults
-                and faults.pop(0) == "forbidden"
-                or self.headers.get("x-amz-access-token") not in tokens
-            ):
-                return self._json(
-                    403,
-                    {
-                        "errors": [
-                            {
-                                "code": "Unauthorized",
-                                "message": "Access to requested resource is denied.",
-                            }
-                        ]
-                    },
-                )
-            payload = [
-                {
-                    "marketplace": {"id": mid, "countryCode": ""},
-                    "participation": {"isParticipating": True},
-                }
-                for mid in fake.participations
-            ]
-            return self._json(200, {"payload": payload})
-
-        def _json(self, status, body):
-            raw = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-    return Handler
-
-
-def _fake_has_sellers() -> bool:
-    try:
-        from tests.fake_spapi.server import match
-    except ImportError:  # pragma: no cover
-        return False
-    return match("GET", PARTICIPATIONS)[0] is not None
+pytestmark = pytest.mark.usefixtures("fresh_limiter")
 
 
 @pytest.fixture
-def fake():
-    with SellerFake() as server:
-        server.clients = {SECRETS["lwa_app_id"]: SECRETS["lwa_client_secret"]}
-        server.refresh_tokens.add(SECRETS["refresh_token"])
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits(fresh_limiter):
-    # The Amazon plugin's token buckets live for the process, keyed by account id; each
-    # test's fresh database reuses id 1, so give each test the buckets a new process has.
-    return fresh_limiter
+def fake(accounts_fake):
+    """The fake SP-API knowing ``SECRETS`` (see ``tests.support.servers``)."""
+    return accounts_fake
 
 
 @pytest.fixture
 def amazon_engine(make_engine, fake):
-    return make_engine(
-        plugin_settings={
-            "amazon": {"endpoint": fake.url, "lwa_url": fake.url + "/auth/o2/token", "timeout": 2}
-        }
-    )
+    return make_engine(plugin_settings=amazon_settings(fake, timeout=2))
 
 
 @pytest.fixture
@@ -162,10 +64,6 @@ def connect(client, **overrides):
 
 def post(client, path, **data):
     return client.post(path, data={"csrf_token": csrf_token(client, "/accounts/"), **data})
-
-
-def flashes(response) -> str:
-    return response.get_data(as_text=True)
 
 
 def test_connect_stores_credentials_encrypted_and_never_shows_them(web, amazon_engine):
@@ -262,7 +160,7 @@ def test_bad_input_is_refused_with_422_and_secrets_not_echoed(web):
             "the app is missing a role",
         ),
         (
-            lambda fake: fake.sell_only(FR),
+            lambda fake: setattr(fake, "seller_marketplaces", {FR}),
             "the seller does not sell in DE with these credentials",
         ),
     ],

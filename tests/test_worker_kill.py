@@ -9,20 +9,15 @@ project's fake SP-API is in ``test_worker_kill_spapi.py``."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from core.clock import utcnow
 from core.config import load_settings
 from core.contracts import FINAL_STATES, SENT
 from core.engine import Engine
@@ -32,8 +27,8 @@ from core.queue import make_huey
 from core.store import store_orders
 from core.tasks import Runtime
 from tests.conftest import order_data
+from tests.support.worker import leases_expired, start_worker, wait_for, worker_config
 
-REPO = Path(__file__).resolve().parents[1]
 ORDERS = 40
 
 
@@ -80,62 +75,14 @@ def recorder():
     server.shutdown()
 
 
-def write_config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[app]
-data_dir = "{tmp_path}/data"
-[web]
-secret_key = {{ file = "{tmp_path}/secret", generate = true }}
-[database]
-url = "sqlite:///{tmp_path}/data/app.db"
-[queue]
-backend = "sqlite"
-path = "{tmp_path}/data/queue.db"
-workers = 1
-[security]
-encryption_key = {{ file = "{tmp_path}/key", generate = true }}
-[dispatch]
-lease_seconds = 2
-batch_size = 50
-[plugins]
-enabled = ["amazon", "tests.support.http_sender"]
-entrypoints = false
-"""
-    )
-    return path
-
-
-def start_worker(config: Path, recorder) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        FOLLOWUP_CONFIG=str(config),
-        FOLLOWUP_TEST_RECORDER_URL=f"http://127.0.0.1:{recorder.server_port}",
-        PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "core.worker"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(config.parent / "worker.log").open("ab"),
-    )
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+def recorder_url(recorder) -> str:
+    return f"http://127.0.0.1:{recorder.server_port}"
 
 
 def test_sigkill_mid_dispatch_then_restart_sends_each_message_once(tmp_path, recorder, monkeypatch):
-    config = write_config(tmp_path)
+    config = worker_config(tmp_path, ["amazon", "tests.support.http_sender"])
     # the plugin loaded in this process (and the worker's copy of the env) call here
-    monkeypatch.setenv("FOLLOWUP_TEST_RECORDER_URL", f"http://127.0.0.1:{recorder.server_port}")
+    monkeypatch.setenv("FOLLOWUP_TEST_RECORDER_URL", recorder_url(recorder))
     engine = Engine(load_settings(config))
     engine.migrate()
     account = SellerAccount.create(name="S", source="demo")
@@ -152,7 +99,7 @@ def test_sigkill_mid_dispatch_then_restart_sends_each_message_once(tmp_path, rec
     assert plan_orders(engine, ids).planned == ORDERS
     runtime = Runtime(engine, make_huey(engine.settings))
 
-    worker = start_worker(config, recorder)
+    worker = start_worker(config, FOLLOWUP_TEST_RECORDER_URL=recorder_url(recorder))
     try:
         runtime.dispatch()  # enqueued in the SqliteHuey file; the worker picks it up
         assert wait_for(lambda: sum(recorder.received.values()) >= 10), "worker never sent"
@@ -165,15 +112,8 @@ def test_sigkill_mid_dispatch_then_restart_sends_each_message_once(tmp_path, rec
     assert killed_at < ORDERS, "the kill came too late to test anything"
 
     # the killed worker's leases expire ([dispatch] lease_seconds = 2)
-    assert wait_for(
-        lambda: (
-            not Message.select()
-            .where((Message.state == "sending") & (Message.lease_until >= utcnow()))
-            .exists()
-        ),
-        timeout=10,
-    )
-    worker = start_worker(config, recorder)
+    assert wait_for(leases_expired, timeout=10)
+    worker = start_worker(config, FOLLOWUP_TEST_RECORDER_URL=recorder_url(recorder))
     try:
 
         def all_final():

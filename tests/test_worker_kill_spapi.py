@@ -27,15 +27,11 @@ What must hold afterwards, checked against the fake's record:
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -49,11 +45,18 @@ from core.queue import make_huey
 from core.sync import sync_account
 from core.tasks import Runtime
 from tests.fake_spapi import FakeSPAPI
-from tests.fake_spapi.harness import connect, messaging_step, review_step
+from tests.fake_spapi.harness import amazon_settings, connect, messaging_step, review_step
+from tests.support.worker import (
+    leases_expired,
+    start_worker,
+    stop,
+    wait_for,
+    worker_config,
+    worker_log,
+)
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[1]
 REVIEW_POST = "createProductReviewAndSellerFeedbackSolicitation"
 CUSTOM_POST = "confirmCustomizationDetails"
 ELIGIBLE = 34  # orders that must each get exactly one Request a Review
@@ -68,77 +71,6 @@ DEADLINE = 50.0  # the whole test, worker start-ups included
 
 def order_id(n: int) -> str:
     return f"302-{7000000 + n:07d}-{(n * 7919) % 10000000:07d}"
-
-
-def write_config(tmp_path: Path, fake: FakeSPAPI) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[app]
-data_dir = "{tmp_path}/data"
-[web]
-secret_key = {{ file = "{tmp_path}/secret", generate = true }}
-[database]
-url = "sqlite:///{tmp_path}/data/app.db"
-[queue]
-backend = "sqlite"
-path = "{tmp_path}/data/queue.db"
-workers = 1
-[security]
-encryption_key = {{ file = "{tmp_path}/key", generate = true }}
-[dispatch]
-lease_seconds = 2
-batch_size = 50
-[plugins]
-enabled = ["amazon"]
-entrypoints = false
-[plugin_settings.amazon]
-endpoint = "{fake.url}"
-lwa_url = "{fake.url}/auth/o2/token"
-timeout = {CLIENT_TIMEOUT}
-"""
-    )
-    return path
-
-
-def start_worker(config: Path) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        FOLLOWUP_CONFIG=str(config),
-        PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
-    )
-    env.pop("SP_API_DEFAULT_MARKETPLACE", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "core.worker"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(config.parent / "worker.log").open("ab"),
-    )
-
-
-def stop(worker: subprocess.Popen, sig=signal.SIGKILL) -> None:
-    if worker.poll() is None:
-        worker.send_signal(sig)
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=5)
-
-
-def wait_for(predicate, until: float, poll: float = 0.02) -> bool:
-    """Poll ``predicate`` until it holds or the monotonic deadline ``until`` passes."""
-    while time.monotonic() < until:
-        if predicate():
-            return True
-        time.sleep(poll)
-    return predicate()
-
-
-def worker_log(config: Path) -> str:
-    path = config.parent / "worker.log"
-    return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
 
 def seed(fake: FakeSPAPI) -> dict[str, list[str]]:
@@ -269,131 +201,122 @@ def kill_plan(mode: str, fake: FakeSPAPI, reviews, customs, queue) -> list[Kill]
 
 
 @pytest.mark.parametrize("mode", ["in_flight", "after_calls"])
-def test_sigkill_mid_amazon_dispatch_then_restart_keeps_amazon_rules(tmp_path, mode):
+def test_sigkill_mid_amazon_dispatch_then_restart_keeps_amazon_rules(tmp_path, fake, mode):
     """Two SIGKILLs during a batch of 44 messages, a restart after each, then the fake's
     record and the message states are checked (see the module doc)."""
     started = time.monotonic()
     deadline = started + DEADLINE
     worker = None
-    with FakeSPAPI() as fake:
-        fake.page_size = 100
-        fake.hang_seconds = CLIENT_TIMEOUT + 5
-        for operation in (
-            "getSolicitationActionsForOrder",
-            REVIEW_POST,
-            "getMessagingActionsForOrder",
-            "GetAttributes",
-            CUSTOM_POST,
-        ):
-            fake.limits[operation] = FAKE_RATE
-        config = write_config(tmp_path, fake)
-        engine = Engine(load_settings(config))
-        engine.migrate()
-        try:
-            groups, sync_calls = set_up(engine, fake)
-            queue = claim_order()
-            reviews = [m for m in queue if m.sender == "amazon_review"]
-            customs = [m for m in queue if m.sender == "amazon_messaging"]
-            assert {oid_of(m) for m in reviews} == set(groups["eligible"])
-            assert {oid_of(m) for m in customs} == set(groups["eligible"][:CUSTOMIZED])
-            kills = kill_plan(mode, fake, reviews, customs, queue)
-            # Three review-only orders at the end of the queue become unsendable while
-            # the worker is down after the first kill.
-            tail = [oid_of(m) for m in reviews[-3:]]
-            assert not set(tail) & set(groups["eligible"][:CUSTOMIZED])
-            late = dict(zip(("refunded", "cancelled", "opted_out"), tail, strict=True))
+    fake.page_size = 100
+    fake.hang_seconds = CLIENT_TIMEOUT + 5
+    for operation in (
+        "getSolicitationActionsForOrder",
+        REVIEW_POST,
+        "getMessagingActionsForOrder",
+        "GetAttributes",
+        CUSTOM_POST,
+    ):
+        fake.limits[operation] = FAKE_RATE
+    config = worker_config(tmp_path, ["amazon"], amazon_settings(fake, timeout=CLIENT_TIMEOUT))
+    engine = Engine(load_settings(config))
+    engine.migrate()
+    try:
+        groups, sync_calls = set_up(engine, fake)
+        queue = claim_order()
+        reviews = [m for m in queue if m.sender == "amazon_review"]
+        customs = [m for m in queue if m.sender == "amazon_messaging"]
+        assert {oid_of(m) for m in reviews} == set(groups["eligible"])
+        assert {oid_of(m) for m in customs} == set(groups["eligible"][:CUSTOMIZED])
+        kills = kill_plan(mode, fake, reviews, customs, queue)
+        # Three review-only orders at the end of the queue become unsendable while
+        # the worker is down after the first kill.
+        tail = [oid_of(m) for m in reviews[-3:]]
+        assert not set(tail) & set(groups["eligible"][:CUSTOMIZED])
+        late = dict(zip(("refunded", "cancelled", "opted_out"), tail, strict=True))
 
-            runtime = Runtime(engine, make_huey(engine.settings))
-            for round_no, kill in enumerate(kills):
-                worker = start_worker(config)
-                runtime.dispatch()  # enqueued in the SqliteHuey file; the worker takes it
-                assert wait_for(kill.ready, deadline), (
-                    f"kill {round_no + 1} ({kill.what}) never came\n{worker_log(config)}"
-                )
-                stop(worker, signal.SIGKILL)
-                assert worker.returncode == -signal.SIGKILL
-                states = Counter(m.state for m in Message.select())
-                log.info(
-                    "kill %d at %.1f s (%s): fake had %d reviews, %d messages; states %s",
-                    round_no + 1,
-                    time.monotonic() - started,
-                    kill.what,
-                    len(fake.solicited),
-                    len(fake.messages),
-                    dict(states),
-                )
-                assert states[SENDING] and states[SENT], f"not mid-batch: {states}"
-                if kill.message_id is not None:
-                    killed = Message.get_by_id(kill.message_id)
-                    assert killed.state == SENDING, (killed.state, killed.reason, killed.error)
-                    assert (
-                        Attempt.select()
-                        .where((Attempt.message == kill.message_id) & Attempt.finished_at.is_null())
-                        .exists()
-                    ), "the attempt row is committed before the POST"
-                if round_no == 0:
-                    touched = {c.order_id for c in fake.calls[sync_calls:]}
-                    assert not touched & set(late.values()), "the late orders ran early"
-                    exclude_now(late, fake)
-                # The killed worker's leases expire ([dispatch] lease_seconds = 2).
-                assert wait_for(
-                    lambda: (
-                        not Message.select()
-                        .where((Message.state == SENDING) & (Message.lease_until >= utcnow()))
-                        .exists()
-                    ),
-                    deadline,
-                    poll=0.1,
-                )
-
-            worker = start_worker(config)
-            runtime.dispatch()
-            last_enqueue = time.monotonic()
-
-            def settled() -> bool:
-                nonlocal last_enqueue
-                pending = Message.select().where(
-                    (Message.state == SENDING)
-                    | (Message.state.in_(("scheduled", "retry")) & (Message.due_at <= utcnow()))
-                    | ((Message.state == IN_DOUBT) & (Message.sender == "amazon_review"))
-                )
-                if not pending.exists():
-                    return True
-                if time.monotonic() - last_enqueue > 1.0:
-                    runtime.dispatch()  # e.g. the first one ran before the leases expired
-                    last_enqueue = time.monotonic()
-                return False
-
-            assert wait_for(settled, deadline, poll=0.1), (
-                Counter((m.sender, m.state) for m in Message.select()),
-                worker_log(config),
+        runtime = Runtime(engine, make_huey(engine.settings))
+        for round_no, kill in enumerate(kills):
+            worker = start_worker(config, SP_API_DEFAULT_MARKETPLACE=None)
+            runtime.dispatch()  # enqueued in the SqliteHuey file; the worker takes it
+            assert wait_for(kill.ready, until=deadline, poll=0.02), (
+                f"kill {round_no + 1} ({kill.what}) never came\n{worker_log(config)}"
             )
-            stop(worker, signal.SIGINT)
-            assert worker.returncode == 0, worker_log(config)
-            worker = None
-            elapsed = time.monotonic() - started
-            log.info("%s: settled after %.1f s", mode, elapsed)
+            stop(worker, signal.SIGKILL)
+            assert worker.returncode == -signal.SIGKILL
+            states = Counter(m.state for m in Message.select())
+            log.info(
+                "kill %d at %.1f s (%s): fake had %d reviews, %d messages; states %s",
+                round_no + 1,
+                time.monotonic() - started,
+                kill.what,
+                len(fake.solicited),
+                len(fake.messages),
+                dict(states),
+            )
+            assert states[SENDING] and states[SENT], f"not mid-batch: {states}"
+            if kill.message_id is not None:
+                killed = Message.get_by_id(kill.message_id)
+                assert killed.state == SENDING, (killed.state, killed.reason, killed.error)
+                assert (
+                    Attempt.select()
+                    .where((Attempt.message == kill.message_id) & Attempt.finished_at.is_null())
+                    .exists()
+                ), "the attempt row is committed before the POST"
+            if round_no == 0:
+                touched = {c.order_id for c in fake.calls[sync_calls:]}
+                assert not touched & set(late.values()), "the late orders ran early"
+                exclude_now(late, fake)
+            # The killed worker's leases expire ([dispatch] lease_seconds = 2).
+            assert wait_for(leases_expired, until=deadline, poll=0.1)
 
-            check_fake_record(fake, groups, late, sync_calls)
-            check_messages(fake, groups, late)
-            if mode == "in_flight":
-                held = {k.operation: Message.get_by_id(k.message_id) for k in kills}
-                reviewed, doubtful = held[REVIEW_POST], held[CUSTOM_POST]
-                assert reviewed.state == SENT, (reviewed.state, reviewed.reason, reviewed.error)
-                assert reviewed.reason == "reconciled: the channel confirms it was sent"
-                # reconciled by asking Amazon again (preflight, then reconcile), no POST
-                asked = [
-                    c
-                    for c in fake.calls_of("getSolicitationActionsForOrder")
-                    if c.order_id == oid_of(reviewed)
-                ]
-                assert len(asked) == 2, asked
-                assert doubtful.state == IN_DOUBT, (doubtful.state, doubtful.reason)
-            assert elapsed < DEADLINE
-        finally:
-            if worker is not None:
-                stop(worker, signal.SIGKILL)
-            engine.close()
+        worker = start_worker(config, SP_API_DEFAULT_MARKETPLACE=None)
+        runtime.dispatch()
+        last_enqueue = time.monotonic()
+
+        def settled() -> bool:
+            nonlocal last_enqueue
+            pending = Message.select().where(
+                (Message.state == SENDING)
+                | (Message.state.in_(("scheduled", "retry")) & (Message.due_at <= utcnow()))
+                | ((Message.state == IN_DOUBT) & (Message.sender == "amazon_review"))
+            )
+            if not pending.exists():
+                return True
+            if time.monotonic() - last_enqueue > 1.0:
+                runtime.dispatch()  # e.g. the first one ran before the leases expired
+                last_enqueue = time.monotonic()
+            return False
+
+        assert wait_for(settled, until=deadline, poll=0.1), (
+            Counter((m.sender, m.state) for m in Message.select()),
+            worker_log(config),
+        )
+        stop(worker, signal.SIGINT)
+        assert worker.returncode == 0, worker_log(config)
+        worker = None
+        elapsed = time.monotonic() - started
+        log.info("%s: settled after %.1f s", mode, elapsed)
+
+        check_fake_record(fake, groups, late, sync_calls)
+        check_messages(fake, groups, late)
+        if mode == "in_flight":
+            held = {k.operation: Message.get_by_id(k.message_id) for k in kills}
+            reviewed, doubtful = held[REVIEW_POST], held[CUSTOM_POST]
+            assert reviewed.state == SENT, (reviewed.state, reviewed.reason, reviewed.error)
+            assert reviewed.reason == "reconciled: the channel confirms it was sent"
+            # reconciled by asking Amazon again (preflight, then reconcile), no POST
+            asked = [
+                c
+                for c in fake.calls_of("getSolicitationActionsForOrder")
+                if c.order_id == oid_of(reviewed)
+            ]
+            assert len(asked) == 2, asked
+            assert doubtful.state == IN_DOUBT, (doubtful.state, doubtful.reason)
+        assert elapsed < DEADLINE
+    finally:
+        if worker is not None:
+            stop(worker, signal.SIGKILL)
+        engine.close()
 
 
 def check_fake_record(fake: FakeSPAPI, groups, late, sync_calls: int) -> None:

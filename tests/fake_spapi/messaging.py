@@ -213,7 +213,7 @@ def put_upload(fake, req: Request) -> Reply:
     dest = fake.uploads.get(req.params["destination"])
     if dest is None:
         return Reply(404, raw=b"<Error><Code>NoSuchKey</Code></Error>", content_type="text/xml")
-    sent = {k.lower(): v for k, v in req.headers.items()}
+    sent = req.headers  # lowercased by the handler
     for name, value in dest["headers"].items():
         if sent.get(name.lower()) != value:
             return Reply(

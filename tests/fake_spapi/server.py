@@ -291,9 +291,6 @@ class FakeSPAPI(ThreadingHTTPServer):
         with self.lock:
             return [c for c in self.calls if c.operation == operation]
 
-    def window_open(self, order) -> bool:
-        return messaging.window_open(order)
-
     # -- faults ------------------------------------------------------------------------
 
     def take_fault(self, operation: str, order_id: str, write: bool) -> str | None:
@@ -356,10 +353,7 @@ class Handler(BaseHTTPRequestHandler):
             self._send(error(403, "Unauthorized", messaging.UNAUTHORIZED), route.operation)
             return
         if route.auth and not fake.state.admit(route.operation):
-            self._send(
-                error(429, "QuotaExceeded", "You exceeded your quota for the requested resource."),
-                route.operation,
-            )
+            self._send(quota_exceeded(), route.operation)
             return
         order_id = orders.order_id_of(req)
         write = self.command in ("POST", "PUT", "PATCH") and route.auth
@@ -367,10 +361,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "throttle":  # a 429 like the rate limit's: not a call Amazon acted on
             with fake.lock:
                 fake.state.throttled += 1
-            self._send(
-                error(429, "QuotaExceeded", "You exceeded your quota for the requested resource."),
-                route.operation,
-            )
+            self._send(quota_exceeded(), route.operation)
             return
         body = None
         if raw and route.auth:
@@ -401,11 +392,16 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = _handle
 
 
+def quota_exceeded() -> Reply:
+    """Amazon's 429, for an empty token bucket or the ``throttle`` fault."""
+    return error(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
+
+
 def _pre_fault(fault: str) -> Reply:
+    """The answer to a fault that stops the request before its effect (``throttle`` is
+    answered earlier: a 429 is not recorded as a call)."""
     if fault == "forbidden":
         return error(403, "Unauthorized", messaging.UNAUTHORIZED)
-    if fault == "throttle":
-        return error(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")
     if fault == "500":
         return error(500, "InternalFailure", "We encountered an internal error.")
     if fault == "503":

@@ -80,7 +80,6 @@ class State:
         self.limits: dict[str, tuple[float, int]] = dict(USAGE_PLANS)
         self._buckets: dict[str, Bucket] = {}
         self.throttled = 0
-        self.throttled_ops: dict[str, int] = {}
 
     def bucket(self, operation: str) -> Bucket:
         rate, burst = self.limits.get(operation, (1.0, 5))
@@ -96,7 +95,6 @@ class State:
             if self.bucket(operation).take():
                 return True
             self.throttled += 1
-            self.throttled_ops[operation] = self.throttled_ops.get(operation, 0) + 1
             return False
 
     def record(self, call: Call) -> None:
