@@ -6,23 +6,48 @@ and their exact text, so a later edit never rewrites history.
 
 from __future__ import annotations
 
+from .compose import latest_version
 from .db import database
 from .models import AuditLog, Template, TemplateVariant, TemplateVersion
 
 
+def variant_dicts(version: TemplateVersion | None) -> dict[str, dict]:
+    """A version's variants as ``save_version`` takes them: {language: {subject, body, html}}."""
+    if version is None:
+        return {}
+    return {
+        v.language: {"subject": v.subject, "body": v.body, "html": v.html} for v in version.variants
+    }
+
+
 def save_version(
-    template: Template, variants: dict[str, dict], *, user: str = "", note: str = ""
+    template: Template,
+    variants: dict[str, dict],
+    *,
+    theme: str | None = None,
+    user: str = "",
+    note: str = "",
 ) -> TemplateVersion:
-    """Store ``variants`` ({language: {"subject", "body", "html"}}) as the next version."""
+    """Store ``variants`` ({language: {"subject", "body", "html"}}) as the next version.
+
+    ``theme`` is the email layout (``core.themes``) of the new version; ``None`` keeps the
+    previous version's theme (none for a first version).
+    """
     with database.atomic():
         last = (
-            TemplateVersion.select(TemplateVersion.number)
+            TemplateVersion.select(TemplateVersion.number, TemplateVersion.theme)
             .where(TemplateVersion.template == template)
             .order_by(TemplateVersion.number.desc())
-            .scalar()
+            .first()
         )
+        if theme is None:
+            theme = last.theme if last is not None else ""
         version = TemplateVersion.create(
-            template=template, number=(last or 0) + 1, created_by=user, note=note
+            template=template,
+            number=(last.number if last is not None else 0) + 1,
+            created_by=user,
+            note=note,
+            theme=theme or "",
         )
         for language, v in sorted(variants.items()):
             TemplateVariant.create(
@@ -39,6 +64,32 @@ def save_version(
             detail=f"version {version.number}",
         )
     return version
+
+
+def save_language(
+    template: Template,
+    language: str,
+    subject: str,
+    body: str,
+    *,
+    html: str | None = None,
+    theme: str | None = None,
+    user: str = "",
+    note: str = "",
+) -> TemplateVersion:
+    """Save one language's text as the next version; the other languages carry over.
+
+    ``html`` ``None`` keeps that language's own HTML; ``theme`` ``None`` keeps the theme.
+    """
+    with database.atomic():
+        variants = variant_dicts(latest_version(template))
+        old_html = variants.get(language, {}).get("html", "")
+        variants[language] = {
+            "subject": subject,
+            "body": body,
+            "html": old_html if html is None else html,
+        }
+        return save_version(template, variants, theme=theme, user=user, note=note)
 
 
 def import_from_library(key: str, *, user: str = "") -> Template:

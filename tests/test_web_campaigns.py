@@ -801,3 +801,18 @@ def test_campaign_page_says_when_the_worker_will_re_plan_it(signed_in):
     Campaign.update(replan_requested_at=utcnow()).where(Campaign.id == campaign.id).execute()
     page = signed_in.get(f"/campaigns/{campaign.id}").get_data(as_text=True)
     assert "Re-planning this campaign's orders in the background" in page
+
+
+def test_saving_text_in_the_step_editor_keeps_the_templates_email_theme(signed_in):
+    from core.templates import save_version
+
+    campaign = create_preset(signed_in)
+    step = campaign.steps.order_by(Step.position).first()
+    template = Template.create(name="Themed", channel="email", message_type="product_instructions")
+    first = save_version(template, {"en": {"subject": "Hi", "body": COMPLIANT}})
+    TemplateVersion.update(theme="boxed").where(TemplateVersion.id == first.id).execute()
+    Step.update(template=template.id).where(Step.id == step.id).execute()
+    assert save_text(signed_in, step, COMPLIANT + " Thank you.").status_code == 302
+    latest = template.versions.order_by(TemplateVersion.number.desc()).first()
+    assert latest.number == 2 and latest.theme == "boxed"
+    assert [v.body for v in latest.variants] == [COMPLIANT + " Thank you."]

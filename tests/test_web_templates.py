@@ -386,3 +386,16 @@ def test_palette_follows_the_marketplaces_and_triggers_of_the_steps_using_it(mak
     )
     assert entry("invoice_link")["status"] == "limited"
     assert entry("delivery_date")["status"] == "limited"
+
+
+def test_saving_with_a_theme_stores_it_and_audits_the_save_once(signed_in):
+    template = _import(signed_in)
+    body = _form(signed_in, template)["body"] + "\nThank you."
+    response = signed_in.post(
+        f"/templates/{template.id}", data=_form(signed_in, template, body=body, theme="boxed")
+    )
+    assert response.status_code == 302
+    v1, v2 = _versions(template)
+    assert (v1.theme, v2.theme) == ("", "boxed")
+    saves = AuditLog.select().where(AuditLog.action == "template_saved")
+    assert [a.detail for a in saves.order_by(AuditLog.id)] == ["version 1", "version 2"]

@@ -239,7 +239,6 @@ def index():
         accounts=accounts,
         is_active=is_active,
         stale_queue=stale_queue,
-        regions=REGIONS,
         testable={n for n, src in engine().sources.items() if src.test_connection},
         import_sources=_import_sources(),
     )
@@ -289,18 +288,14 @@ def delete(account_id: int):
             f"{sent} messages were sent for this account. Followup keeps their history so a "
             "reconnected account never messages a buyer twice; edit the account instead."
         )
-    if request.method == "GET":
-        return render_template(
-            "accounts/delete.html", account=account, orders=orders, sent=sent, blocker=blocker
-        )
-    if blocker:
+    refused = request.method == "POST" and bool(blocker)
+    if refused:
         flash(blocker, "error")
-        return (
-            render_template(
-                "accounts/delete.html", account=account, orders=orders, sent=sent, blocker=blocker
-            ),
-            409,
+    if request.method == "GET" or refused:
+        page = render_template(
+            "accounts/delete.html", account=account, orders=orders, blocker=blocker
         )
+        return page, 409 if refused else 200
     name = account.name
     account.delete_instance()  # orders, messages and their trace cascade in the database
     audit("account_deleted", name, f"{orders} orders deleted")

@@ -17,11 +17,12 @@ bp = Blueprint("auth", __name__)
 LOCK_MINUTES = 15
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: str | None, default: str | None = None) -> str:
+    """``target`` if it is a local path, else ``default`` (the dashboard)."""
     # Only local paths: an open redirect would let a phishing link bounce through us.
     if target and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("dashboard.index")
+    return default if default is not None else url_for("dashboard.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -38,15 +38,22 @@ def needs_text(eng, step: Step) -> bool:
     return not (stand_in and step.template_id is None and step.message_type == "review_request")
 
 
-def preview_order(eng, step: Step, order_pk: str = "", scan: int = 300) -> Order | None:
+PREVIEW_SCAN = 300  # newest orders searched for one the step's rules let through
+
+
+def preview_order(
+    eng, step: Step, order_pk: str = "", scan: int = PREVIEW_SCAN, recent=None
+) -> Order | None:
     """The order the preview renders on: the chosen one; else, among the newest orders
     of the campaign's account (or of all accounts), the newest the step's rules let
-    through; else simply the newest."""
+    through; else simply the newest. ``recent`` is ``recent_orders(campaign, scan)`` if
+    the caller already has it."""
     if order_pk.isdigit():
         chosen = Order.get_or_none(Order.id == int(order_pk))
         if chosen is not None:
             return chosen
-    recent = recent_orders(step.campaign, scan)
+    if recent is None:
+        recent = recent_orders(step.campaign, scan)
     matching = next((o for o in recent if not check_rules(eng, o, step)), None)
     return matching or (recent[0] if recent else None)
 
@@ -61,9 +68,13 @@ def recent_orders(campaign, limit: int) -> list[Order]:
     return list(newest.limit(limit))
 
 
-def recent_skus(campaign, limit: int = 50) -> list[str]:
-    """SKUs of the campaign's recent orders: suggestions for the per-product table."""
-    orders = [o.id for o in recent_orders(campaign, limit)]
+def recent_skus(campaign, limit: int = 50, recent=None) -> list[str]:
+    """SKUs of the campaign's recent orders: suggestions for the per-product table.
+
+    ``recent`` is a longer ``recent_orders(campaign, …)`` list the caller already has.
+    """
+    newest = recent[:limit] if recent is not None else recent_orders(campaign, limit)
+    orders = [o.id for o in newest]
     if not orders:
         return []
     rows = (

@@ -12,11 +12,10 @@ import re
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from core.campaigns import CampaignError, add_step, delete_step, move_step, update_step
-from core.compose import latest_version
 from core.contracts import WAITING_STATES
 from core.library import load_library
 from core.models import Message, Step, Template
-from core.templates import save_version
+from core.templates import save_language
 
 from .campaign_forms import (
     PRODUCT_EXTRA_ROWS,
@@ -26,6 +25,7 @@ from .campaign_forms import (
     step_form,
 )
 from .campaign_preview import (
+    PREVIEW_SCAN,
     build_preview,
     channel_of,
     needs_text,
@@ -35,8 +35,9 @@ from .campaign_preview import (
     step_files,
     text_state,
 )
-from .campaigns import bp, can_edit, get_campaign
+from .campaigns import WEEKDAYS, bp, can_edit, get_campaign
 from .security import current_user, requires
+from .template_support import library_copies
 from .views_format import audit, engine
 
 EXTRA_RULE_ROWS = 1  # blank rows offered to add a rule without JavaScript
@@ -54,7 +55,8 @@ def get_step(campaign_id: int, step_id: int) -> Step:
 def _editor_page(step: Step, *, form=None, errors=None, text=None, code=200, products=None):
     eng = engine()
     campaign = step.campaign
-    order = preview_order(eng, step, request.values.get("order", ""))
+    newest = recent_orders(campaign, PREVIEW_SCAN)  # one query for the three uses below
+    order = preview_order(eng, step, request.values.get("order", ""), recent=newest)
     language, languages, subject, body = text_state(
         eng, step, order, request.values.get("lang", "")
     )
@@ -63,7 +65,9 @@ def _editor_page(step: Step, *, form=None, errors=None, text=None, code=200, pro
     form = form or step_form(step)
     form["rules"] = form["rules"] + [{"rule": "", "params": ""}] * EXTRA_RULE_ROWS
     form["variants"] = form["variants"] + [{"template": "", "weight": "1"}] * EXTRA_VARIANT_ROWS
-    recent = recent_orders(campaign, 10)
+    recent = newest[:10]
+    templates = list(Template.select().order_by(Template.name))
+    imported = library_copies(templates)
     if order is not None and order not in recent:
         recent.insert(0, order)
     body_needed = needs_text(eng, step)
@@ -83,8 +87,9 @@ def _editor_page(step: Step, *, form=None, errors=None, text=None, code=200, pro
             form=form,
             errors=errors or {},
             eng=eng,
-            templates=list(Template.select().order_by(Template.name)),
-            library=[t for t in load_library() if not _imported(t.key)],
+            weekday_names=WEEKDAYS,
+            templates=templates,
+            library=[t for t in load_library() if t.key not in imported],
             shared=Step.select()
             .where((Step.template == step.template_id) & (Step.id != step.id))
             .count()
@@ -102,15 +107,11 @@ def _editor_page(step: Step, *, form=None, errors=None, text=None, code=200, pro
             else None,
             can_edit=can_edit(),
             products=products,
-            sku_suggestions=recent_skus(campaign),
+            sku_suggestions=recent_skus(campaign, recent=newest),
             step_files=step_files(step),
         ),
         code,
     )
-
-
-def _imported(key: str) -> bool:
-    return Template.select().where(Template.library_key == key).exists()
 
 
 @bp.route("/<int:campaign_id>/steps/<int:step_id>")
@@ -190,13 +191,9 @@ def save_text(campaign_id: int, step_id: int):
             message_type=step.message_type,
         )
         update_step(eng, step, {"template": template.id}, user=user)
-    version = latest_version(template)
-    variants = {
-        v.language: {"subject": v.subject, "body": v.body, "html": v.html}
-        for v in (version.variants if version else [])
-    }
-    variants[language] = {**variants.get(language, {}), "subject": subject, "body": body}
-    saved = save_version(template, variants, user=user, note=f"campaign editor ({language})")
+    saved = save_language(
+        template, language, subject, body, user=user, note=f"campaign editor ({language})"
+    )
     step = Step.get_by_id(step.id)
     result = build_preview(eng, step, preview_order(eng, step), language, subject, body)
     if result["errors"]:

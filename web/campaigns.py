@@ -19,7 +19,7 @@ from flask import (
     request,
     url_for,
 )
-from peewee import fn
+from peewee import JOIN, fn
 
 from core import abtest
 from core.campaigns import (
@@ -77,11 +77,6 @@ def can_edit() -> bool:
     return user is not None and ROLE_RANK.get(user.role, -1) >= ROLE_RANK["editor"]
 
 
-@bp.app_context_processor
-def _campaign_globals():
-    return {"weekday_names": WEEKDAYS}
-
-
 def get_campaign(campaign_id: int) -> Campaign:
     """The campaign or a 404 page."""
     campaign = Campaign.get_or_none(Campaign.id == campaign_id)
@@ -108,7 +103,11 @@ def message_counts(campaign_ids) -> dict[int, dict[str, int]]:
 @bp.route("/")
 def index():
     """Every campaign with its status and message counts."""
-    campaigns = list(Campaign.select().order_by(Campaign.status, Campaign.name))
+    campaigns = list(
+        Campaign.select(Campaign, SellerAccount)
+        .join(SellerAccount, JOIN.LEFT_OUTER)
+        .order_by(Campaign.status, Campaign.name)
+    )
     counts = message_counts(c.id for c in campaigns)
     steps = dict(Step.select(Step.campaign, fn.COUNT(Step.id)).group_by(Step.campaign).tuples())
     return render_template(
@@ -318,9 +317,7 @@ def import_outcomes(campaign_id: int):
 @bp.route("/<int:campaign_id>/steps/<int:step_id>/ab.csv")
 def ab_csv(campaign_id: int, step_id: int):
     """The step's A/B counts per variant and state as CSV."""
-    step = Step.get_or_none((Step.id == step_id) & (Step.campaign == campaign_id))
-    if step is None:
-        abort(404)
+    step = campaign_steps.get_step(campaign_id, step_id)
     return Response(
         abtest.export_csv(step),
         mimetype="text/csv",

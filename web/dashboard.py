@@ -10,7 +10,6 @@ today's bar and everything that needs a person are read live on every view.
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import date, datetime, timedelta
 
@@ -21,6 +20,7 @@ from core.clock import utcnow
 from core.config import ConfigError
 from core.contracts import FAILED, IN_DOUBT, RETRY, SCHEDULED, SENDING, SENT, SKIPPED
 from core.default_vetoes import daily_usage
+from core.default_windows import REVIEW_OPENS_AFTER  # 5 days (DOMAIN.md §2.1)
 from core.demo import load_demo
 from core.inbox import RESPONSE_DUE, unanswered
 from core.models import Message, Order, OrderEvent, SellerAccount
@@ -35,8 +35,6 @@ DAYS = 30
 # Scheduled messages are due in the future: the chart also shows the coming week, or its
 # "scheduled" layer would only ever hold overdue messages.
 AHEAD = 7
-# Request a Review opens 5 days after the earliest delivery (DOMAIN.md §2.1).
-REVIEW_OPENS_AFTER = timedelta(days=5)
 ATTENTION = 10  # rows per list; the Messages page has the rest
 CAP = 1000  # "1000+" instead of counting every failed message ever
 COVERAGE_SAMPLE = 5000  # coverage is a ratio: the newest 5,000 eligible orders measure it
@@ -247,7 +245,6 @@ def index():
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     accounts = list(SellerAccount.select().order_by(SellerAccount.name))
     coverage, coverage_as_of = _cached(("coverage", today), lambda: _coverage(now))
-    sync_view = current_app.view_functions.get("accounts.sync_status")
     return render_template(
         "dashboard.html",
         chart=_chart(today),
@@ -259,9 +256,6 @@ def index():
         response_hours=int(RESPONSE_DUE.total_seconds() // 3600),
         accounts=accounts,
         has_demo=any(a.is_demo for a in accounts),
-        sync_status_url=url_for("accounts.sync_status") if sync_view else "",
-        # The accounts area styles the sync fragment's progress bars in admin.css.
-        admin_css=os.path.exists(os.path.join(current_app.static_folder, "admin.css")),
         cap=CAP,
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -28,9 +28,10 @@ from core.contracts import ALL_STATES, FAILED, IN_DOUBT, RETRY, SCHEDULED
 from core.models import Attempt, Campaign, Message, Order, SellerAccount, Step
 from core.services import cancel_message, resolve_in_doubt, retry_message
 
+from .auth import _safe_next
 from .dashboard import clear_cache
 from .security import current_user, requires
-from .views_format import engine
+from .views_format import date_range, engine, keyset_after, keyset_cursor
 
 bp = Blueprint("messages", __name__, url_prefix="/messages")
 
@@ -57,13 +58,6 @@ CSV_COLUMNS = (
 )
 
 
-def _day(value: str) -> datetime | None:
-    try:
-        return datetime.strptime(value, "%Y-%m-%d")
-    except ValueError:
-        return None
-
-
 def _filtered(args):
     """The messages matching the filters in ``args`` (joined to their order)."""
     query = Message.select(Message, Order).join(Order)
@@ -79,11 +73,11 @@ def _filtered(args):
         query = query.where(Message.account == int(args["account"]))
     if args.get("marketplace"):
         query = query.where(Order.marketplace == args["marketplace"])
-    start, end = _day(args.get("from", "")), _day(args.get("to", ""))
+    start, end, _ = date_range(args)
     if start:
         query = query.where(Message.due_at >= start)
     if end:
-        query = query.where(Message.due_at < end + timedelta(days=1))  # "to" is inclusive
+        query = query.where(Message.due_at < end)  # the day after "to": "to" is inclusive
     return query
 
 
@@ -99,15 +93,12 @@ def index():
     after = request.args.get("after", "")
     # With a due-date range the list is ordered by due time, so the (state, due_at) and
     # due_at indexes serve both the range and the order; otherwise newest id first.
-    dated = bool(_day(request.args.get("from", "")) or _day(request.args.get("to", "")))
+    start, end, bad_dates = date_range(request.args)
+    dated = bool(start or end)
     if dated:
         if after:
             try:
-                stamp, mid = after.rsplit("_", 1)
-                when = datetime.fromisoformat(stamp)
-                query = query.where(
-                    (Message.due_at < when) | ((Message.due_at == when) & (Message.id < int(mid)))
-                )
+                query = query.where(keyset_after(Message.due_at, Message.id, after))
             except ValueError:
                 abort(400, description="The 'after' cursor is malformed; start from page one.")
         query = query.order_by(Message.due_at.desc(), Message.id.desc())
@@ -121,21 +112,24 @@ def index():
     cursor = ""
     if more and rows:
         last = rows[-1]
-        cursor = f"{last.due_at.isoformat()}_{last.id}" if dated else last.id
-    template = "_messages_table.html" if request.headers.get("HX-Request") else "messages.html"
-    bad_dates = [k for k in ("from", "to") if request.args.get(k) and not _day(request.args[k])]
+        cursor = keyset_cursor(last.due_at, last.id) if dated else last.id
+    table = {
+        "messages": rows,
+        "cursor": cursor,
+        "filters": _active_filters(request.args),
+        "args": request.args,
+    }
+    if request.headers.get("HX-Request"):  # the filters swap only the table
+        return render_template("_messages_table.html", **table)
     return render_template(
-        template,
-        messages=rows,
-        cursor=cursor,
+        "messages.html",
+        **table,
         states=sorted(ALL_STATES),
         state_groups=STATE_GROUPS,
         campaigns=list(Campaign.select().order_by(Campaign.name)),
         accounts=list(SellerAccount.select().order_by(SellerAccount.name)),
         marketplaces=sorted(engine().marketplaces),
-        filters=_active_filters(request.args),
         bad_dates=bad_dates,
-        args=request.args,
     )
 
 
@@ -230,10 +224,8 @@ def detail(message_id: int):
 
 def _back(message: Message):
     """Where to go after an action: a local ``next`` (the dashboard) or the message."""
-    target = request.form.get("next", "")
-    if target.startswith("/") and not target.startswith("//"):
-        return redirect(target)
-    return redirect(url_for("messages.detail", message_id=message.id))
+    default = url_for("messages.detail", message_id=message.id)
+    return redirect(_safe_next(request.form.get("next"), default))
 
 
 def _who() -> str:

@@ -3,8 +3,6 @@ actions on one order (stop its messages, block its buyer, send a step now)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from peewee import fn
 
@@ -25,7 +23,7 @@ from core.services import add_opt_out, send_step_now, stop_order_messages
 
 from .dashboard import clear_cache
 from .security import current_user, requires
-from .views_format import engine
+from .views_format import date_range, engine, keyset_after, keyset_cursor
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -41,13 +39,6 @@ ORDER_STATUSES = (
     "Cancelled",
     "Unfulfillable",
 )
-
-
-def _day(value: str) -> datetime | None:
-    try:
-        return datetime.strptime(value.strip(), "%Y-%m-%d")
-    except ValueError:
-        return None
 
 
 def _has_product(sku: str):
@@ -80,11 +71,11 @@ def _filtered():
     sku = request.args.get("sku", "").strip()
     if sku:
         query = query.where(_has_product(sku))
-    start, end = _day(request.args.get("from", "")), _day(request.args.get("to", ""))
+    start, end, _ = date_range(request.args)
     if start:
         query = query.where(Order.purchased_at >= start)
     if end:
-        query = query.where(Order.purchased_at < end + timedelta(days=1))  # inclusive
+        query = query.where(Order.purchased_at < end)  # the day after "to": inclusive
     if request.args.get("marketplace"):
         query = query.where(Order.marketplace == request.args["marketplace"])
     if request.args.get("status"):
@@ -101,17 +92,13 @@ def index():
     after = request.args.get("after", "")
     if after:
         try:
-            stamp, oid = after.rsplit("_", 1)
-            when = datetime.fromisoformat(stamp)
-            query = query.where(
-                (Order.purchased_at < when) | ((Order.purchased_at == when) & (Order.id < int(oid)))
-            )
+            query = query.where(keyset_after(Order.purchased_at, Order.id, after))
         except ValueError:
             abort(400, description="The 'after' cursor is malformed; start from the first page.")
     rows = list(query.order_by(Order.purchased_at.desc(), Order.id.desc()).limit(PAGE + 1))
     more = len(rows) > PAGE
     rows = rows[:PAGE]
-    cursor = f"{rows[-1].purchased_at.isoformat()}_{rows[-1].id}" if more and rows else ""
+    cursor = keyset_cursor(rows[-1].purchased_at, rows[-1].id) if more and rows else ""
     # A fixed list: SELECT DISTINCT status would scan every order on each page view.
     statuses = ORDER_STATUSES
     template = "_orders_table.html" if request.headers.get("HX-Request") else "orders.html"
@@ -122,7 +109,7 @@ def index():
         marketplaces=sorted(engine().marketplaces),
         statuses=sorted(statuses),
         args=request.args,
-        bad_dates=[k for k in ("from", "to") if request.args.get(k) and not _day(request.args[k])],
+        bad_dates=date_range(request.args)[2],
     )
 
 

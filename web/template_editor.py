@@ -20,11 +20,10 @@ from flask import (
 )
 
 from core import themes
-from core.compose import latest_version
-from core.db import database
+from core.compose import latest_version, pick_variant
 from core.library import LANGUAGES, load_library
 from core.models import Order, Template, TemplateVersion
-from core.templates import import_from_library, save_version
+from core.templates import import_from_library, save_language, variant_dicts
 
 from . import template_support as support
 from .security import current_user, requires
@@ -54,15 +53,15 @@ def _languages(version: TemplateVersion | None) -> list[str]:
 @bp.route("/")
 def index():
     """The seller's templates and the shipped library, by channel, with their languages."""
-    version_of = {}
-    for t in Template.select().order_by(Template.name):
-        version_of[t] = latest_version(t)
+    templates = list(Template.select().order_by(Template.name))
+    version_of = support.latest_versions()
     mine: dict[str, list] = {}
-    for t, version in version_of.items():
+    for t in templates:
+        version = version_of.get(t.id)
         mine.setdefault(t.channel, []).append(
             {"template": t, "version": version, "languages": _languages(version)}
         )
-    imported = {t.library_key: t for t in version_of if t.library_key}
+    imported = support.library_copies(templates)
     library: dict[str, list] = {}
     for item in load_library():
         library.setdefault(item.channel, []).append(
@@ -91,10 +90,8 @@ def import_template(key: str):
     return redirect(url_for("templates.edit", template_id=template.id))
 
 
-def _form_values(template: Template, version: TemplateVersion | None, language: str) -> dict:
-    variant = None
-    if version is not None:
-        variant = next((v for v in version.variants if v.language == language), None)
+def _form_values(version: TemplateVersion | None, language: str) -> dict:
+    variant = pick_variant(version, language) if version is not None else None
     return {
         "language": language,
         "subject": variant.subject if variant else "",
@@ -122,16 +119,20 @@ def _preview_order(value: str) -> Order | None:
     return None
 
 
-def _own_html(template: Template, language: str) -> str:
+def _own_html(version: TemplateVersion | None, language: str) -> str:
     """The variant's own HTML (not made in this editor), which is sent instead of a theme."""
-    version = latest_version(template)
-    variant = (
-        next((v for v in version.variants if v.language == language), None) if version else None
-    )
+    variant = pick_variant(version, language) if version is not None else None
     return variant.html if variant else ""
 
 
-def _preview(template: Template, values: dict) -> support.Preview:
+def _preview(
+    template: Template,
+    values: dict,
+    version: TemplateVersion | None,
+    palette: list[dict],
+) -> support.Preview:
+    """The preview of ``values``; ``version`` is the template's latest (for its own HTML),
+    ``palette`` its placeholder palette (computed once per request)."""
     return support.preview(
         engine(),
         template,
@@ -140,12 +141,21 @@ def _preview(template: Template, values: dict) -> support.Preview:
         body=values["body"],
         theme=values["theme"],
         order=_preview_order(values["order"]),
-        own_html=_own_html(template, values["language"]),
+        own_html=_own_html(version, values["language"]),
+        placeholders=palette,
     )
 
 
-def _editor(template: Template, values: dict, result, status: int = 200):
-    version = latest_version(template)
+def _editor(
+    template: Template,
+    version: TemplateVersion | None,
+    values: dict,
+    result,
+    palette: list[dict],
+    status: int = 200,
+    *,
+    orders: list[Order] | None = None,
+):
     page = render_template(
         "templates/edit.html",
         template=template,
@@ -155,17 +165,17 @@ def _editor(template: Template, values: dict, result, status: int = 200):
         present=_languages(version),
         languages=LANGUAGES,
         themes=themes.all_themes(),
-        palette=support.palette(engine(), template),
-        orders=support.recent_orders(),
+        palette=palette,
+        orders=orders if orders is not None else support.recent_orders(),
         has_body=support.has_body(template),
         channels=support.CHANNEL_LABELS,
-        preview_args=_preview_args(template, values),
-        own_html=bool(_own_html(template, values["language"])),
+        preview_args=_preview_args(values),
+        own_html=bool(_own_html(version, values["language"])),
     )
     return page, status
 
 
-def _preview_args(template: Template, values: dict) -> dict:
+def _preview_args(values: dict) -> dict:
     return {k: values.get(k, "") for k in ("language", "subject", "body", "theme", "order")}
 
 
@@ -177,15 +187,17 @@ def edit(template_id: int):
     present = _languages(version)
     default = "en" if "en" in present or not present else present[0]
     language = request.args.get("lang") or default
-    if language not in LANGUAGES and language not in _languages(version):
+    if language not in LANGUAGES and language not in present:
         abort(404, description=f"Unknown language {language!r}.")
-    values = _form_values(template, version, language)
+    values = _form_values(version, language)
+    recent = support.recent_orders()
     if request.args.get("order"):
         values["order"] = request.args["order"]
-    elif (recent := support.recent_orders(1)) and not values["is_new_language"]:
+    elif recent and not values["is_new_language"]:
         values["order"] = str(recent[0].id)
-    result = _preview(template, values) if support.has_body(template) else None
-    return _editor(template, values, result)
+    palette = support.palette(engine(), template)
+    result = _preview(template, values, version, palette) if support.has_body(template) else None
+    return _editor(template, version, values, result, palette, orders=recent)
 
 
 @bp.route("/<int:template_id>/preview", methods=["POST"])
@@ -193,17 +205,19 @@ def preview(template_id: int):
     """Live preview and lint of the unsaved form (htmx fragment, or the whole editor)."""
     template = _template_or_404(template_id)
     values = _posted_values()
-    result = _preview(template, values)
+    version = latest_version(template)
+    palette = support.palette(engine(), template)
+    result = _preview(template, values, version, palette)
     status = 422 if result.errors else 200
     if request.headers.get("HX-Request"):
         html = render_template(
             "templates/_preview.html",
             template=template,
             result=result,
-            preview_args=_preview_args(template, values),
+            preview_args=_preview_args(values),
         )
         return html, status
-    return _editor(template, values, result, status)
+    return _editor(template, version, values, result, palette, status)
 
 
 @bp.route("/<int:template_id>/preview.html")
@@ -211,7 +225,8 @@ def preview_html(template_id: int):
     """The themed HTML of the preview, for the sandboxed frame in the editor."""
     template = _template_or_404(template_id)
     values = {k: request.args.get(k, "") for k in ("language", "subject", "body", "theme", "order")}
-    result = _preview(template, values)
+    version = latest_version(template)
+    result = _preview(template, values, version, support.palette(engine(), template))
     if result.errors:
         body = "<p>The preview cannot be shown: fix the placeholder errors first.</p>"
     else:
@@ -241,31 +256,29 @@ def save(template_id: int):
     elif values["theme"] and themes.get_theme(values["theme"]) is None:
         values["theme"] = ""
         flash("That theme no longer exists; choose another.", "error")
-    result = _preview(template, values)
+    version = latest_version(template)
+    palette = support.palette(engine(), template)
+    result = _preview(template, values, version, palette)
     if result.blocked:
         what = (
             "placeholder errors" if result.errors else f"{result.lint_errors} compliance error(s)"
         )
         flash(f"Not saved: fix the {what} shown in the preview.", "error")
-        return _editor(template, values, result, 422)
-    version = latest_version(template)
-    variants = {
-        v.language: {"subject": v.subject, "body": v.body, "html": v.html}
-        for v in (version.variants if version else [])
-    }
-    old = variants.get(values["language"], {})
+        return _editor(template, version, values, result, palette, 422)
+    old = variant_dicts(version).get(values["language"], {})
     new = {"subject": values["subject"], "body": values["body"], "html": old.get("html", "")}
     if version is not None and old == new and (version.theme or "") == values["theme"]:
         flash(f"No changes: version {version.number} is still current.", "info")
         return redirect(url_for("templates.edit", template_id=template.id, lang=values["language"]))
-    variants[values["language"]] = new
-    user = current_user().username
-    with database.atomic():
-        saved = save_version(template, variants, user=user, note=request.form.get("note", ""))
-        TemplateVersion.update(theme=values["theme"]).where(
-            TemplateVersion.id == saved.id
-        ).execute()
-    audit("template_saved", template.name, f"version {saved.number} ({values['language']})")
+    saved = save_language(
+        template,
+        values["language"],
+        values["subject"],
+        values["body"],
+        theme=values["theme"],
+        user=current_user().username,
+        note=request.form.get("note", ""),
+    )
     flash(f"Saved version {saved.number} of {template.name!r}.", "success")
     return redirect(url_for("templates.edit", template_id=template.id, lang=values["language"]))
 

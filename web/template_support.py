@@ -11,11 +11,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from peewee import fn, prefetch
+
 from core import compliance, render, themes
 from core.clock import utcnow
 from core.compose import LINK_PLACEHOLDERS, allowed_links
 from core.library import PLACEHOLDER_EXAMPLES
-from core.models import Order, SellerAccount, TemplateVersion
+from core.models import Order, SellerAccount, Template, TemplateVariant, TemplateVersion
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,32 @@ CONTEXT_CHARS = 50  # text shown either side of a finding's span
 def has_body(template) -> bool:
     """Request a Review sends Amazon's fixed text: such templates have no body to edit."""
     return template.channel != "solicitation"
+
+
+def latest_versions() -> dict[int, TemplateVersion]:
+    """Every template's latest version by template id, variants prefetched (two queries)."""
+    newest = TemplateVersion.alias()
+    numbers = newest.select(
+        newest.template.alias("template_id"), fn.MAX(newest.number).alias("number")
+    ).group_by(newest.template)
+    versions = TemplateVersion.select().join(
+        numbers,
+        on=(
+            (TemplateVersion.template == numbers.c.template_id)
+            & (TemplateVersion.number == numbers.c.number)
+        ),
+    )
+    return {v.template_id: v for v in prefetch(versions, TemplateVariant)}
+
+
+def library_copies(templates=None) -> dict[str, Template]:
+    """The seller's copies of shipped library templates, by library key.
+
+    ``templates`` are the already loaded templates to look among (else one query).
+    """
+    if templates is None:
+        templates = Template.select().where(Template.library_key != "")
+    return {t.library_key: t for t in templates if t.library_key}
 
 
 def _stand_in_order() -> Order:
@@ -206,9 +234,15 @@ def palette(eng, template=None) -> list[dict]:
     return out
 
 
-def sample_context(eng) -> dict:
-    """The example value of every placeholder: what the preview renders without an order."""
-    return {p["name"]: p["raw"] for p in palette(eng)}
+def sample_context(eng, placeholders: list[dict] | None = None) -> dict:
+    """The example value of every placeholder: what the preview renders without an order.
+
+    ``placeholders`` is a ``palette()`` the caller already has (examples do not depend on
+    the template).
+    """
+    if placeholders is None:
+        placeholders = palette(eng)
+    return {p["name"]: p["raw"] for p in placeholders}
 
 
 def recent_orders(limit: int = 10) -> list[Order]:
@@ -285,9 +319,16 @@ def preview(
     theme: str = "",
     order: Order | None = None,
     own_html: str = "",
+    placeholders: list[dict] | None = None,
 ) -> Preview:
-    """Render and lint a variant as it would be sent to ``order`` (or with example values)."""
+    """Render and lint a variant as it would be sent to ``order`` (or with example values).
+
+    ``placeholders`` is the template's ``palette()`` if the caller already has it (it runs
+    every plugin's ``template_context``); otherwise it is computed here, once.
+    """
     result = Preview()
+    if placeholders is None and order is None:
+        placeholders = palette(eng, template)
     if order is not None:
         try:
             context = eng.template_context(order, None)
@@ -298,7 +339,7 @@ def preview(
         links = allowed_links(eng, order, context)
         order_id, marketplace = order.order_id, order.marketplace
     else:
-        context = sample_context(eng)
+        context = sample_context(eng, placeholders)
         links = tuple(
             v
             for k in LINK_PLACEHOLDERS
@@ -338,11 +379,13 @@ def preview(
     findings = _without_echoes(compliance.lint(inp, eng.content_checks(marketplace)))
     values = {"text": result.text, "subject": result.subject, "html": result.html}
     result.findings = present_findings(findings, values)
-    result.findings.extend(unavailable_used(eng, template, subject, body))
+    result.findings.extend(unavailable_used(eng, template, subject, body, placeholders))
     return result
 
 
-def unavailable_used(eng, template, subject: str, body: str) -> list[dict]:
+def unavailable_used(
+    eng, template, subject: str, body: str, placeholders: list[dict] | None = None
+) -> list[dict]:
     """A warning for each placeholder used that the palette marks unavailable here.
 
     A warning, not an error: the value may still be right in a campaign the palette does
@@ -356,6 +399,8 @@ def unavailable_used(eng, template, subject: str, body: str) -> list[dict]:
             continue
     if not used:
         return []
+    if placeholders is None:
+        placeholders = palette(eng, template)
     return [
         {
             "rule_id": "FU-PLACEHOLDER-UNAVAILABLE",
@@ -368,7 +413,7 @@ def unavailable_used(eng, template, subject: str, body: str) -> list[dict]:
             "marked": "",
             "after": "",
         }
-        for p in palette(eng, template)
+        for p in placeholders
         if p["name"] in used and p["status"] == "unavailable"
     ]
 

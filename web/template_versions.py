@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from core import test_sends
-from core.compose import NO_MANUAL, latest_version, manual_missing
+from core.compose import NO_MANUAL, latest_version, manual_missing, pick_variant
 from core.contracts import Rendered
 from core.default_senders import DRY_RUN
 from core.models import Order, SellerAccount, TemplateVersion
@@ -89,7 +89,7 @@ def test_send(template_id: int):
             "error",
         )
         return back
-    variant = next((v for v in version.variants if v.language == language), None)
+    variant = pick_variant(version, language)
     if variant is None:
         flash(f"Version {version.number} has no {language} variant.", "error")
         return back

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
@@ -35,6 +35,36 @@ def audit(action: str, target: str = "", detail: str = "") -> None:
 
     user = current_user()
     AuditLog.create(user=user.username if user else "", action=action, target=target, detail=detail)
+
+
+def parse_day(value: str) -> datetime | None:
+    """A ``YYYY-MM-DD`` filter value as that day's midnight; None if empty or malformed."""
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m-%d")
+    except ValueError:
+        return None
+
+
+def date_range(args) -> tuple[datetime | None, datetime | None, list[str]]:
+    """The ``from`` / ``to`` day filters in ``args``: (start, end, malformed names).
+
+    ``end`` is exclusive, the day after ``to``, because "to" is inclusive.
+    """
+    start, to = parse_day(args.get("from", "")), parse_day(args.get("to", ""))
+    bad = [k for k in ("from", "to") if args.get(k) and not parse_day(args[k])]
+    return start, (to + timedelta(days=1) if to else None), bad
+
+
+def keyset_cursor(when: datetime, pk: int) -> str:
+    """The ``after`` cursor of a list ordered by (time desc, id desc)."""
+    return f"{when.isoformat()}_{pk}"
+
+
+def keyset_after(time_field, id_field, after: str):
+    """The condition for rows after ``keyset_cursor(when, pk)``; ValueError if malformed."""
+    stamp, pk = after.rsplit("_", 1)
+    when, pk = datetime.fromisoformat(stamp), int(pk)
+    return (time_field < when) | ((time_field == when) & (id_field < pk))
 
 
 def init_app(app: Flask) -> None:
