@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from peewee import BlobField, CharField, DateTimeField, ForeignKeyField, IntegerField
 
 from .clock import utcnow
-from .contracts import Attachment
+from .contracts import ATTACHMENT_MAX_BYTES, ATTACHMENT_SIGNATURES, ATTACHMENT_TYPES, Attachment
 from .models import BaseModel, Campaign, Step
 
 # Kinds a seller may store; "invoice" is refused with a pointer to the per-order source.
@@ -29,35 +29,10 @@ KINDS = {
     "instructions": "Product instructions or manual",
     "warranty": "Warranty information",
 }
-# File types Amazon's Buyer-Seller Messaging relay accepts, by extension exactly as Amazon
-# lists them (DOMAIN.md §2.3: no .jpeg, no .tif); the Messaging API's Uploads flow takes
-# the same documents. The email plugin checks sends against this same table.
-EXTENSIONS = {
-    ".pdf": "application/pdf",
-    ".txt": "text/plain",
-    ".doc": "application/msword",
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".jpg": "image/jpeg",
-    ".gif": "image/gif",
-    ".bmp": "image/bmp",
-    ".png": "image/png",
-    ".tiff": "image/tiff",
-}
-# The first bytes each binary type must start with: a renamed file is refused at upload,
-# not discovered by the buyer. Text files have no signature.
-SIGNATURES = {
-    ".pdf": (b"%PDF-",),
-    ".doc": (b"\xd0\xcf\x11\xe0",),
-    ".docx": (b"PK\x03\x04",),
-    ".jpg": (b"\xff\xd8\xff",),
-    ".gif": (b"GIF87a", b"GIF89a"),
-    ".bmp": (b"BM",),
-    ".png": (b"\x89PNG\r\n\x1a\n",),
-    ".tiff": (b"II*\x00", b"MM\x00*"),
-}
-# Amazon's relay refuses messages whose attachments exceed 10 MB in total; one file
-# above that could never be sent on any channel.
-MAX_BYTES = 10 * 1024 * 1024
+# Amazon's accepted types, signatures and size (core.contracts, shared with the plugins).
+EXTENSIONS = ATTACHMENT_TYPES
+SIGNATURES = ATTACHMENT_SIGNATURES
+MAX_BYTES = ATTACHMENT_MAX_BYTES
 
 
 class StoredFile(BaseModel):

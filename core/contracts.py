@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 # Message states. A message always sits in exactly one of these; the final ones never
@@ -298,3 +298,62 @@ class OrderData:
     latest_delivery: datetime | None = None
     delivery_confirmed: bool = False
     events: Mapping[str, datetime] = field(default_factory=dict)
+
+
+# -- Amazon's rules and shared facts that core and plugins both apply -------------------
+# Plugins import them from here (their public API) instead of restating them.
+
+# Request a Review: "from 5 days after the order's earliest delivery date to 30 days
+# after its latest delivery date" (Solicitations API; DOMAIN.md §2.1).
+REVIEW_OPENS_AFTER = timedelta(days=5)
+REVIEW_CLOSES_AFTER = timedelta(days=30)
+
+# File types Amazon's Buyer-Seller Messaging relay accepts, by extension exactly as Amazon
+# lists them (DOMAIN.md §2.3: no .jpeg, no .tif); the Messaging API's Uploads flow takes
+# the same documents. The file library checks uploads and the email plugin sends with it.
+ATTACHMENT_TYPES = {
+    ".pdf": "application/pdf",
+    ".txt": "text/plain",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".jpg": "image/jpeg",
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
+    ".png": "image/png",
+    ".tiff": "image/tiff",
+}
+# The first bytes each binary type must start with: a renamed file is refused at upload,
+# not discovered by the buyer. Text files have no signature.
+ATTACHMENT_SIGNATURES = {
+    ".pdf": (b"%PDF-",),
+    ".doc": (b"\xd0\xcf\x11\xe0",),
+    ".docx": (b"PK\x03\x04",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".gif": (b"GIF87a", b"GIF89a"),
+    ".bmp": (b"BM",),
+    ".png": (b"\x89PNG\r\n\x1a\n",),
+    ".tiff": (b"II*\x00", b"MM\x00*"),
+}
+# Amazon's relay refuses messages whose attachments exceed 10 MB in total; one file
+# above that could never be sent on any channel.
+ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+
+# The languages the shipped template library is written in.
+LIBRARY_LANGUAGES: tuple[str, ...] = ("en", "de", "fr", "it", "es", "ja")
+
+
+def parse_codes(value) -> set[str]:
+    """SKUs, ASINs or marketplace codes from a list or a comma/space separated text
+    (a form field or a rule parameter), upper-cased."""
+    if value is None:
+        return set()
+    if isinstance(value, str):
+        value = value.replace(",", " ").split()
+    return {str(v).strip().upper() for v in value if str(v).strip()}
+
+
+def is_review_request(engine, step) -> bool:
+    """Whether ``step`` asks for a review: through a review-request channel (Amazon's
+    button) or as a free-text request. One per order across every channel (§2.1)."""
+    sender = engine.senders.get(step.sender)
+    return bool(sender and sender.review_request) or step.message_type == "review_request"

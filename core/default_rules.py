@@ -11,17 +11,8 @@ from datetime import datetime
 
 from peewee import Case, fn
 
-from .contracts import Rule
+from .contracts import Rule, parse_codes
 from .hookspecs import hookimpl
-
-
-def codes(value) -> set[str]:
-    """Accept a list or a comma/space separated string from a form field."""
-    if value is None:
-        return set()
-    if isinstance(value, str):
-        value = value.replace(",", " ").split()
-    return {str(v).strip().upper() for v in value if str(v).strip()}
 
 
 def _items(order):
@@ -31,14 +22,14 @@ def _items(order):
 
 
 def marketplace_in(engine, order, params):
-    allowed = codes(params.get("marketplaces"))
+    allowed = parse_codes(params.get("marketplaces"))
     if allowed and order.marketplace.upper() not in allowed:
         return f"rule: marketplace {order.marketplace} not in {', '.join(sorted(allowed))}"
     return None
 
 
 def marketplace_in_sql(q, params):
-    allowed = codes(params.get("marketplaces"))
+    allowed = parse_codes(params.get("marketplaces"))
     if not allowed:
         return []
     reason = q.concat(
@@ -66,7 +57,7 @@ def _product_rule(field: str, include: bool):
     label = field.upper()
 
     def check(engine, order, params):
-        listed = codes(params.get("values"))
+        listed = parse_codes(params.get("values"))
         if not listed:
             return None
         have = {getattr(i, field).upper() for i in _items(order)}
@@ -86,7 +77,7 @@ def _product_sql(field: str, include: bool):
     def sql(q, params):
         from .models import OrderItem
 
-        listed = sorted(codes(params.get("values")))
+        listed = sorted(parse_codes(params.get("values")))
         if not listed:
             return []
         if q.has_non_ascii(getattr(OrderItem, field)):
@@ -229,7 +220,7 @@ def _flag_sql(attr: str, label: str):
 
 
 def ship_country(engine, order, params):
-    include, exclude = codes(params.get("include")), codes(params.get("exclude"))
+    include, exclude = parse_codes(params.get("include")), parse_codes(params.get("exclude"))
     country = (order.ship_country or "").upper()
     if include and country not in include:
         return f"rule: ships to {country or 'unknown country'}, not {', '.join(sorted(include))}"
@@ -239,7 +230,7 @@ def ship_country(engine, order, params):
 
 
 def ship_country_sql(q, params):
-    include, exclude = codes(params.get("include")), codes(params.get("exclude"))
+    include, exclude = parse_codes(params.get("include")), parse_codes(params.get("exclude"))
     country = fn.UPPER(fn.COALESCE(q.o.ship_country, ""))
     out = []
     if include:

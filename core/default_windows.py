@@ -6,15 +6,8 @@ defaults are registered first and so are asked last.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from .contracts import DeliveryWindow, TimeWindow
+from .contracts import REVIEW_CLOSES_AFTER, REVIEW_OPENS_AFTER, DeliveryWindow, TimeWindow
 from .hookspecs import hookimpl
-
-# Request a Review: "from 5 days after the order's earliest delivery date to 30 days
-# after its latest delivery date" (Solicitations API; DOMAIN.md §2.1).
-REVIEW_OPENS_AFTER = timedelta(days=5)
-REVIEW_CLOSES_AFTER = timedelta(days=30)
 
 
 @hookimpl

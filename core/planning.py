@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import holidays as holidays_lib
 
 from .clock import utcnow
-from .contracts import SCHEDULED
+from .contracts import SCHEDULED, is_review_request  # re-exported: planning uses it too
 from .db import database
 from .models import Campaign, Decision, Message, Order, OrderEvent, Step
 
@@ -132,11 +132,6 @@ def is_dry_run(engine, sender: str) -> bool:
     """Whether ``sender`` only records (an unknown sender is not: it fails visibly later)."""
     found = engine.senders.get(sender)
     return bool(found and found.dry_run)
-
-
-def is_review_request(engine, step: Step) -> bool:
-    sender = engine.senders.get(step.sender)
-    return bool(sender and sender.review_request) or step.message_type == "review_request"
 
 
 def check_rules(engine, order: Order, step: Step) -> tuple[str, str] | None:

@@ -15,7 +15,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-LANGUAGES: tuple[str, ...] = ("en", "de", "fr", "it", "es", "ja")
+from ..contracts import LIBRARY_LANGUAGES
+
+LANGUAGES = LIBRARY_LANGUAGES  # the shipped texts' languages
+
 CHANNELS = ("email", "messaging")
 
 PLACEHOLDER_EXAMPLES: dict[str, Any] = {

@@ -35,8 +35,8 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid, parseaddr
 
 from core import SendResult
-from core.attachments import EXTENSIONS, MAX_BYTES
 from core.clock import utcnow
+from core.contracts import ATTACHMENT_MAX_BYTES, ATTACHMENT_TYPES
 from core.models import Step
 
 from .config import PLUGIN, ConfigProblem, ServerConfig, from_address, smtp_config
@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 
 # 7bit: non-ASCII text goes quoted-printable/base64, so no server needs 8BITMIME.
 POLICY = SMTP_POLICY.clone(cte_type="7bit")
-ALLOWED_EXTENSIONS = frozenset(EXTENSIONS)  # the relay's list, one table for upload and send
-MAX_ATTACHMENT_BYTES = MAX_BYTES
+ALLOWED_EXTENSIONS = frozenset(ATTACHMENT_TYPES)  # the relay's list, one table for upload and send
+MAX_ATTACHMENT_BYTES = ATTACHMENT_MAX_BYTES
 RELAY_DOMAIN = re.compile(r"@marketplace\.amazon\.[a-z.]+$", re.IGNORECASE)
 IMPORTANT = re.compile(r"\s*\[\s*important\s*\]\s*", re.IGNORECASE)
 NO_RELAY = "skipped: no buyer relay address for this order"

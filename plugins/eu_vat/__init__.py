@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 
 from core import Attachment, Preset, RetryLater, SettingsPage, for_steps, hookimpl
-from core.library import LANGUAGES
+from core.contracts import LIBRARY_LANGUAGES
 from core.models import Template
 
 from .config import FIELDS, PLUGIN, InvoiceSettings, serves, settings_for, validate
@@ -193,7 +193,7 @@ def default_sequences(engine, marketplace, fulfillment):
         priority=3,
     )
     mkt = engine.marketplace(marketplace)
-    missing = [lang for lang in (mkt.languages if mkt else ()) if lang not in LANGUAGES]
+    missing = [lang for lang in (mkt.languages if mkt else ()) if lang not in LIBRARY_LANGUAGES]
     note = (
         f" The template library has no {', '.join(missing)} text yet: add that variant to "
         "the Invoice template, or buyers in that language are skipped."

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core import SettingField
-from core.attachments import MAX_BYTES
+from core.contracts import ATTACHMENT_MAX_BYTES
 
 PLUGIN = "eu_vat"
 
@@ -23,7 +23,7 @@ EU_VAT_MARKETPLACES = ("UK", "DE", "FR", "IT", "ES", "NL", "SE", "PL", "BE", "IE
 # (DOMAIN.md §2.3). The Messaging API model (sendInvoice via the Uploads API) documents no
 # number, only a 413 "request size exceeded"; we apply the same 10 MB there, so an invoice
 # that is too big is never uploaded. A seller may set a lower limit, never a higher one.
-AMAZON_MAX_MB = MAX_BYTES // 2**20  # the file library's limit: one number for both
+AMAZON_MAX_MB = ATTACHMENT_MAX_BYTES // 2**20  # the file library's limit: one number for both
 
 SOURCE_KINDS = ("url", "folder")
 # Which order states get an invoice. "shipped": shipped and not yet delivered;

@@ -24,13 +24,13 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.attachments import SIGNATURES
+from core.contracts import ATTACHMENT_SIGNATURES
 
 from .config import InvoiceSettings
 
 log = logging.getLogger(__name__)
 
-PDF_MAGIC = SIGNATURES[".pdf"][0]  # what the file library checks an uploaded PDF for
+PDF_MAGIC = ATTACHMENT_SIGNATURES[".pdf"][0]  # what the file library checks an uploaded PDF for
 # Amazon order ids are 3-7-7 digits; anything else must never reach a path or a URL raw.
 SAFE_ORDER_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,39}")
 USER_AGENT = "Followup eu_vat invoice fetcher"

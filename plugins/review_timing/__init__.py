@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from core import SettingField, SettingsPage, TimeWindow, for_steps, hookimpl
 from core.clock import utcnow
-from core.planning import is_review_request
+from core.contracts import is_review_request
 
 from .timing import (
     CLOSING_MARGIN,

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from core import Rule, SettingField, SettingsPage, hookimpl
-from core.default_rules import codes
+from core.contracts import parse_codes
 
 from .presets import LISTS, presets_for
 
@@ -21,7 +21,7 @@ PLUGIN = "sequences"
 
 # SKUs from a list or a text with commas, spaces or one per line (upper-cased), parsed as
 # the core's own SKU rules parse theirs.
-skus = codes
+skus = parse_codes
 
 
 def sku_list(engine, order, params):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core import Marketplace, Preset
-from core.library import LANGUAGES as LIBRARY_LANGUAGES  # the shipped texts' languages
+from core.contracts import LIBRARY_LANGUAGES
 
 # Languages the shipped template library (core/library/*.toml) is written in. A
 # marketplace whose languages are not among them gets no free-text steps: a message in
