@@ -26,6 +26,7 @@ from .contracts import (
     SettingsPage,
     TimeWindow,
     Trigger,
+    Waiting,
 )
 from .hookspecs import for_steps, hookimpl
 
@@ -50,6 +51,7 @@ __all__ = [
     "SettingsPage",
     "TimeWindow",
     "Trigger",
+    "Waiting",
     "for_steps",
     "hookimpl",
 ]

@@ -13,15 +13,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from .clock import as_of, utcnow
+from .clock import utcnow
 from .contracts import SCHEDULED, Preset
 from .db import database
+from .decide import SEND, SIMULATE, decide, probe
 from .models import AuditLog, Campaign, Message, Order, Step, Template
 from .planning import (
     PlanResult,
-    check_rules,
-    due_time,
-    effective_sender,
     is_review_request,
 )
 
@@ -360,30 +358,17 @@ def dry_run(engine, campaign: Campaign, days: int = 30, limit: int = 5000) -> Dr
 
 
 def _dry_step(engine, order, step, compose, compose_error) -> str | None:
-    failed = check_rules(engine, order, step)
-    if failed:
-        return failed[0]
-    sender = effective_sender(engine, step)
-    probe = Message(
-        order=order,
-        step=step,
-        account=order.account_id,
-        sender=sender,
-        state=SCHEDULED,
-        review_request=is_review_request(engine, step),
-        dry_run=True,
-    )
-    due, why, _ = due_time(engine, order, step, order.event_times())
-    if due is None:
-        return why
-    # Time-bound vetoes (review window, 30 days after completion) are judged at the
-    # message's due time: a past order was allowed then even if its window closed since.
-    with as_of(due):
-        hard = [r for r in engine.vetoes(probe, order) if not r.startswith("waiting:")]
-    if hard:
-        return hard[0]
+    """What would have happened to ``order`` under ``step``: None (sent) or the reason.
+
+    The decision is ``core.decide``'s, with Amazon's time-bound vetoes judged at the
+    message's due time; then the text is composed as the dispatcher would.
+    """
+    probe_message = probe(engine, order, step, dry_run=True)
+    verdict = decide(engine, order, step, mode=SIMULATE, message=probe_message)
+    if verdict.outcome != SEND:
+        return verdict.reason
     try:
-        compose(engine, order, step, probe)
+        compose(engine, order, step, probe_message)
     except compose_error as exc:
         return exc.reason
     return None

@@ -109,9 +109,8 @@ def cmd_worker(args) -> int:
 
 def cmd_sync(args) -> int:
     """Sync orders now for one account (or all), then plan the changed orders."""
+    from .ingest import ingest_from_source
     from .models import SellerAccount
-    from .planning import plan_orders
-    from .sync import sync_account
 
     engine = _engine(args)
     accounts = SellerAccount.select()
@@ -121,8 +120,8 @@ def cmd_sync(args) -> int:
         )
     rc = 0
     for account in accounts:
-        result = sync_account(engine, account.id, full=args.full)
-        planned = plan_orders(engine, result.changed_ids)
+        ingested = ingest_from_source(engine, account.id, full=args.full)
+        result, planned = ingested.stored, ingested.planned
         account = SellerAccount.get_by_id(account.id)
         print(
             f"{account.name}: {result.created} new, {result.updated} updated, "

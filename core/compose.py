@@ -26,6 +26,13 @@ class NoVariant(ComposeError):
     """No language variant matches the buyer; the step's policy decides what happens."""
 
 
+class TemplateBroken(ComposeError):
+    """The step's template cannot produce a message (missing, never saved, or a render
+    error such as an unknown placeholder): the seller's to fix, so the dispatcher records
+    the message as ``failed`` (shown under "Needs your attention", retryable), never as
+    a silent skip."""
+
+
 class ComposeRetry(ComposeError):
     """A plugin raised ``RetryLater``: the message cannot be composed *yet*."""
 
@@ -137,10 +144,10 @@ def compose(engine, order: Order, step: Step, message=None, *, preview: bool = F
         return Composed(Rendered("", "", language=language), None, [])
     template = template_for(step, message.variant if message is not None else "")
     if template is None:
-        raise ComposeError("skipped: step has no template")
+        raise TemplateBroken("template error: the step has no template; choose one in the step")
     version = latest_version(template)
     if version is None:
-        raise ComposeError(f"skipped: template {template.name!r} has no saved version")
+        raise TemplateBroken(f"template error: template {template.name!r} has no saved version")
     variant = pick_variant(version, language)
     if variant is None:
         have = ", ".join(sorted(v.language for v in version.variants)) or "none"
@@ -155,7 +162,9 @@ def compose(engine, order: Order, step: Step, message=None, *, preview: bool = F
         if not html and template.channel == "email" and version.theme:
             html = themes.html_for(version.theme, text, subject)  # layout around the text
     except render.TemplateError as exc:
-        raise ComposeError(f"skipped: template error: {exc}") from exc
+        raise TemplateBroken(
+            f"template error in {template.name!r}: {exc}; fix the template, then retry"
+        ) from exc
     attachments = tuple(_ask(engine.attachments, order, message, step))
     if manual_missing(variant.body, context, attachments):
         raise ComposeError(f"skipped: {NO_MANUAL}")

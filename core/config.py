@@ -79,6 +79,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "batch_size": Key(int, 50, "messages claimed per dispatch round"),
         "lease_seconds": Key(int, 300, "how long a claimed message is reserved"),
         "max_attempts": Key(int, 5, "attempts before a retryable failure becomes permanent"),
+        "throttle_give_up_hours": Key(
+            int, 48, "a message the channel keeps throttling (429) fails after this long"
+        ),
     },
     "planning": {
         "inline_replan_max_orders": Key(

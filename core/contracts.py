@@ -96,13 +96,39 @@ class SendResult:
     """What a sender says happened.
 
     ``status`` is one of ``sent``, ``skipped``, ``retry``, ``failed``, ``in_doubt``.
-    ``retry_after`` (seconds) applies to ``retry``.
+    ``retry_after`` (seconds) applies to ``retry``: the earliest moment worth trying
+    again (Amazon's ``Retry-After``, or when the rate bucket has a token again).
+    ``throttled``: the channel refused for rate only (HTTP 429). Nothing went wrong
+    with the message, so it does not use up ``[dispatch] max_attempts``; the dispatcher
+    backs off from minutes to hours and gives up only after
+    ``[dispatch] throttle_give_up_hours``.
     """
 
     status: str
     detail: str = ""
     external_id: str = ""
     retry_after: float | None = None
+    throttled: bool = False
+
+
+class Waiting(str):
+    """A "waiting: ..." reason that says when to look again.
+
+    Vetoes, ``prepare`` and ``preflight`` answer with reason strings; a plain
+    ``"waiting: ..."`` is re-checked after a day (Amazon's action lists change daily).
+    A transient cause (a throttled read, Amazon unreachable) should be re-checked within
+    minutes instead: ``Waiting("waiting: Amazon throttled the read", recheck_after=120)``.
+    It is still a ``str``, so every caller that only reads the text keeps working.
+    """
+
+    recheck_after: float | None
+
+    def __new__(cls, text: str, recheck_after: float | None = None) -> Waiting:
+        if not text.startswith("waiting:"):
+            raise ValueError(f"a Waiting reason starts with 'waiting:', not {text[:20]!r}")
+        made = super().__new__(cls, text)
+        made.recheck_after = recheck_after
+        return made
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from . import ledger
 from .clock import utcnow
-from .contracts import IN_DOUBT, SENDING, SENT
 from .hookspecs import hookimpl
 
 # "sent within 30 days of order completion" (DOMAIN.md §3, "Must").
 COMPLETION_LIMIT = timedelta(days=30)
-# "at most 5 x (average daily orders over the last 7 days) + 600 messages a day".
-DAILY_LIMIT_BASE = 600
-DAILY_LIMIT_FACTOR = 5
 
 
 def order_stopped(order):
@@ -58,27 +55,7 @@ def buyer_opted_out(message, order):
 
 def one_review_request(message, order):
     """One review request per order, across Request a Review and free-text requests."""
-    from .models import Message
-
-    if not message.review_request:
-        return None
-    other = (
-        Message.select(Message.id, Message.sender, Message.state)
-        .where(
-            (Message.order == order)
-            & (Message.review_request == True)  # noqa: E712 - peewee expression
-            & (Message.state.in_([SENT, SENDING, IN_DOUBT]))
-            & (Message.dry_run == message.dry_run)
-            & (Message.id != (message.id or 0))
-        )
-        .first()
-    )
-    if other is not None:
-        return (
-            f"excluded: a review was already requested for this order "
-            f"(message #{other.id}, {other.sender}, {other.state})"
-        )
-    return None
+    return ledger.review_request_veto(message, order)
 
 
 def completion_limit(engine, order):
@@ -103,50 +80,11 @@ def review_window(engine, message, order):
     return None
 
 
-def daily_limit(engine, message, order) -> str | None:
-    """Amazon's per-account daily volume limit, checked only when actually sending."""
-    if message.state != SENDING or message.dry_run:
-        return None
-    used, limit = daily_usage(order.account_id)
-    if used >= limit:
-        return f"waiting: daily message limit reached ({used}/{limit}), continues tomorrow"
-    return None
-
-
-def daily_usage(account_id: int) -> tuple[int, int]:
-    """(messages sent today, today's limit) for a seller account, UTC day."""
-    from .models import Message, Order
-
-    now = utcnow()
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    orders = (
-        Order.select()
-        .where(
-            (Order.account == account_id)
-            & (Order.purchased_at >= day - timedelta(days=7))
-            & (Order.purchased_at < day)
-        )
-        .count()
-    )
-    limit = DAILY_LIMIT_FACTOR * round(orders / 7) + DAILY_LIMIT_BASE
-    used = (
-        Message.select()
-        .where(
-            (Message.account == account_id)
-            & (Message.dry_run == False)  # noqa: E712
-            & (Message.sent_at >= day)
-            & (Message.state.in_([SENT, IN_DOUBT]))
-        )
-        .count()
-    )
-    return used, limit
-
-
 def send_vetoes_sql(q, *, review_request: bool, dry_run: bool, critical: bool) -> list:
     """The planning-time part of ``send_vetoes`` as SQL: ``(excludes, reason)`` pairs over
     the order ``q.o``, in the same order, for ``core.planning_bulk``.
 
-    Only the hard vetoes a *scheduled* message can meet are here: ``daily_limit`` never
+    Only the hard vetoes a *scheduled* message can meet are here: the daily limit never
     applies to one, and "waiting:" answers do not stop planning. ``review_window``'s
     "closed" answer is left out on purpose: with the default windows it closes exactly
     when ``completion_limit`` (30 days after the latest delivery) has already excluded
@@ -155,8 +93,6 @@ def send_vetoes_sql(q, *, review_request: bool, dry_run: bool, critical: bool) -
     default windows and this module are the only answers for the marketplace.
     """
     from peewee import fn
-
-    from .models import Message
 
     o = q.o
     out = [
@@ -169,29 +105,7 @@ def send_vetoes_sql(q, *, review_request: bool, dry_run: bool, critical: bool) -
     if not critical:
         out.append((q.listed("opt_out"), "excluded: buyer opted out of non-critical messages"))
     if review_request:
-        other = Message.alias()
-        first = (
-            other.select(
-                q.concat(
-                    "excluded: a review was already requested for this order (message #",
-                    q.text(other.id),
-                    ", ",
-                    other.sender,
-                    ", ",
-                    other.state,
-                    ")",
-                )
-            )
-            .where(
-                (other.order == o.id)
-                & (other.review_request == True)  # noqa: E712
-                & (other.state.in_([SENT, SENDING, IN_DOUBT]))
-                & (other.dry_run == dry_run)
-            )
-            .order_by(other.id)
-            .limit(1)
-        )
-        out.append((q.present(first), first))
+        out.append(ledger.review_request_sql(q))
     completed = fn.COALESCE(o.latest_delivery, o.earliest_delivery)
     out.append(
         (
@@ -226,5 +140,5 @@ def send_vetoes(engine, message, order):
         one_review_request(message, order),
         completion_limit(engine, order),
         review_window(engine, message, order),
-        daily_limit(engine, message, order),
+        ledger.daily_limit_veto(message, order),
     ]

@@ -9,9 +9,8 @@ import logging
 
 from .config import ConfigError
 from .dispatch import dispatch_due
+from .ingest import ingest_from_source
 from .models import Campaign, SellerAccount, Step
-from .planning import plan_orders
-from .sync import sync_account
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +46,8 @@ def load_demo(engine) -> dict:
             window_start_hour=9,
             window_end_hour=18,
         )
-    result = sync_account(engine, account.id)
-    planned = plan_orders(engine, result.changed_ids)
+    ingested = ingest_from_source(engine, account.id)
+    result, planned = ingested.stored, ingested.planned
     sent = dispatch_due(engine)
     log.info("demo data: %s orders, %s planned", result.created, planned.planned)
     return {

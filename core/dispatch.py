@@ -1,30 +1,44 @@
-"""Dispatch: due messages -> claim -> re-check -> compose -> preflight -> send -> record.
+"""Dispatch: due messages -> fenced claim -> decide again -> compose -> send -> record.
 
 The application database is the source of truth; huey only says "dispatch now", and a
-lost huey task costs nothing but a minute's delay. The promises, and how they are kept:
+lost huey task costs nothing but a minute's delay. The promises, and how they are kept
+with several worker threads and processes, slow channels and SIGKILL at any moment:
 
-* Never twice: a message is claimed under a lease inside a write transaction
-  (``BEGIN IMMEDIATE`` on SQLite, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), and an
-  ``Attempt`` row is committed *before* the sender is called. If the process dies after
-  that commit, recovery finds an unfinished attempt and marks the message ``in_doubt``
-  rather than sending again. Only a sender that can prove the message did not go out
-  (``reconcile`` -> ``"not_sent"``) lets it be retried.
-* Never lost: an expired lease with no unfinished attempt goes back to ``scheduled``.
-* Always a reason: every path ends in a state with ``reason`` or ``error`` filled in.
+* **Never twice.** A claim takes due messages under a lease inside a write transaction
+  (``BEGIN IMMEDIATE`` on SQLite, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and raises
+  each message's ``claim_seq``. ``(lease_owner, claim_seq)`` is the claim's *fence*:
+  every later write of that worker (lease renewal, the attempt, the result) is an UPDATE
+  whose WHERE clause repeats the fence, and a worker whose fence no longer matches drops
+  the message without sending. The ``Attempt`` row is inserted in the same transaction
+  that checks the fence, immediately before the sender is called, and committed first:
+  if the process dies after that, recovery finds the unfinished attempt and marks the
+  message ``in_doubt`` instead of sending again. Only a channel that proves the message
+  did not go out (``reconcile`` -> ``"not_sent"``) lets it be retried.
+* **A lease is kept while it is used.** The lease is renewed as each message of a batch
+  is taken up and, during a send, by a heartbeat; a live worker's lease does not expire
+  under a slow channel. Recovery of an expired lease is a compare-and-set on the stale
+  fence *and* the expired lease, never on the state alone.
+* **``sent`` is terminal.** No UPDATE in the core moves a message out of ``sent``: every
+  transition names the states it may leave in its WHERE clause.
+* **Never lost, never silent.** An expired lease without an attempt goes back to
+  ``scheduled``; every path ends in a state with ``reason`` or ``error`` filled in.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
 import socket
+import threading
+import time
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from . import test_sends
 from .clock import utcnow
-from .compose import ComposeError, ComposeRetry, NoVariant, compose
+from .compose import ComposeError, ComposeRetry, NoVariant, TemplateBroken, compose
 from .contracts import (
     FAILED,
     IN_DOUBT,
@@ -36,12 +50,20 @@ from .contracts import (
     SendResult,
 )
 from .db import database, is_sqlite, write_transaction
+from .decide import ERROR, EXCLUDED, SEND_TIME, WAIT, decide
 from .models import Attempt, Campaign, Message, Order, OrderEvent, SellerAccount, Step
-from .planning import check_rules
 
 log = logging.getLogger(__name__)
 
-RECHECK_WAITING = timedelta(days=1)  # "not offered yet": ask again daily (DOMAIN.md §2.1)
+RECHECK_WAITING = timedelta(days=1)  # "not offered yet": Amazon's action lists change daily
+# A batch loaded longer ago than this is re-read message by message, so vetoes judge an
+# order cancelled or opted out during a slow batch on what is true now.
+FRESH_SECONDS = 5.0
+# Throttling (HTTP 429) backs off from a minute to this, doubling; it never counts as a
+# failed attempt, and gives up only after [dispatch] throttle_give_up_hours.
+THROTTLE_MAX_DELAY = timedelta(hours=4)
+THROTTLED = "throttled"  # an Attempt's outcome when the channel answered 429
+CLAIM_LOST = "claim_lost"  # process()'s answer when another worker or a person acted first
 
 
 @dataclass
@@ -54,14 +76,58 @@ class DispatchResult:
         self.states[state] = self.states.get(state, 0) + 1
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One claimed message and the fence of the claim that took it."""
+
+    message_id: int
+    owner: str
+    seq: int
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{random.randrange(1 << 30)}"
 
 
-def claim(engine, owner: str, limit: int) -> list[int]:
-    """Reserve up to ``limit`` due messages for ``owner``; returns their ids."""
+def _lease_end(engine):
+    return utcnow() + timedelta(seconds=engine.settings.get("dispatch", "lease_seconds"))
+
+
+def _fence(claim: Claim, states=(SENDING,)):
+    """The WHERE clause of every write a claim's holder makes: still its claim."""
+    return (
+        (Message.id == claim.message_id)
+        & Message.state.in_(states)
+        & (Message.lease_owner == claim.owner)
+        & (Message.claim_seq == claim.seq)
+    )
+
+
+def _claimed(ids: list[int], owner: str) -> list[Claim]:
+    """The claims ``owner`` holds among ``ids`` (read inside the claiming transaction)."""
+    rows = Message.select(Message.id, Message.claim_seq).where(
+        Message.id.in_(ids) & (Message.state == SENDING) & (Message.lease_owner == owner)
+    )
+    seqs = dict(rows.tuples())
+    return [Claim(i, owner, seqs[i]) for i in ids if i in seqs]
+
+
+def _take(ids: list[int], owner: str, lease, now, **extra) -> list[Claim]:
+    Message.update(
+        state=SENDING,
+        lease_until=lease,
+        lease_owner=owner,
+        claim_seq=Message.claim_seq + 1,
+        attempts=Message.attempts + 1,
+        updated_at=now,
+        **extra,
+    ).where(Message.id.in_(ids) & Message.state.in_([SCHEDULED, RETRY])).execute()
+    return _claimed(ids, owner)
+
+
+def claim(engine, owner: str, limit: int) -> list[Claim]:
+    """Reserve up to ``limit`` due messages for ``owner``, most urgent first."""
     now = utcnow()
-    lease = now + timedelta(seconds=engine.settings.get("dispatch", "lease_seconds"))
     with write_transaction():
         query = (
             Message.select(Message.id)
@@ -77,69 +143,137 @@ def claim(engine, owner: str, limit: int) -> list[int]:
         if not is_sqlite():
             query = query.for_update("FOR UPDATE OF t1 SKIP LOCKED")
         ids = [m.id for m in query]
-        if ids:
-            Message.update(
-                state=SENDING,
-                lease_until=lease,
-                lease_owner=owner,
-                attempts=Message.attempts + 1,
-                updated_at=now,
-            ).where(Message.id.in_(ids) & Message.state.in_([SCHEDULED, RETRY])).execute()
-    return ids
+        return _take(ids, owner, _lease_end(engine), now) if ids else []
 
 
-def _finish(message: Message, state: str, *, reason: str = "", error: str = "", **extra) -> None:
-    """Record a message's new state, releasing its lease, and close its open attempt."""
+def claim_one(engine, owner: str, message_id: int) -> Claim | None:
+    """Claim one scheduled or retrying message now, whatever its due time ("send now")."""
+    now = utcnow()
+    with write_transaction():
+        found = _take([message_id], owner, _lease_end(engine), now, due_at=now)
+    return found[0] if found else None
+
+
+def renew(engine, claim: Claim) -> bool:
+    """Extend the claim's lease; False when the claim was lost (recovered, re-claimed)."""
+    with write_transaction():
+        return bool(Message.update(lease_until=_lease_end(engine)).where(_fence(claim)).execute())
+
+
+@contextlib.contextmanager
+def _heartbeat(engine, claim: Claim, needed: bool):
+    """Keep renewing the lease while a slow channel answers, so a live worker's send is
+    never taken for a crashed one."""
+    if not needed:
+        yield
+        return
+    stop = threading.Event()
+    every = max(0.5, engine.settings.get("dispatch", "lease_seconds") / 3)
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every):
+                if not renew(engine, claim):
+                    log.warning("message %s: lease lost during the send", claim.message_id)
+                    return
+        except Exception:  # noqa: BLE001 - the send goes on; recovery judges it later
+            log.exception("message %s: lease renewal failed", claim.message_id)
+        finally:
+            if not database.is_closed():
+                database.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"lease-{claim.message_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _finish(
+    claim: Claim | None,
+    message: Message,
+    state: str,
+    *,
+    reason: str = "",
+    error: str = "",
+    attempt: int | None = None,
+    after_send: bool = False,
+    outcome: str = "",
+    **extra,
+) -> bool:
+    """Record a message's new state if ``claim`` still holds it, releasing the lease.
+
+    ``after_send``: the sender was called under this claim, so its answer also wins over
+    recovery's ``in_doubt`` (recovery keeps the fence): the channel's own word is better
+    than a guess. ``claim=None`` settles an ``in_doubt`` message (reconciliation).
+    Returns False, changing nothing, when the claim was lost.
+    """
     now = utcnow()
     values = dict(state=state, lease_until=None, lease_owner="", updated_at=now, **extra)
     if reason:
         values["reason"] = reason
-    if error:
-        values["error"] = error
+    if error or after_send:
+        values["error"] = error  # the channel's answer replaces recovery's guess
+    if claim is None:
+        where = (Message.id == message.id) & (Message.state == IN_DOUBT)
+        where &= Message.claim_seq == message.claim_seq
+    else:
+        where = _fence(claim, (SENDING, IN_DOUBT) if after_send else (SENDING,))
     with database.atomic():
-        Message.update(**values).where(Message.id == message.id).execute()
-        Attempt.update(finished_at=now, outcome=state, detail=error or reason).where(
-            (Attempt.message == message.id) & Attempt.finished_at.is_null()
+        if not Message.update(**values).where(where).execute():
+            log.warning(
+                "message %s: not recorded as %s, its claim was lost (%s); left as is",
+                message.id,
+                state,
+                reason or error,
+            )
+            return False
+        opened = Attempt.id == attempt if attempt else Attempt.finished_at.is_null()
+        Attempt.update(finished_at=now, outcome=outcome or state, detail=error or reason).where(
+            (Attempt.message == message.id) & opened
         ).execute()
     for key, value in values.items():
         setattr(message, key, value)
+    return True
 
 
-def _postpone(message: Message, reason: str) -> None:
+def _ended(claim, message, state: str, **kw) -> str:
+    """``_finish`` and the state to report: ``CLAIM_LOST`` when it did not apply."""
+    return state if _finish(claim, message, state, **kw) else CLAIM_LOST
+
+
+def _postpone(claim: Claim, message: Message, reason: str) -> str:
     now = utcnow()
+    recheck = getattr(reason, "recheck_after", None)
     if reason.startswith("waiting: daily message limit"):
         # Amazon's limit is per day: try again as the next day starts, in priority order.
         due = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    elif recheck:
+        due = now + timedelta(seconds=recheck)  # a transient cause: look again soon
     else:
         due = now + RECHECK_WAITING
-    _finish(
+    return _ended(
+        claim,
         message,
         SCHEDULED,
-        reason=reason,
+        reason=str(reason),
         due_at=due,
         attempts=max(0, message.attempts - 1),  # waiting is not a failed attempt
     )
 
 
-def _not_now(message: Message, reason: str) -> str:
+def _not_now(claim: Claim, message: Message, reason: str) -> str:
     """A sender said no: "waiting: ..." postpones, anything else skips."""
     if reason.startswith("waiting:"):
-        _postpone(message, reason)
-        return SCHEDULED
-    _finish(message, SKIPPED, reason=reason)
-    return SKIPPED
+        return _postpone(claim, message, reason)
+    return _ended(claim, message, SKIPPED, reason=reason)
 
 
-def _split(reasons: list[str]) -> tuple[list[str], list[str]]:
-    waiting = [r for r in reasons if r.startswith("waiting:")]
-    return waiting, [r for r in reasons if not r.startswith("waiting:")]
-
-
-def load_claimed(ids: list[int]) -> list[tuple[Message, Order, Step | None]]:
-    """The claimed messages with their orders, steps and order events, in few queries.
-
-    Loaded after the claim committed, so rules and vetoes run on what is true now.
-    """
+def load_claimed(claims: list[Claim]) -> list[tuple[Claim, Message, Order, Step | None]]:
+    """The claimed messages with their orders, steps and order events, in few queries."""
+    ids = [c.message_id for c in claims]
     messages = list(Message.select().where(Message.id.in_(ids)).order_by(Message.id))
     orders = {o.id: o for o in Order.select().where(Order.id.in_({m.order_id for m in messages}))}
     step_ids = {m.step_id for m in messages if m.step_id}
@@ -169,108 +303,183 @@ def load_claimed(ids: list[int]) -> list[tuple[Message, Order, Step | None]]:
             m.step = steps[m.step_id]
     by_id = {m.id: m for m in messages}
     return [
-        (by_id[i], orders[by_id[i].order_id], steps.get(by_id[i].step_id))
-        for i in ids
-        if i in by_id
+        (
+            c,
+            by_id[c.message_id],
+            orders[by_id[c.message_id].order_id],
+            steps.get(by_id[c.message_id].step_id),
+        )
+        for c in claims
+        if c.message_id in by_id
     ]
 
 
-def process(engine, message_id: int, loaded=None) -> str:
-    """Send one claimed message; returns its new state."""
-    message, order, step = loaded or load_claimed([message_id])[0]
-    if message.state != SENDING:
-        return message.state
+def process(engine, claim: Claim, loaded=None) -> str:
+    """Send one claimed message; returns its new state (``CLAIM_LOST``: not ours now).
+
+    ``loaded`` is the batch's copy from ``load_claimed``; it is used only once the lease
+    renewal proved the claim still holds, and re-read when older than ``FRESH_SECONDS``.
+    """
+    if not renew(engine, claim):
+        log.info("message %s: claim lost before it was processed", claim.message_id)
+        return CLAIM_LOST
+    if loaded is None:
+        found = load_claimed([claim])
+        if not found:
+            return CLAIM_LOST
+        loaded = found[0]
+    _, message, order, step = loaded
     if step is None:
-        _finish(message, SKIPPED, reason="skipped: its campaign step was deleted")
-        return SKIPPED
-    failed = check_rules(engine, order, step)
-    if failed:
-        _finish(message, SKIPPED, reason=failed[0])
-        return SKIPPED
-    waiting, hard = _split(engine.vetoes(message, order))
-    if hard:
-        _finish(message, SKIPPED, reason=hard[0])
-        return SKIPPED
-    if waiting:
-        _postpone(message, waiting[0])
-        return SCHEDULED
+        return _ended(claim, message, SKIPPED, reason="skipped: its campaign step was deleted")
+    verdict = decide(engine, order, step, mode=SEND_TIME, message=message)
+    if verdict.outcome == ERROR:
+        # The step is broken (a rule it cannot run): failed, shown under "Needs your
+        # attention", and retried by the seller once the step is fixed.
+        return _ended(claim, message, FAILED, reason=verdict.reason, error=verdict.reason)
+    if verdict.outcome == EXCLUDED:
+        return _ended(claim, message, SKIPPED, reason=verdict.reason)
+    if verdict.outcome == WAIT:
+        return _postpone(claim, message, verdict.reason)
     if message.variant == "holdout":
-        _finish(message, SKIPPED, reason="skipped: A/B holdout group receives nothing")
-        return SKIPPED
+        return _ended(claim, message, SKIPPED, reason="skipped: A/B holdout group receives nothing")
     sender = engine.sender(message.sender)
     if sender.prepare is not None:
         reason = sender.prepare(engine, message, order)
         if reason:
-            return _not_now(message, reason)
+            return _not_now(claim, message, reason)
     try:
         composed = compose(engine, order, step, message)
     except ComposeRetry as exc:
-        return _retry_later(engine, message, order, exc.reason, exc.retry_after)
+        return _retry_later(engine, claim, message, order, exc.reason, exc.retry_after)
     except NoVariant as exc:
         if step.no_variant_policy == "review_request" and not message.review_request:
-            return _fallback_to_review_request(engine, message, order, exc.reason)
-        _finish(message, SKIPPED, reason=exc.reason)
-        return SKIPPED
+            return _fallback_to_review_request(engine, claim, message, exc.reason)
+        return _ended(claim, message, SKIPPED, reason=exc.reason)
+    except TemplateBroken as exc:
+        # The seller's template cannot be rendered: nothing the buyer did, and fixable.
+        state = _ended(claim, message, FAILED, reason=exc.reason, error=exc.reason)
+        if state != CLAIM_LOST:
+            engine.notify_failed(message, order, exc.reason)
+        return state
     except ComposeError as exc:
-        _finish(message, SKIPPED, reason=exc.reason)
-        return SKIPPED
+        return _ended(claim, message, SKIPPED, reason=exc.reason)
     if sender.preflight is not None:
         reason = sender.preflight(engine, message, order)
         if reason:
-            return _not_now(message, reason)
-    rendered = composed.rendered
-    with database.atomic():
-        Message.update(
-            subject=rendered.subject,
-            body=rendered.text,
-            language=rendered.language,
-            template_version=composed.version,
-        ).where(Message.id == message.id).execute()
-        Attempt.create(message=message.id)  # committed before the call: see module doc
+            return _not_now(claim, message, reason)
+    attempt = _begin_attempt(engine, claim, message, composed)
+    if attempt is None:
+        log.warning("message %s: claim lost before the send; not sent", message.id)
+        return CLAIM_LOST
     try:
-        result = sender.send(engine, message, order, rendered)
+        with _heartbeat(engine, claim, needed=not sender.dry_run):
+            result = sender.send(engine, message, order, composed.rendered)
     except Exception as exc:  # noqa: BLE001 - we cannot know whether it went out
         log.exception("sender %s raised for message %s", sender.name, message.id)
         result = SendResult(IN_DOUBT, f"sender raised {type(exc).__name__}: {exc}")
     if result.status == SENT and sender.dry_run and step.campaign.status == "test":
         # A test campaign reaches no buyer; the seller reads each message in their own
-        # inbox instead (issue 4 §1). The copy never changes the message's outcome.
-        note = test_sends.copy_note(engine, order.account, rendered, order.marketplace)
+        # inbox instead. The copy never changes the message's outcome.
+        note = test_sends.copy_note(engine, order.account, composed.rendered, order.marketplace)
         result = replace(result, detail=f"{result.detail}; {note}")
-    return record(engine, message, order, result)
+    return record(engine, claim, message, order, result, attempt)
 
 
-def record(engine, message: Message, order: Order, result: SendResult) -> str:
-    """Store a sender's answer as the message's new state."""
-    max_attempts = engine.settings.get("dispatch", "max_attempts")
-    if result.status == SENT:
-        _finish(
-            message, SENT, reason=result.detail, sent_at=utcnow(), external_id=result.external_id
+def _begin_attempt(engine, claim: Claim, message: Message, composed) -> int | None:
+    """Check the fence, renew the lease and commit the attempt, in one transaction,
+    immediately before the call. None: the claim was lost; do not send."""
+    rendered = composed.rendered
+    with write_transaction():
+        held = (
+            Message.update(
+                subject=rendered.subject,
+                body=rendered.text,
+                language=rendered.language,
+                template_version=composed.version,
+                lease_until=_lease_end(engine),
+            )
+            .where(_fence(claim))
+            .execute()
         )
-        engine.notify_sent(message, order, result)
-        return SENT
+        if not held:
+            return None
+        return Attempt.insert(message=message.id).execute()
+
+
+def record(
+    engine, claim: Claim, message: Message, order: Order, result: SendResult, attempt=None
+) -> str:
+    """Store a sender's answer as the message's new state (if the claim still holds)."""
+    max_attempts = engine.settings.get("dispatch", "max_attempts")
+    done = dict(attempt=attempt, after_send=True)
+    if result.status == SENT:
+        state = _ended(
+            claim,
+            message,
+            SENT,
+            reason=result.detail,
+            sent_at=utcnow(),
+            external_id=result.external_id,
+            **done,
+        )
+        if state == SENT:
+            engine.notify_sent(message, order, result)
+        return state
     if result.status == SKIPPED:
-        _finish(message, SKIPPED, reason=result.detail)
-        return SKIPPED
+        return _ended(claim, message, SKIPPED, reason=result.detail, **done)
+    if result.status == RETRY and result.throttled:
+        return _throttled(engine, claim, message, order, result, attempt)
     if result.status == RETRY and message.attempts < max_attempts:
         delay = result.retry_after or min(3600, 60 * 2**message.attempts)
         delay *= random.uniform(1.0, 1.25)  # jitter: retries of a burst do not align
-        _finish(message, RETRY, error=result.detail, due_at=utcnow() + timedelta(seconds=delay))
-        engine.notify_failed(message, order, result.detail)
-        return RETRY
-    if result.status == IN_DOUBT:
-        _finish(message, IN_DOUBT, error=result.detail)
-        engine.notify_failed(message, order, result.detail)
-        return IN_DOUBT
-    detail = result.detail
-    if result.status == RETRY:
-        detail = f"gave up after {message.attempts} attempts: {detail}"
-    _finish(message, FAILED, error=detail)
-    engine.notify_failed(message, order, detail)
-    return FAILED
+        due = utcnow() + timedelta(seconds=delay)
+        state = _ended(claim, message, RETRY, error=result.detail, due_at=due, **done)
+    elif result.status == IN_DOUBT:
+        state = _ended(claim, message, IN_DOUBT, error=result.detail, **done)
+    else:
+        detail = result.detail
+        if result.status == RETRY:
+            detail = f"gave up after {message.attempts} attempts: {detail}"
+        state = _ended(claim, message, FAILED, error=detail, **done)
+    if state != CLAIM_LOST:
+        engine.notify_failed(message, order, message.error)
+    return state
 
 
-def _retry_later(engine, message: Message, order: Order, reason: str, retry_after) -> str:
+def _throttled(engine, claim: Claim, message: Message, order: Order, result, attempt) -> str:
+    """The channel refused for rate only: back off from a minute to hours, waiting at
+    least as long as it asked (``retry_after``); not a failed attempt. Fails only when
+    it has been throttled for ``[dispatch] throttle_give_up_hours``."""
+    now = utcnow()
+    earlier = Attempt.select(Attempt.started_at).where(
+        (Attempt.message == message.id) & (Attempt.outcome == THROTTLED)
+    )
+    times = [when for (when,) in earlier.tuples()]
+    give_up = timedelta(hours=engine.settings.get("dispatch", "throttle_give_up_hours"))
+    done = dict(attempt=attempt, after_send=True)
+    if times and now - min(times) >= give_up:
+        detail = f"gave up: the channel kept throttling it since {min(times):%Y-%m-%d %H:%M} UTC"
+        state = _ended(claim, message, FAILED, error=f"{detail}: {result.detail}", **done)
+        if state != CLAIM_LOST:
+            engine.notify_failed(message, order, message.error)
+        return state
+    backoff = min(THROTTLE_MAX_DELAY.total_seconds(), 60 * 2 ** len(times))
+    delay = max(result.retry_after or 0, backoff) * random.uniform(1.0, 1.25)
+    due = now + timedelta(seconds=delay)
+    return _ended(
+        claim,
+        message,
+        RETRY,
+        error=f"{result.detail}; throttled {len(times) + 1}×, next try {due:%Y-%m-%d %H:%M} UTC",
+        due_at=due,
+        next_attempt_at=due,
+        attempts=max(0, message.attempts - 1),  # throttling is not the message's failure
+        outcome=THROTTLED,
+        **done,
+    )
+
+
+def _retry_later(engine, claim: Claim, message: Message, order: Order, reason, retry_after) -> str:
     """Something the message needs is not there yet (a plugin's ``RetryLater``).
 
     A visible ``retry`` whose reason says what is missing and when it is checked next; it
@@ -279,25 +488,26 @@ def _retry_later(engine, message: Message, order: Order, reason: str, retry_afte
     """
     if message.attempts >= engine.settings.get("dispatch", "max_attempts"):
         detail = f"gave up after {message.attempts} attempts: {reason.removeprefix('waiting: ')}"
-        _finish(message, FAILED, reason=detail, error=detail)
+        state = _ended(claim, message, FAILED, reason=detail, error=detail)
+    else:
+        delay = timedelta(seconds=retry_after) if retry_after else RECHECK_WAITING
+        due = utcnow() + delay
+        detail = f"{reason}; next check {due:%Y-%m-%d %H:%M} UTC"
+        state = _ended(claim, message, RETRY, reason=detail, due_at=due, next_attempt_at=due)
+    if state != CLAIM_LOST:
         engine.notify_failed(message, order, detail)
-        return FAILED
-    delay = timedelta(seconds=retry_after) if retry_after else RECHECK_WAITING
-    due = utcnow() + delay
-    detail = f"{reason}; next check {due:%Y-%m-%d %H:%M} UTC"
-    _finish(message, RETRY, reason=detail, due_at=due, next_attempt_at=due)
-    engine.notify_failed(message, order, detail)
-    return RETRY
+    return state
 
 
-def _fallback_to_review_request(engine, message: Message, order: Order, why: str) -> str:
+def _fallback_to_review_request(engine, claim: Claim, message: Message, why: str) -> str:
     """Step policy "fall back to Request a Review" when no language variant fits."""
     names = [s.name for s in engine.senders.values() if s.review_request]
     target = "dry_run" if message.dry_run else (names[0] if names else "")
     if not target:
-        _finish(message, SKIPPED, reason=f"{why}; no Request-a-Review sender to fall back to")
-        return SKIPPED
-    _finish(
+        reason = f"{why}; no Request-a-Review sender to fall back to"
+        return _ended(claim, message, SKIPPED, reason=reason)
+    return _ended(
+        claim,
         message,
         SCHEDULED,
         reason=f"{why}; falling back to Request a Review",
@@ -306,47 +516,75 @@ def _fallback_to_review_request(engine, message: Message, order: Order, why: str
         due_at=utcnow(),
         attempts=max(0, message.attempts - 1),
     )
-    return SCHEDULED
 
 
 def recover_expired_leases(engine) -> int:
-    """Return crashed workers' messages to a safe state; returns how many were touched."""
+    """Return crashed workers' messages to a safe state; returns how many were touched.
+
+    Each recovery is a compare-and-set on the stale claim's fence and its expired lease:
+    a worker that renewed its lease, or a newer claim, makes it a no-op.
+    """
     now = utcnow()
     touched = 0
-    expired = list(Message.select().where((Message.state == SENDING) & (Message.lease_until < now)))
-    for message in expired:
-        started = (
-            Attempt.select()
-            .where((Attempt.message == message.id) & Attempt.finished_at.is_null())
-            .exists()
-        )
+    stale = Message.select(Message.id, Message.lease_owner, Message.claim_seq).where(
+        (Message.state == SENDING) & (Message.lease_until < now)
+    )
+    for message_id, owner, seq in list(stale.tuples()):
+        expired = _fence(Claim(message_id, owner, seq)) & (Message.lease_until < now)
         with write_transaction():
+            started = (
+                Attempt.select()
+                .where((Attempt.message == message_id) & Attempt.finished_at.is_null())
+                .exists()
+            )
             if started:
-                # The call may have gone out: never resend blindly.
-                Message.update(
-                    state=IN_DOUBT,
-                    lease_until=None,
-                    error="worker stopped during the send; it may or may not have gone out",
-                ).where((Message.id == message.id) & (Message.state == SENDING)).execute()
-                Attempt.update(finished_at=now, outcome=IN_DOUBT, detail="lease expired").where(
-                    (Attempt.message == message.id) & Attempt.finished_at.is_null()
-                ).execute()
+                # The call may have gone out: never resend blindly. The fence is kept, so
+                # a worker that is only slow can still record the channel's answer.
+                changed = (
+                    Message.update(
+                        state=IN_DOUBT,
+                        lease_until=None,
+                        updated_at=now,
+                        error="worker stopped during the send; it may or may not have gone out",
+                    )
+                    .where(expired)
+                    .execute()
+                )
+                if changed:
+                    Attempt.update(finished_at=now, outcome=IN_DOUBT, detail="lease expired").where(
+                        (Attempt.message == message_id) & Attempt.finished_at.is_null()
+                    ).execute()
             else:
-                Message.update(
-                    state=SCHEDULED,
-                    lease_until=None,
-                    lease_owner="",
-                    attempts=Message.attempts - 1,
-                ).where((Message.id == message.id) & (Message.state == SENDING)).execute()
-        touched += 1
+                changed = (
+                    Message.update(
+                        state=SCHEDULED,
+                        lease_until=None,
+                        lease_owner="",
+                        updated_at=now,
+                        attempts=Message.attempts - 1,
+                    )
+                    .where(expired)
+                    .execute()
+                )
+        touched += changed
     return touched + reconcile_in_doubt(engine)
 
 
 def reconcile_in_doubt(engine) -> int:
-    """Ask senders about in-doubt messages; a proven non-send is retried once."""
+    """Ask senders about in-doubt messages; a proven non-send is retried once.
+
+    A message that recovery put in doubt is asked about only after a full lease: a
+    slow worker still waiting for the channel's answer records it itself, and asking
+    before it lands could be misread as "not sent". One the worker itself recorded as
+    in doubt (the channel timed out) is asked at once.
+    """
     resolved = 0
+    settled_before = utcnow() - timedelta(seconds=engine.settings.get("dispatch", "lease_seconds"))
     for message in Message.select().where(
-        (Message.state == IN_DOUBT) & (Message.reason != "reconciled: retried once")
+        (Message.state == IN_DOUBT)
+        & (Message.reason != "reconciled: retried once")
+        # recovery keeps the fence (lease_owner) on what it put in doubt
+        & ((Message.lease_owner == "") | (Message.updated_at <= settled_before))
     ):
         sender = engine.senders.get(message.sender)
         if sender is None or sender.reconcile is None:
@@ -358,22 +596,33 @@ def reconcile_in_doubt(engine) -> int:
             log.exception("reconcile failed for message %s", message.id)
             continue
         if verdict == "sent":
-            _finish(
+            resolved += _finish(
+                None,
                 message,
                 SENT,
                 reason="reconciled: the channel confirms it was sent",
                 sent_at=utcnow(),
             )
-            resolved += 1
         elif verdict == "not_sent":
-            _finish(
-                message,
-                SCHEDULED,
-                reason="reconciled: retried once",
-                due_at=utcnow(),
+            resolved += _finish(
+                None, message, SCHEDULED, reason="reconciled: retried once", due_at=utcnow()
             )
-            resolved += 1
     return resolved
+
+
+def _internal_error(claim: Claim, exc: Exception) -> str:
+    """A bug or an unexpected plugin error while processing: in doubt once the attempt
+    was committed (it may have gone out), else failed with the error, for a person."""
+    message = Message.get_or_none(Message.id == claim.message_id)
+    if message is None or message.state != SENDING or message.claim_seq != claim.seq:
+        return message.state if message is not None else CLAIM_LOST
+    started = (
+        Attempt.select()
+        .where((Attempt.message == claim.message_id) & Attempt.finished_at.is_null())
+        .exists()
+    )
+    state = IN_DOUBT if started else FAILED
+    return _ended(claim, message, state, error=f"internal error: {type(exc).__name__}: {exc}")
 
 
 def dispatch_due(engine, *, limit: int | None = None, rounds: int = 100) -> DispatchResult:
@@ -383,26 +632,17 @@ def dispatch_due(engine, *, limit: int | None = None, rounds: int = 100) -> Disp
     owner = worker_id()
     batch = limit or engine.settings.get("dispatch", "batch_size")
     for _ in range(rounds):
-        ids = claim(engine, owner, batch)
-        if not ids:
+        claims = claim(engine, owner, batch)
+        if not claims:
             break
-        result.claimed += len(ids)
-        for loaded in load_claimed(ids):
-            message_id = loaded[0].id
+        result.claimed += len(claims)
+        loaded_at = time.monotonic()
+        for loaded in load_claimed(claims):
+            fresh = time.monotonic() - loaded_at < FRESH_SECONDS
             try:
-                state = process(engine, message_id, loaded)
+                state = process(engine, loaded[0], loaded if fresh else None)
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the rest
-                log.exception("dispatch failed for message %s", message_id)
-                message = Message.get_by_id(message_id)
-                if message.state != SENDING:
-                    result.count(message.state)  # recorded before the error: keep it
-                    continue
-                started = (
-                    Attempt.select()
-                    .where((Attempt.message == message_id) & Attempt.finished_at.is_null())
-                    .exists()
-                )
-                state = IN_DOUBT if started else FAILED
-                _finish(message, state, error=f"internal error: {type(exc).__name__}: {exc}")
+                log.exception("dispatch failed for message %s", loaded[0].message_id)
+                state = _internal_error(loaded[0], exc)
             result.count(state)
     return result

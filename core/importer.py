@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .ingest import ingest
 from .models import SellerAccount
-from .planning import plan_orders
-from .store import store_orders
 
 
 class ImportError_(Exception):  # noqa: N801 - avoid shadowing the builtin ImportError
@@ -25,8 +24,8 @@ def import_orders(engine, path: Path, account_name: str, source_name: str = "ama
         batch = list(source.import_file(engine, account, path))
     except ValueError as exc:
         raise ImportError_(f"{path}: {exc}") from exc
-    result = store_orders(account, batch, f"import:{path.name}", set(engine.marketplaces))
-    planned = plan_orders(engine, result.changed_ids)
+    ingested = ingest(engine, account, batch, f"import:{path.name}")
+    result, planned = ingested.stored, ingested.planned
     markets = sorted({o.marketplace for o in batch})
     if markets and set(markets) - set(account.marketplaces or []):
         account.marketplaces = sorted(set(account.marketplaces or []) | set(markets))

@@ -232,6 +232,10 @@ class Message(BaseModel):
     next_attempt_at = DateTimeField(null=True)
     lease_until = DateTimeField(null=True)
     lease_owner = CharField(max_length=64, default="")
+    # Raised by every claim: with lease_owner it fences each transition out of
+    # "sending" to the claim it came from (core.dispatch), so a worker holding a stale
+    # copy can never send or overwrite what another worker did since.
+    claim_seq = IntegerField(default=0)
     reason = TextField(default="")  # why skipped / waiting / cancelled
     error = TextField(default="")
     review_request = BooleanField(default=False)

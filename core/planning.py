@@ -16,21 +16,36 @@ import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo
-
-import holidays as holidays_lib
 
 from .clock import utcnow
-from .contracts import SCHEDULED, is_review_request  # re-exported: planning uses it too
+from .contracts import (
+    FAILED,
+    IN_DOUBT,
+    SCHEDULED,
+    SENT,
+    SKIPPED,
+    is_review_request,
+)
 from .db import database
+from .decide import ERROR, EXCLUDED, PLAN, SEND, check_rules, decide, effective_sender, is_dry_run
+from .due import due_time, fit_send_window, send_days
 from .models import Campaign, Decision, Message, Order, OrderEvent, Step
+
+# Re-exported for the modules that plan: the decision and the due time live in
+# ``core.decide`` and ``core.due``.
+__all__ = [
+    "check_rules",
+    "due_time",
+    "effective_sender",
+    "fit_send_window",
+    "is_dry_run",
+    "is_review_request",
+    "send_days",
+]
 
 log = logging.getLogger(__name__)
 
 ACTIVE = ("active", "test")
-MAX_WINDOW_SEARCH_DAYS = 21
 
 
 @dataclass
@@ -39,6 +54,7 @@ class PlanResult:
     updated: int = 0
     waiting: int = 0
     excluded: int = 0
+    errors: int = 0  # pairs of a broken step (a bad rule value): the decision says what
 
 
 def active_steps() -> list[Step]:
@@ -49,42 +65,6 @@ def active_steps() -> list[Step]:
         .where(Campaign.status.in_(ACTIVE))
         .order_by(Campaign.id, Step.position)
     )
-
-
-@lru_cache(maxsize=64)
-def _holidays(country: str):
-    try:
-        return holidays_lib.country_holidays(country)
-    except NotImplementedError:
-        return {}
-
-
-def send_days(step: Step) -> set[int]:
-    """The weekdays (Monday = 0) a step may send on; none stored means every day."""
-    return {int(d) for d in step.weekdays if d.isdigit()} or set(range(7))
-
-
-def fit_send_window(due: datetime, step: Step, timezone: str, country: str) -> datetime:
-    """Move a naive-UTC due time to the first moment inside the step's send window.
-
-    The window is in the buyer's marketplace time zone (a 9:00 send in Tokyo is not a
-    9:00 send in New York), on allowed weekdays, skipping that country's public holidays
-    when the step asks.
-    """
-    tz = ZoneInfo(timezone)
-    local = due.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz)
-    start, end = step.window_start_hour, step.window_end_hour
-    days = send_days(step)
-    hols = _holidays(country) if step.skip_holidays and country else {}
-    for _ in range(MAX_WINDOW_SEARCH_DAYS):
-        ok_day = local.weekday() in days and local.date() not in hols
-        if ok_day and start <= local.hour < end:
-            break
-        if ok_day and local.hour < start:
-            local = local.replace(hour=start, minute=0, second=0, microsecond=0)
-            break
-        local = (local + timedelta(days=1)).replace(hour=start, minute=0, second=0, microsecond=0)
-    return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
 def pick_variant(order: Order, step: Step) -> str:
@@ -119,62 +99,6 @@ def _decide(order: Order, step: Step, outcome: str, reason: str, by: str = "") -
             Decision.decided_at: utcnow(),
         },
     ).execute()
-
-
-def effective_sender(engine, step: Step) -> str:
-    """Test campaigns and test mode send through the dry-run sender only."""
-    if step.campaign.status == "test" or engine.settings.get("app", "test_mode"):
-        return "dry_run"
-    return step.sender
-
-
-def is_dry_run(engine, sender: str) -> bool:
-    """Whether ``sender`` only records (an unknown sender is not: it fails visibly later)."""
-    found = engine.senders.get(sender)
-    return bool(found and found.dry_run)
-
-
-def check_rules(engine, order: Order, step: Step) -> tuple[str, str] | None:
-    """(reason, rule name) of the first rule the order fails, or None."""
-    for row in step.rules or []:
-        rule = engine.rules.get(row.get("rule"))
-        if rule is None:
-            return f"rule: unknown rule {row.get('rule')!r} (plugin disabled?)", "core"
-        reason = rule.check(engine, order, row.get("params") or {})
-        if reason:
-            return reason, rule.name
-    return None
-
-
-def due_time(engine, order: Order, step: Step, events) -> tuple[datetime | None, str, str]:
-    """(due_at, explanation, decided_by) or (None, waiting reason, decided_by)."""
-    trigger = engine.triggers.get(step.trigger)
-    if trigger is None:
-        return None, f"waiting: trigger {step.trigger!r} is not available", "core"
-    anchor = trigger.anchor(engine, order, events)
-    if anchor is None:
-        return None, trigger.waiting_reason, "trigger"
-    why = f"{step.trigger} {anchor:%Y-%m-%d %H:%M}"
-    by = "core"
-    if step.anchor == "review_window":
-        window = engine.review_window(order)
-        if window is None:
-            return None, "waiting: delivery date unknown, review window not known", "core"
-        anchor = max(anchor, window.opens)
-        why = f"review window opens {window.opens:%Y-%m-%d} ({window.source})"
-        by = window.source
-    delay = timedelta(days=step.delay_days, hours=step.delay_hours)
-    mkt = engine.marketplace(order.marketplace)
-    due = fit_send_window(
-        anchor + delay, step, mkt.timezone if mkt else "UTC", mkt.country if mkt else ""
-    )
-    adjusted = engine.adjust_send_time(order, step, due)
-    if adjusted:
-        due, note = adjusted
-        why = f"{why}; {note}"
-    if step.delay_days or step.delay_hours:
-        why = f"{why} + {step.delay_days}d {step.delay_hours}h"
-    return due, why, by
 
 
 # The columns planning needs of an existing message: narrow selects keep planning cheap.
@@ -225,35 +149,28 @@ def _preload(orders: list[Order]) -> dict[int, dict[int, Message]]:
 
 def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, existing) -> None:
     if existing is not None and existing.state != SCHEDULED:
-        return  # already in flight or final: planning never rewrites history
-    failed = check_rules(engine, order, step)
-    if failed is None:
-        probe = Message(
-            order=order,
-            step=step,
-            account=order.account_id,
-            sender=effective_sender(engine, step),
-            state=SCHEDULED,
-            review_request=is_review_request(engine, step),
-            dry_run=effective_sender(engine, step) == "dry_run",
-        )
-        hard = [r for r in engine.vetoes(probe, order) if not r.startswith("waiting:")]
-        if hard:
-            failed = (hard[0], "veto")
-    if failed is not None:
-        reason, by = failed
-        _decide(order, step, "excluded", reason, by)
+        if not release_dry_run(engine, step, existing):
+            return  # already in flight or final: planning never rewrites history
+        existing = None
+    verdict = decide(engine, order, step, mode=PLAN)
+    if verdict.outcome in (EXCLUDED, ERROR):
+        _decide(order, step, verdict.outcome, verdict.reason, verdict.by)
+        if verdict.outcome == ERROR:
+            # The step is broken, not the order: its message (if any) stays scheduled and
+            # the dispatcher reports the same error on it; the seller fixes the step.
+            result.errors += 1
+            return
         if existing is not None:
-            Message.update(state="cancelled", reason=reason, updated_at=utcnow()).where(
-                Message.id == existing.id
+            Message.update(state="cancelled", reason=verdict.reason, updated_at=utcnow()).where(
+                (Message.id == existing.id) & (Message.state == SCHEDULED)
             ).execute()
         result.excluded += 1
         return
-    due, why, by = due_time(engine, order, step, events)
-    if due is None:
-        _decide(order, step, "waiting", why, by)
+    if verdict.outcome != SEND:
+        _decide(order, step, "waiting", verdict.reason, verdict.by)
         result.waiting += 1
         return
+    due, why, by = verdict.due_at, verdict.reason, verdict.by
     sender = effective_sender(engine, step)
     values = dict(
         due_at=due,
@@ -280,6 +197,47 @@ def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, exi
         ).execute()
         result.updated += 1
     _decide(order, step, "planned", f"planned for {due:%Y-%m-%d %H:%M} UTC: {why}", by)
+
+
+# A dry run's finished message, kept in the outbox as the seller's test record. (A
+# cancelled one is not released: it was withdrawn, as a live one would have been.)
+DRY_RUN_DONE = (SENT, SKIPPED, FAILED, IN_DOUBT)
+
+
+def release_dry_run(engine, step: Step, existing) -> bool:
+    """A finished dry-run message gives its (order, step) slot back once the step sends
+    for real (the campaign left test status, or test mode was switched off).
+
+    A test send reaches no buyer, so it must not use up the step: the dry-run row stays
+    in the outbox, detached from the step, and the live message is planned beside it.
+    Returns whether the slot is free now.
+    """
+    if not existing.dry_run or is_dry_run(engine, effective_sender(engine, step)):
+        return False
+    return bool(
+        Message.update(step=None, updated_at=utcnow())
+        .where(
+            (Message.id == existing.id)
+            & (Message.dry_run == True)  # noqa: E712 - peewee expression
+            & Message.state.in_(DRY_RUN_DONE)
+        )
+        .execute()
+    )
+
+
+def release_dry_runs_sql(engine, step: Step) -> int:
+    """``release_dry_run`` for every order of ``step`` at once (the set-based re-plan)."""
+    if is_dry_run(engine, effective_sender(engine, step)):
+        return 0
+    return (
+        Message.update(step=None, updated_at=utcnow())
+        .where(
+            (Message.step == step.id)
+            & (Message.dry_run == True)  # noqa: E712
+            & Message.state.in_(DRY_RUN_DONE)
+        )
+        .execute()
+    )
 
 
 def plan_orders(engine, order_ids: Iterable[int], chunk: int = 500) -> PlanResult:

@@ -40,9 +40,11 @@ from peewee import (
     Case,
     Cast,
     CharField,
+    DatabaseError,
     DateTimeField,
     Expression,
     IntegerField,
+    InterfaceError,
     Model,
     NodeList,
     Select,
@@ -72,6 +74,7 @@ from .planning import (
     is_review_request,
     pick_variant,
     plan_order,
+    release_dry_runs_sql,
     send_days,
 )
 
@@ -555,7 +558,7 @@ class _StepSql:
         )
         reason = stage.select(stage.fail).where(stage.msg_id == Message.id)
         Message.update(state="cancelled", reason=reason, updated_at=now).where(
-            Message.id.in_(cancel)
+            Message.id.in_(cancel) & (Message.state == SCHEDULED)
         ).execute()
         changed = (
             stage.select(stage.msg_id)
@@ -715,7 +718,14 @@ def replan(engine, steps: list[Step] | None = None) -> PlanResult:
         _Facts.insert_from(q.facts_query(scope), list(_Facts._meta.sorted_fields)).execute()
     for step in steps:
         account = step.campaign.account_id
-        plan = _StepSql.build(engine, q, step)
+        release_dry_runs_sql(engine, step)  # test sends do not use up a live step
+        try:
+            plan = _StepSql.build(engine, q, step)
+        except (DatabaseError, InterfaceError):
+            raise
+        except Exception:  # noqa: BLE001 - a broken step: Python records why, per pair
+            log.warning("step %s: its rules cannot be written as SQL", step.id, exc_info=True)
+            plan = None
         if plan is None:
             log.info("step %s: rules or trigger without an SQL form, planned in Python", step.id)
             _python(engine, step, (Order.account == account) if account else None, result)

@@ -85,6 +85,40 @@ def mark_account(account, status: str, message: str) -> None:
     ).execute()
 
 
+# How a channel says that a message waits for its seller account rather than for Amazon
+# or the buyer (credentials revoked or wrong, access denied): a postponed message's
+# reason starts with "waiting: " + this, a retry's error with this. Fixing the account
+# re-queues exactly those messages (``requeue_account_messages``).
+ACCOUNT_PROBLEM = "the seller account needs attention"
+
+
+def requeue_account_messages(account, reason: str) -> int:
+    """Make the account's messages that wait on an account problem due now.
+
+    Called when the seller saved new credentials, or the account worked again (a
+    successful sync or Test connection): without it they would sit out the day-long
+    re-check they were postponed by. Only ``scheduled`` and ``retry`` messages move, in
+    one conditional UPDATE, so a message being sent or already sent is never touched;
+    ``reason`` (e.g. "re-queued: credentials were updated") replaces the waiting reason.
+    Returns how many messages were re-queued.
+    """
+    now = utcnow()
+    waiting = Message.reason.startswith(f"waiting: {ACCOUNT_PROBLEM}")
+    retrying = (Message.state == RETRY) & Message.error.startswith(ACCOUNT_PROBLEM)
+    count = (
+        Message.update(due_at=now, next_attempt_at=now, reason=reason, updated_at=now)
+        .where(
+            (Message.account == account.id)
+            & Message.state.in_([SCHEDULED, RETRY])
+            & (waiting | retrying)
+        )
+        .execute()
+    )
+    if count:
+        log.info("account %s: %d message(s) %s", account.id, count, reason)
+    return count
+
+
 # -- web admin helpers (accounts, plugins, users) ----------------------------------
 
 SECRET_MARK = "fernet"
@@ -265,24 +299,15 @@ def cancel_message(message, reason: str = "", *, by: str = "") -> bool:
 def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
     """Send one campaign step for one order now, skipping its delay and send window.
 
-    Everything else still applies: the step's rules, every send veto (Amazon's review
-    window, the daily limit, opt-outs, one review request per order) and the never-twice
-    guarantee, because the message is claimed and sent through ``core.dispatch``.
-    Returns ``(sent_or_queued, explanation)``; when nothing happened the explanation
-    says why.
+    Everything else still applies: the step's rules and every send veto (Amazon's review
+    window, the daily limit, opt-outs, one review request per order), judged by
+    ``core.decide`` as at any send, and the never-twice guarantee, because the message is
+    claimed and sent through ``core.dispatch``. Returns ``(sent_or_queued, explanation)``;
+    when nothing happened the explanation says why.
     """
-    from datetime import timedelta
-
-    from .contracts import SENDING
-    from .db import write_transaction
-    from .dispatch import process, worker_id
-    from .planning import (
-        check_rules,
-        effective_sender,
-        is_dry_run,
-        is_review_request,
-        pick_variant,
-    )
+    from .decide import SEND, SEND_NOW, decide, effective_sender, is_dry_run, probe
+    from .dispatch import CLAIM_LOST, claim_one, process, worker_id
+    from .planning import pick_variant, release_dry_run
 
     campaign = step.campaign
     if campaign.status not in ("active", "test"):
@@ -291,37 +316,20 @@ def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
         return False, "this campaign belongs to another seller account"
     existing = Message.get_or_none((Message.order == order.id) & (Message.step == step.id))
     if existing is not None and existing.state not in (SCHEDULED, RETRY):
-        return False, (
-            f"this step already has a message in state {existing.state} "
-            f"({existing.reason or existing.error or 'no reason recorded'}); "
-            "a step is sent at most once per order"
-        )
-    failed = check_rules(engine, order, step)
-    if failed:
-        return False, failed[0]
-    trigger = engine.triggers.get(step.trigger)
-    if trigger is None:
-        return False, f"trigger {step.trigger!r} is not available (plugin disabled?)"
-    if trigger.anchor(engine, order, order.event_times()) is None:
-        return False, trigger.waiting_reason
+        if not release_dry_run(engine, step, existing):
+            return False, (
+                f"this step already has a message in state {existing.state} "
+                f"({existing.reason or existing.error or 'no reason recorded'}); "
+                "a step is sent at most once per order"
+            )
+        existing = None  # a test send does not use up the live step
+    verdict = decide(engine, order, step, mode=SEND_NOW, message=existing)
+    if verdict.outcome != SEND:
+        return False, verdict.reason
     sender = effective_sender(engine, step)
-    probe = existing or Message(
-        order=order,
-        step=step,
-        account=order.account_id,
-        sender=sender,
-        review_request=is_review_request(engine, step),
-        dry_run=is_dry_run(engine, sender),
-    )
-    was = probe.state
-    probe.state = SENDING  # as dispatch will see it: the daily limit counts then
-    reasons = engine.vetoes(probe, order)
-    probe.state = was
-    if reasons:
-        return False, reasons[0]
+    template = probe(engine, order, step)
     now = utcnow()
-    lease = now + timedelta(seconds=engine.settings.get("dispatch", "lease_seconds"))
-    with write_transaction():
+    with database.atomic():
         if existing is None:
             Message.insert(
                 order=order,
@@ -333,32 +341,23 @@ def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
                 due_at=now,
                 priority=step.priority,
                 sender=sender,
-                dry_run=probe.dry_run,
-                review_request=probe.review_request,
+                dry_run=is_dry_run(engine, sender),
+                review_request=template.review_request,
             ).on_conflict_ignore().execute()
-        row = Message.get_or_none((Message.order == order.id) & (Message.step == step.id))
-        # The same conditional claim as dispatch: only one worker or person wins it.
-        claimed = (
-            Message.update(
-                state=SENDING,
-                lease_until=lease,
-                lease_owner=worker_id(),
-                attempts=Message.attempts + 1,
-                due_at=now,
-                updated_at=now,
-            )
-            .where((Message.id == row.id) & Message.state.in_([SCHEDULED, RETRY]))
-            .execute()
-        )
+        row = Message.get((Message.order == order.id) & (Message.step == step.id))
         AuditLog.create(
             user=by,
             action="step_sent_now",
             target=order.order_id,
             detail=f"step {step.id} ({step.name or step.trigger}), message {row.id}",
         )
-    if not claimed:
+    # The same fenced claim as the dispatcher's: only one worker or person wins it.
+    claim = claim_one(engine, worker_id(), row.id)
+    if claim is None:
         return False, "a worker claimed this message at the same moment; see its state below"
-    state = process(engine, row.id)
+    state = process(engine, claim)
+    if state == CLAIM_LOST:
+        return False, "a worker took this message over; see its state below"
     message = Message.get_by_id(row.id)
     detail = message.reason or message.error
     return state == "sent", f"{state}{': ' + detail if detail else ''}"

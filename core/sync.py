@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from .clock import utcnow
 from .models import SellerAccount
+from .services import requeue_account_messages
 from .store import StoreResult, store_orders
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,10 @@ def sync_account(engine, account_id: int, *, full: bool = False) -> StoreResult:
     if result.errors:
         summary += f"; {len(result.errors)} rejected: {result.errors[0]}"
     _mark(account, "ok" if not result.errors else "error", summary)
+    # The credentials reached Amazon (rejected orders are the orders' problem, not the
+    # account's): messages postponed on them go at the next dispatch rather than at
+    # their day-long re-check.
+    requeue_account_messages(account, "re-queued: the account synced successfully")
     report(done, done, "done")
     return result
 

@@ -16,8 +16,8 @@ from huey import crontab
 from .campaigns import run_pending_replans
 from .clock import utcnow
 from .dispatch import dispatch_due
+from .ingest import ingest_from_source
 from .planning import plan_all, plan_orders
-from .sync import sync_account
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,7 @@ class Runtime:
 
         @huey.task(name="followup.sync_account")
         def sync_task(account_id: int) -> dict:
-            result = sync_account(engine, account_id)
-            if result.changed_ids:
-                plan_orders(engine, result.changed_ids)
+            result = ingest_from_source(engine, account_id).stored
             return {
                 "created": result.created,
                 "updated": result.updated,
@@ -79,9 +77,7 @@ class Runtime:
                 continue
             if account.last_sync_at and utcnow() - account.last_sync_at < every:
                 continue
-            result = sync_account(self.engine, account.id)
-            if result.changed_ids:
-                plan_orders(self.engine, result.changed_ids)
+            ingest_from_source(self.engine, account.id)
             count += 1
         return count
 

@@ -19,8 +19,8 @@ from core.campaigns import (
 )
 from core.clock import utcnow
 from core.contracts import SCHEDULED, SENT
-from core.default_vetoes import daily_usage
 from core.dispatch import dispatch_due
+from core.ledger import daily_usage
 from core.models import Campaign, Decision, Message, Template, TemplateVariant, TemplateVersion
 from core.planning import plan_orders
 from core.store import store_orders
@@ -217,7 +217,7 @@ def test_daily_limit_sends_higher_priority_first_and_the_rest_waits(make_engine)
 
     account = SellerAccount.create(name="S", source="demo")
     ids = orders(account, *(order_data("US", delivered_days_ago=7) for _ in range(8)))
-    import core.default_vetoes as vetoes
+    import core.ledger as vetoes
 
     original = vetoes.DAILY_LIMIT_BASE
     vetoes.DAILY_LIMIT_BASE = 3

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.clock import utcnow
+from core.clock import freeze, utcnow
 from core.contracts import IN_DOUBT, SCHEDULED, SENDING, SENT
 from core.demo import DEMO_CAMPAIGN, load_demo
 from core.dispatch import claim, dispatch_due, recover_expired_leases
@@ -164,7 +164,7 @@ def test_expired_lease_after_the_call_started_is_in_doubt_not_resent(make_engine
 
     engine.senders["dry_run"] = replace(engine.senders["dry_run"], reconcile=None)
     plan_orders(engine, ids)
-    (mid,) = claim(engine, "crashed-worker", 10)
+    (mid,) = [c.message_id for c in claim(engine, "crashed-worker", 10)]
     Attempt.create(message=mid)  # the worker died after committing the attempt
     Message.update(lease_until=utcnow() - timedelta(seconds=1)).execute()
     dispatch_due(engine)
@@ -177,10 +177,19 @@ def test_in_doubt_dry_run_is_reconciled_and_retried_once(engine, account):
     ids = store_orders(account, [order_data("US", delivered_days_ago=7)], "t").changed_ids
     review_campaign(delay_days=0)
     plan_orders(engine, ids)
-    (mid,) = claim(engine, "crashed-worker", 10)
+    (mid,) = [c.message_id for c in claim(engine, "crashed-worker", 10)]
     Attempt.create(message=mid)
     Message.update(lease_until=utcnow() - timedelta(seconds=1)).execute()
     dispatch_due(engine)
+    # In doubt first; the channel is asked once a full lease has passed (a slow worker
+    # may still be waiting for the answer and record it itself).
+    assert Message.get_by_id(mid).state == IN_DOUBT
+    lease = engine.settings.get("dispatch", "lease_seconds")
+    freeze(utcnow() + timedelta(seconds=lease + 1))
+    try:
+        dispatch_due(engine)
+    finally:
+        freeze(None)
     assert Message.get_by_id(mid).state == SENT
 
 
@@ -191,7 +200,7 @@ def _claim_concurrently(engine, workers=4):
     def work(n):
         engine.db.connect(reuse_if_open=True)
         barrier.wait()
-        results.append(claim(engine, f"w{n}", 25))
+        results.append([c.message_id for c in claim(engine, f"w{n}", 25)])
         engine.db.close()
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(workers)]

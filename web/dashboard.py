@@ -19,10 +19,10 @@ from peewee import JOIN, Case, fn
 from core.clock import utcnow
 from core.config import ConfigError
 from core.contracts import FAILED, IN_DOUBT, RETRY, SCHEDULED, SENDING, SENT, SKIPPED
-from core.default_vetoes import daily_usage
 from core.default_windows import REVIEW_OPENS_AFTER  # 5 days (DOMAIN.md §2.1)
 from core.demo import load_demo
 from core.inbox import RESPONSE_DUE, unanswered
+from core.ledger import daily_usage
 from core.models import Message, Order, OrderEvent, SellerAccount
 
 from .charts import Series, stacked_bars
