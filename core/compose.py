@@ -6,7 +6,7 @@ seller previews is exactly what would be sent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import compliance, render, themes
 from .contracts import Rendered, RetryLater
@@ -54,6 +54,9 @@ class Composed:
     rendered: Rendered
     version: TemplateVersion | None
     findings: list
+    # With ``preview``: what would stop the send, as (reason, linter rule ids), in the
+    # order a send checks them. Empty for a message that can go.
+    problems: list = field(default_factory=list)
 
 
 def language_of(locale: str) -> str:
@@ -132,9 +135,10 @@ def lint_rendered(
 def compose(engine, order: Order, step: Step, message=None, *, preview: bool = False) -> Composed:
     """Render the step's template for ``order`` in the buyer's language and lint it.
 
-    Raises ``NoVariant`` when no variant fits the buyer's language and ``ComposeError``
-    when rendering fails or the linter finds an error (rule ids in ``rule_ids``). With
-    ``preview`` the findings include warnings (spelling, language) for the editor.
+    Raises ``NoVariant`` when no variant fits the buyer's language, ``TemplateBroken``
+    when the template is missing or cannot render, and ``ComposeError`` when the text
+    may not be sent (the linter's rule ids in ``rule_ids``). With ``preview`` the
+    findings include warnings (spelling, language) for the editor.
     """
     sender = engine.senders.get(step.sender)
     language = buyer_language(engine, order)
@@ -154,34 +158,79 @@ def compose(engine, order: Order, step: Step, message=None, *, preview: bool = F
         raise NoVariant(f"skipped: no {language} variant of {template.name!r} (has {have})")
     if message is not None:
         message.language = language
+    draft = Draft(
+        subject=variant.subject,
+        body=variant.body,
+        html=variant.html,
+        theme=version.theme,
+        language=language,
+        channel=template.channel,
+        name=template.name,
+    )
+    composed = compose_text(engine, order, step, draft, message, preview=preview)
+    if composed.problems:  # only with preview: a send raises at the first one
+        reason, ids = composed.problems[0]
+        raise ComposeError(reason, ids)
+    composed.version = version
+    return composed
+
+
+@dataclass(frozen=True)
+class Draft:
+    """Text to compose: a saved variant, or what a seller is typing in an editor."""
+
+    subject: str
+    body: str
+    language: str
+    channel: str
+    html: str = ""
+    theme: str = ""  # an email layout wrapped around the text when there is no own HTML
+    name: str = "the template"  # how errors name it
+
+
+def compose_text(
+    engine, order: Order, step: Step | None, draft: Draft, message=None, *, preview: bool = False
+) -> Composed:
+    """Render ``draft`` for ``order`` and check it exactly as a send would.
+
+    The one composition both the dispatcher (through ``compose``) and the editors'
+    previews use, so that a preview shows what would be sent. Raises ``TemplateBroken``
+    when the text cannot be rendered and ``ComposeRetry`` when a plugin's data is not
+    there yet. What would stop a send (no manual, too long, a compliance error) raises
+    ``ComposeError`` at the first one; with ``preview`` it is listed in
+    ``Composed.problems`` instead and the findings include warnings.
+    """
     context = _ask(engine.template_context, order, message)
     try:
-        subject = render.render(variant.subject, context) if variant.subject else ""
-        text = render.render(variant.body, context)
-        html = render.render_html(variant.html, context) if variant.html else ""
-        if not html and template.channel == "email" and version.theme:
-            html = themes.html_for(version.theme, text, subject)  # layout around the text
+        subject = render.render(draft.subject, context) if draft.subject else ""
+        text = render.render(draft.body, context)
+        html = render.render_html(draft.html, context) if draft.html else ""
+        if not html and draft.channel == "email" and draft.theme:
+            html = themes.html_for(draft.theme, text, subject)  # layout around the text
     except render.TemplateError as exc:
         raise TemplateBroken(
-            f"template error in {template.name!r}: {exc}; fix the template, then retry"
+            f"template error in {draft.name!r}: {exc}; fix the template, then retry"
         ) from exc
-    attachments = tuple(_ask(engine.attachments, order, message, step))
-    if manual_missing(variant.body, context, attachments):
-        raise ComposeError(f"skipped: {NO_MANUAL}")
-    rendered = Rendered(subject, text, html, language=language, attachments=attachments)
+    attachments = tuple(_ask(engine.attachments, order, message, step)) if step else ()
+    rendered = Rendered(subject, text, html, language=draft.language, attachments=attachments)
+    problems: list[tuple[str, tuple[str, ...]]] = []
+    if manual_missing(draft.body, context, attachments):
+        problems.append((f"skipped: {NO_MANUAL}", ()))
+    sender = engine.senders.get(step.sender) if step is not None else None
     if sender is not None and sender.max_length and len(text) > sender.max_length:
-        raise ComposeError(
-            f"skipped: text is {len(text)} characters, {sender.name} allows {sender.max_length}"
-        )
+        allowed = f"{sender.name} allows {sender.max_length}"
+        problems.append((f"skipped: text is {len(text)} characters, {allowed}", ()))
+    if problems and not preview:
+        raise ComposeError(*problems[0])
     links = allowed_links(engine, order, context)
-    findings = lint_rendered(
-        engine, order, step, rendered, template.channel, links, warnings=preview
-    )
+    findings = lint_rendered(engine, order, step, rendered, draft.channel, links, warnings=preview)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         ids = tuple(dict.fromkeys(f.rule_id for f in errors))
-        raise ComposeError(f"skipped: compliance {', '.join(ids)}", ids)
-    return Composed(rendered, version, findings)
+        problems.append((f"skipped: compliance {', '.join(ids)}", ids))
+    if problems and not preview:
+        raise ComposeError(*problems[0])
+    return Composed(rendered, None, findings, problems)
 
 
 NO_MANUAL = (

@@ -241,7 +241,10 @@ def send_vetoes(engine, message, order):
     """Forbid a send regardless of the campaign (Amazon's limits, opt-outs...).
 
     Every plugin is asked; any reason vetoes. Vetoes are checked at planning and again
-    at send time, on fresh data.
+    at send time, on fresh data, always through ``core.decide`` (after the step's rules).
+    A reason starting with ``"waiting: "`` postpones the message (a day later, or after
+    ``recheck_after`` seconds when it is a ``core.Waiting``); planning ignores those and
+    plans anyway. Any other reason excludes the message for good, with that reason.
 
     :param engine: the running engine.
     :param message: the ``core.models.Message`` about to be sent (unsaved at planning).

@@ -196,3 +196,63 @@ def test_debug_logs_of_the_library_never_carry_the_access_token(caplog):
     headers = {"host": "x", "x-amz-access-token": "Atza|live-token"}
     logging.getLogger("sp_api.base.client").debug("Request Headers: %s", headers)
     assert "Request Headers" in caplog.text and "Atza|live-token" not in caplog.text
+
+
+def test_refill_in_says_when_the_bucket_has_a_token_again():
+    t = FakeTime()
+    limiter = RateLimiter({"op": (0.5, 2)}, clock=t.clock, sleep=t.sleep, safety=1.0)
+    assert limiter.refill_in(1, "op") == 0.0  # a full bucket: now
+    limiter.acquire(1, "op")
+    limiter.acquire(1, "op")
+    assert limiter.refill_in(1, "op") == pytest.approx(2.0)
+    t.now += 1.5
+    assert limiter.refill_in(1, "op") == pytest.approx(0.5)
+    limiter.penalise(1, "op")  # after a 429: a full interval from now
+    assert limiter.refill_in(1, "op") == pytest.approx(2.0)
+    assert limiter.refill_in(2, "op") == 0.0  # another account's bucket is untouched
+
+
+def test_transient_failures_back_off_per_account_and_operation():
+    limiter = RateLimiter({"op": (1.0, 1)})
+    assert [limiter.note_failure(1, "op") for _ in range(3)] == [1, 2, 3]
+    assert limiter.note_failure(2, "op") == 1 and limiter.note_failure(1, "other") == 1
+    limiter.note_success(1, "op")
+    assert limiter.note_failure(1, "op") == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 3 ", 3.0),
+        ("0", 0.0),
+        ("-5", None),
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_header_in_seconds(value, seconds):
+    from sp_api.base import SellingApiRequestThrottledException
+
+    from plugins.amazon.client import retry_after_header
+
+    headers = {} if value is None else {"Retry-After": value}
+    exc = SellingApiRequestThrottledException([{"code": "QuotaExceeded"}], headers=headers)
+    assert retry_after_header(exc) == seconds
+
+
+def test_retry_after_header_as_an_http_date_and_in_any_case():
+    from email.utils import format_datetime
+
+    import httpx
+    from sp_api.base import SellingApiRequestThrottledException
+
+    from core.clock import utcnow
+    from plugins.amazon.client import retry_after_header
+
+    when = (utcnow() + timedelta(seconds=90)).replace(tzinfo=UTC)
+    headers = httpx.Headers({"retry-after": format_datetime(when, usegmt=True)})
+    exc = SellingApiRequestThrottledException([{"code": "QuotaExceeded"}], headers=headers)
+    assert 85 <= retry_after_header(exc) <= 91
+    assert retry_after_header(SellingApiRequestThrottledException([], headers=None)) is None

@@ -19,7 +19,13 @@ from core.clock import utcnow
 from core.crypto import CredentialError, redact
 from core.importer import ImportError_, import_orders
 from core.models import Campaign, Message, Order, SellerAccount
-from core.services import account_credentials, queue_sync, save_account_credentials
+from core.services import (
+    account_credentials,
+    mark_account,
+    queue_sync,
+    requeue_account_messages,
+    save_account_credentials,
+)
 
 from .security import requires
 from .views_format import audit, engine, runtime
@@ -216,6 +222,10 @@ def _save(account: SellerAccount | None) -> SellerAccount | tuple:
             creds = {}
         creds.update(typed)
         save_account_credentials(eng, account, creds)
+        if not created:
+            # Messages postponed because the old credentials failed need not wait for
+            # their day-long re-check: the new ones are tried at the next dispatch.
+            requeue_account_messages(account, "re-queued: credentials were updated")
     changed = ", ".join(sorted(typed)) or "no credentials"
     audit(
         "account_connected" if created else "account_changed",
@@ -328,6 +338,11 @@ def test(account_id: int):
     else:
         flash(f"Test connection of {account.name}: Connected.", "success")
         audit("account_test_ok", account.name)
+        if account.status == "error":
+            # The credentials work again: say so, and let the messages that waited on
+            # them go at the next dispatch instead of at their day-long re-check.
+            mark_account(account, "ok", "Test connection: connected")
+        requeue_account_messages(account, "re-queued: Test connection succeeded")
     return redirect(url_for("accounts.index"))
 
 

@@ -7,8 +7,13 @@
   ``lwa_url`` point the library elsewhere (the sandbox, or the project's fake SP-API in
   tests) through the library's own ``auth_token_client_class`` and ``client.endpoint``.
 * Every call waits for a token of its (account, operation) bucket first; a 429 empties
-  the bucket and, for reads, is retried after a jittered back-off. Writes are never
-  retried here: the caller decides, because a POST may have reached Amazon.
+  the bucket and, for reads, is retried after a jittered back-off (never shorter than
+  Amazon's ``Retry-After``; a ``Retry-After`` longer than ``MAX_INLINE_WAIT`` is not slept
+  through: the read fails at once and its caller postpones). Writes are never retried
+  here: the caller decides, because a POST may have reached Amazon.
+* After a failure, ``retry_after`` (a throttled write) and ``recheck_after`` (a read
+  before a send) say when to try again: Amazon's ``Retry-After`` when it sent one, else
+  when the bucket has a token; reads also back off per (account, operation) streak.
 * The library's ``parse_response`` turns a body that is not JSON into an empty success,
   whatever the status (a 500 HTML page from a load balancer becomes "OK, nothing").
   ``check_answer`` runs first on every answer: an error status without Amazon's
@@ -22,10 +27,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import random
 import threading
 import time
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlparse
 
 import httpx
@@ -33,6 +40,7 @@ from sp_api.auth import AccessTokenClient
 from sp_api.base import Marketplaces, SellingApiException, SellingApiRequestThrottledException
 from sp_api.base.exceptions import get_exception_for_code
 
+from core.clock import to_naive_utc, utcnow
 from core.services import account_credentials
 
 from .ratelimit import RateLimiter
@@ -42,6 +50,14 @@ log = logging.getLogger(__name__)
 LWA_URL = "https://api.amazon.com/auth/o2/token"
 TIMEOUT = 20.0
 READ_RETRIES = 4
+# A throttled read is retried in place only when Amazon's Retry-After is this short;
+# a longer one would hold a worker thread idle, so the read fails and is postponed.
+MAX_INLINE_WAIT = 10.0
+# A read before a send that failed for a transient reason (429 after the retries above,
+# 5xx, timeout, no connection) is asked again after READ_RECHECK_MIN seconds, doubling
+# with each consecutive failure of the same account and operation, up to READ_RECHECK_MAX.
+READ_RECHECK_MIN = 60.0
+READ_RECHECK_MAX = 300.0
 
 limiter = RateLimiter()
 
@@ -204,11 +220,61 @@ def error_text(exc: SellingApiException) -> str:
     return "; ".join(parts) or type(exc).__name__
 
 
+def retry_after_header(exc) -> float | None:
+    """Amazon's ``Retry-After`` on an error answer, in seconds; None when there is none.
+
+    RFC 9110 §10.2.3 allows delta-seconds or an HTTP date; a negative, non-numeric or
+    unreadable value counts as absent.
+    """
+    headers = getattr(exc, "headers", None)
+    if not headers:
+        return None
+    value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = to_naive_utc(parsedate_to_datetime(text))
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        return max(0.0, (when - utcnow()).total_seconds())
+    return seconds if seconds >= 0 and math.isfinite(seconds) else None
+
+
+def retry_after(account, operation: str, exc=None) -> float:
+    """Seconds until a throttled ``operation`` is worth calling again: Amazon's
+    ``Retry-After`` when it sent one, and never before the account's bucket for the
+    operation has a token again (SP-API usage plans: one bucket per seller and
+    operation, refilled at the ``x-amzn-RateLimit-Limit`` rate)."""
+    told = retry_after_header(exc) if exc is not None else None
+    return max(told or 0.0, limiter.refill_in(account.id, operation))
+
+
+def recheck_after(account, operation: str, exc=None) -> float:
+    """Seconds until a read that failed for a transient reason is asked again.
+
+    At least ``retry_after``; otherwise ``READ_RECHECK_MIN`` doubling with each
+    consecutive failure of this (account, operation) up to ``READ_RECHECK_MAX``, with
+    jitter so that a burst of postponed messages does not come back in one instant.
+    """
+    streak = limiter.note_failure(account.id, operation)
+    backoff = min(READ_RECHECK_MAX, READ_RECHECK_MIN * 2 ** (streak - 1))
+    backoff *= random.uniform(1.0, 1.2)
+    return max(retry_after(account, operation, exc), backoff)
+
+
 def call(account, operation: str, fn, *args, write: bool = False, **kwargs):
     """Rate-limited call of a library method; reads are retried on 429 and 5xx."""
     attempts = 1 if write else READ_RETRIES
     for attempt in range(1, attempts + 1):
         limiter.acquire(account.id, operation)
+        # Jittered exponential back-off (never for writes: they returned or raised below).
+        pause = min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)
         try:
             response = fn(*args, **kwargs)
         except SellingApiRequestThrottledException as exc:
@@ -216,15 +282,17 @@ def call(account, operation: str, fn, *args, write: bool = False, **kwargs):
             limiter.observe(
                 account.id, operation, (exc.headers or {}).get("x-amzn-RateLimit-Limit")
             )
-            if attempt == attempts:
+            told = retry_after_header(exc)
+            if attempt == attempts or (told is not None and told > MAX_INLINE_WAIT):
                 raise
+            pause = max(pause, told or 0.0)
         except SellingApiException as exc:
             status = getattr(exc, "code", 0) or 0
             if write or status < 500 or attempt == attempts:
                 raise
         else:
             limiter.observe(account.id, operation, getattr(response, "rate_limit", None))
+            limiter.note_success(account.id, operation)
             return response
-        # Jittered exponential back-off (never for writes: they returned or raised above).
-        time.sleep(min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0))
+        time.sleep(pause)
     raise AssertionError("unreachable")

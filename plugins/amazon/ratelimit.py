@@ -64,6 +64,7 @@ class RateLimiter:
         self.safety = safety
         self.rates = dict(RATES if rates is None else rates)
         self._buckets: dict[tuple[int, str], Bucket] = {}
+        self._failures: dict[tuple[int, str], int] = {}
         self._lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep
@@ -108,3 +109,26 @@ class RateLimiter:
             bucket = self._bucket((account_id, operation))
             bucket.tokens = min(bucket.tokens, 0.0)
             bucket.stamp = self._clock()
+
+    def refill_in(self, account_id: int, operation: str) -> float:
+        """Seconds until the bucket holds a token again (0 when it holds one now).
+
+        After a 429 (``penalise``) this is one full interval at the rate Amazon's
+        ``x-amzn-RateLimit-Limit`` header last gave: the earliest moment a retry can pass.
+        """
+        with self._lock:
+            bucket = self._bucket((account_id, operation))
+            bucket._refill(self._clock())
+            return max(0.0, (1 - bucket.tokens) / bucket.rate)
+
+    def note_failure(self, account_id: int, operation: str) -> int:
+        """Count a transient failure (429 used up, 5xx, timeout); returns the streak."""
+        with self._lock:
+            key = (account_id, operation)
+            self._failures[key] = self._failures.get(key, 0) + 1
+            return self._failures[key]
+
+    def note_success(self, account_id: int, operation: str) -> None:
+        """An answer came back: the next failure starts a new streak."""
+        with self._lock:
+            self._failures.pop((account_id, operation), None)

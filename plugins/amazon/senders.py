@@ -7,6 +7,14 @@ Amazon's rules encoded here (DOMAIN.md §2):
 * ``marketplaceIds`` is passed explicitly on every call (Amazon answers 400 otherwise).
 * A 403 on the solicitation POST means "already requested or outside the window": it is
   recorded as skipped and never retried.
+* A 429 on a POST is a throttled retry (``SendResult.throttled``), due again no sooner
+  than Amazon's ``Retry-After`` or the account's token bucket allows; the dispatcher does
+  not count it as a failed attempt.
+* A read before the send (the actions, ``getAttributes``) that fails for a transient
+  reason (429, 5xx, timeout, no connection) is re-checked within minutes
+  (``core.Waiting``); a credentials problem (Login with Amazon refusing the refresh
+  token or client, a 403 on a read) marks the account and waits for the seller to fix
+  it on the Accounts page, which re-queues the message.
 * A timeout or a 5xx after the POST was sent leaves the message *in doubt*; reconcile asks
   the actions endpoint again instead of sending blindly.
 * Messaging: the text limits (customization 800, digital access key 400, others 2000)
@@ -23,6 +31,7 @@ Amazon's rules encoded here (DOMAIN.md §2):
 from __future__ import annotations
 
 import io
+import json
 import logging
 
 import httpx
@@ -35,16 +44,26 @@ from sp_api.base import (
     SellingApiRequestThrottledException,
 )
 
-from core import Sender, SendResult
+from core import Sender, SendResult, Waiting
 from core.clock import utcnow
-from core.services import mark_account
+from core.services import ACCOUNT_PROBLEM, mark_account
 
-from .client import TIMEOUT, AmazonError, call, error_text, make_client
+from .client import (
+    TIMEOUT,
+    AmazonError,
+    call,
+    error_text,
+    make_client,
+    recheck_after,
+    retry_after,
+)
 from .marketplaces import BY_CODE
 
 log = logging.getLogger(__name__)
 
 REVIEW_ACTION = "productReviewAndSellerFeedback"
+REVIEW_POST = "createProductReviewAndSellerFeedbackSolicitation"
+UPLOAD_OPERATION = "createUploadDestinationForResource"
 # One rate-limit bucket for all Messaging POSTs (1 request/s, burst 5 each).
 MESSAGING_OPERATION = "messaging"
 
@@ -133,31 +152,120 @@ def _lwa_text(exc: AuthorizationError) -> str:
     return f"Login with Amazon refused the credentials: {code} {getattr(exc, 'message', '')}"
 
 
-# What a read before any send can raise: the library's API errors, ours, LWA, network.
-READ_ERRORS = (SellingApiException, AmazonError, AuthorizationError, httpx.HTTPError)
+# What a read before any send can raise: the library's API errors, ours, LWA, network,
+# and a Login with Amazon answer that is not JSON (an outage page: the library's token
+# client parses it unconditionally).
+READ_ERRORS = (
+    SellingApiException,
+    AmazonError,
+    AuthorizationError,
+    httpx.HTTPError,
+    json.JSONDecodeError,
+)
+# AmazonError kinds that are Amazon's or the network's passing trouble, not the seller's.
+TRANSIENT_KINDS = ("throttled", "server", "timeout", "malformed")
+# The app role each read before a send needs; without it Amazon answers 403 (SP-API
+# "Roles in the Selling Partner API").
+ROLES = {
+    "getSolicitationActionsForOrder": "Buyer Solicitation",
+    "getMessagingActionsForOrder": "Buyer Communication",
+    "getAttributes": "Buyer Communication",
+}
 
 
-def _read_problem(account, exc: Exception) -> str:
-    """A failed read before any send: mark the account when it is the seller's to fix."""
+def _lwa_refused(exc: AuthorizationError) -> bool:
+    """Whether Login with Amazon refused the credentials themselves.
+
+    LWA answers 400/401 with an OAuth error code (RFC 6749 §5.2: invalid_grant for a
+    revoked or wrong refresh token, invalid_client for a wrong client id or secret); a
+    429 or 5xx is an outage that says nothing about the seller's token.
+    """
+    status = getattr(exc, "status_code", 0) or 0
+    return not (status == 429 or status >= 500)
+
+
+def _account_problem(account, detail: str) -> str:
+    """Mark the account with ``detail`` and say, recognisably, that the message waits for
+    the seller to fix it (``core.services.requeue_account_messages`` looks for this)."""
+    mark_account(account, "error", detail)
+    return f"{ACCOUNT_PROBLEM}: {detail}; fix the credentials on the Accounts page"
+
+
+def _transient(exc: Exception) -> str | None:
+    """What went wrong when it is Amazon's or the network's passing trouble, else None."""
+    if isinstance(exc, SellingApiRequestThrottledException):
+        return f"Amazon answered 429 ({error_text(exc)})"
+    if isinstance(exc, SellingApiException) and (getattr(exc, "code", 0) or 0) >= 500:
+        return f"Amazon answered {exc.code} ({error_text(exc)})"
+    if isinstance(exc, AuthorizationError) and not _lwa_refused(exc):
+        return f"Login with Amazon answered {exc.status_code} ({exc.error_code or 'no code'})"
+    if isinstance(exc, AmazonError) and exc.kind in TRANSIENT_KINDS:
+        return str(exc)
+    if isinstance(exc, httpx.HTTPError):
+        return f"could not reach Amazon ({type(exc).__name__}: {exc})"
+    if isinstance(exc, json.JSONDecodeError):
+        return "Login with Amazon's answer was not JSON"
+    return None
+
+
+def _read_problem(account, exc: Exception, operation: str) -> str:
+    """A failed read before any send: when to look again, and whose move it is.
+
+    Transient trouble is re-checked within minutes (``Waiting.recheck_after``); a
+    credentials problem marks the account and waits for the seller (re-queued when the
+    credentials are saved or the account works again); anything else is re-checked
+    daily like "not offered yet".
+    """
     if isinstance(exc, SellingApiForbiddenException):
-        mark_account(
-            account,
-            "error",
-            f"Amazon denied access: {error_text(exc)} "
-            "(check the app's roles and the refresh token)",
+        # On these reads a 403 is about the app, not the order: a missing role or a
+        # token of another seller or region.
+        role = ROLES.get(operation, "the needed")
+        detail = (
+            f"Amazon denied access to {operation} ({error_text(exc)}): give the app the "
+            f"{role} role and authorize it again"
         )
-        return "waiting: Amazon denied access to this order (see the account's status)"
-    if isinstance(exc, AuthorizationError):
-        mark_account(account, "error", _lwa_text(exc))
-        return f"waiting: {_lwa_text(exc)}"
-    if isinstance(exc, AmazonError) and exc.kind in ("credentials", "config", "region"):
-        mark_account(account, "error", str(exc))
+        return Waiting(f"waiting: {_account_problem(account, detail)}")
+    if isinstance(exc, AuthorizationError) and _lwa_refused(exc):
+        return Waiting(f"waiting: {_account_problem(account, _lwa_text(exc))}")
+    if isinstance(exc, AmazonError) and exc.kind in ("credentials", "region"):
+        return Waiting(f"waiting: {_account_problem(account, str(exc))}")
+    if isinstance(exc, AmazonError) and exc.kind == "config":
+        mark_account(account, "error", str(exc))  # the installation's to fix, not Amazon's
         return f"waiting: {exc}"
-    if isinstance(exc, AmazonError):
-        return f"waiting: {exc}"
+    what = _transient(exc)
+    if what is not None:
+        seconds = recheck_after(account, operation, exc)
+        log.info(
+            "%s for account %s failed (%s); again in %.0f s", operation, account.id, what, seconds
+        )
+        return Waiting(
+            f"waiting: {what}; asking again in about {max(1, round(seconds / 60))} min",
+            recheck_after=seconds,
+        )
     if isinstance(exc, SellingApiException):
-        return f"waiting: Amazon answered {error_text(exc)}"
-    return f"waiting: could not reach Amazon ({type(exc).__name__}: {exc})"
+        return f"waiting: Amazon answered {exc.code}: {error_text(exc)}"
+    return f"waiting: could not read from Amazon ({type(exc).__name__}: {exc})"
+
+
+def _throttled(account, operation: str, exc) -> SendResult:
+    """A 429 on a POST: Amazon did nothing, and nobody is at fault (SP-API "Usage Plans
+    and Rate Limits": the seller's bucket for the operation is empty until it refills;
+    other apps of the same seller draw on it too). A throttled retry, due no sooner than
+    ``client.retry_after`` says, which the dispatcher does not count as a failure."""
+    seconds = retry_after(account, operation, exc)
+    return SendResult(
+        "retry",
+        f"Amazon answered 429 (throttled: {error_text(exc)}); nothing was sent",
+        retry_after=seconds,
+        throttled=True,
+    )
+
+
+def _lwa_failed(account, exc: AuthorizationError) -> SendResult:
+    """Login with Amazon failed before the POST was written: nothing was sent."""
+    if _lwa_refused(exc):
+        return SendResult("retry", _account_problem(account, _lwa_text(exc)))
+    return SendResult("retry", f"{_transient(exc)}; nothing was sent")
 
 
 def _offered(engine, account, order, api_cls, operation: str, method: str) -> set[str]:
@@ -184,7 +292,7 @@ def review_preflight(engine, message, order):
             "get_solicitation_actions_for_order",
         )
     except READ_ERRORS as exc:
-        return _read_problem(account, exc)
+        return _read_problem(account, exc, "getSolicitationActionsForOrder")
     if REVIEW_ACTION in actions:
         return None
     window = engine.review_window(order)
@@ -198,12 +306,11 @@ def review_send(engine, message, order, rendered):
     try:
         client = make_client(engine, account, Solicitations, order.marketplace)
     except AmazonError as exc:  # nothing was sent: the seller must fix the account
-        mark_account(account, "error", str(exc))
-        return SendResult("retry", str(exc))
+        return SendResult("retry", _account_problem(account, str(exc)))
     try:
         call(
             account,
-            "createProductReviewAndSellerFeedbackSolicitation",
+            REVIEW_POST,
             client.create_product_review_and_seller_feedback_solicitation,
             order.order_id,
             marketplaceIds=[_mid(order)],
@@ -215,8 +322,8 @@ def review_send(engine, message, order, rendered):
             f"Amazon answered 403 ({error_text(exc)}): already "
             "requested or outside the window; not retried",
         )
-    except SellingApiRequestThrottledException:
-        return SendResult("retry", "Amazon answered 429 (throttled); retrying later", retry_after=2)
+    except SellingApiRequestThrottledException as exc:
+        return _throttled(account, REVIEW_POST, exc)
     except SellingApiBadRequestException as exc:
         return SendResult("failed", f"Amazon answered 400: {error_text(exc)}")
     except SellingApiException as exc:
@@ -225,8 +332,7 @@ def review_send(engine, message, order, rendered):
         return SendResult("in_doubt", f"Amazon answered {exc.code}: {error_text(exc)}")
     except AuthorizationError as exc:
         # The access token is fetched before the request is written: nothing was sent.
-        mark_account(account, "error", _lwa_text(exc))
-        return SendResult("retry", _lwa_text(exc))
+        return _lwa_failed(account, exc)
     except httpx.TimeoutException as exc:
         return SendResult(
             "in_doubt", f"no answer after the request was sent ({type(exc).__name__})"
@@ -277,7 +383,7 @@ def messaging_prepare(engine, message, order):
             marketplaceIds=[_mid(order)],
         )
     except READ_ERRORS as exc:
-        return _read_problem(account, exc)
+        return _read_problem(account, exc, "getAttributes")
     locale = ((response.payload or {}).get("buyer") or {}).get("locale", "")
     if locale and locale != order.buyer_locale:
         from core.models import Order
@@ -302,7 +408,7 @@ def messaging_preflight(engine, message, order):
             "get_messaging_actions_for_order",
         )
     except READ_ERRORS as exc:
-        return _read_problem(account, exc)
+        return _read_problem(account, exc, "getMessagingActionsForOrder")
     if MESSAGE_TYPES[kind][0] not in actions:
         return f"waiting: Amazon does not allow {kind} for this order now (re-checked daily)"
     return None
@@ -315,7 +421,7 @@ def _upload(engine, account, order, kind: str, attachment) -> dict:
     resource = f"messaging/v1/orders/{order.order_id}/messages/{PATH_SEGMENT[kind]}"
     response = call(
         account,
-        "createUploadDestinationForResource",
+        UPLOAD_OPERATION,
         client.upload_document,
         resource,
         io.BytesIO(attachment.data),  # the library reads a file object to hash it
@@ -367,11 +473,14 @@ def messaging_send(engine, message, order, rendered):
         client = make_client(engine, account, Messaging, order.marketplace)
         if attachments:
             body["attachments"] = [_upload(engine, account, order, kind, a) for a in attachments]
-    except SellingApiRequestThrottledException:
-        return SendResult("retry", "Amazon answered 429 (throttled); retrying later", retry_after=2)
+    except SellingApiRequestThrottledException as exc:
+        return _throttled(account, UPLOAD_OPERATION, exc)
     except AuthorizationError as exc:
-        mark_account(account, "error", _lwa_text(exc))
-        return SendResult("retry", _lwa_text(exc))
+        return _lwa_failed(account, exc)
+    except AmazonError as exc:
+        if exc.kind in ("credentials", "region"):
+            return SendResult("retry", _account_problem(account, str(exc)))
+        return SendResult("retry", f"attachment upload failed, message not sent: {exc}")
     except Exception as exc:  # noqa: BLE001 - before the message itself: nothing was sent
         # Trying again is safe: the buyer has received nothing yet.
         text = error_text(exc) if isinstance(exc, SellingApiException) else str(exc)
@@ -387,8 +496,8 @@ def messaging_send(engine, message, order, rendered):
             marketplaceIds=[_mid(order)],
             write=True,
         )
-    except SellingApiRequestThrottledException:
-        return SendResult("retry", "Amazon answered 429 (throttled); retrying later", retry_after=2)
+    except SellingApiRequestThrottledException as exc:
+        return _throttled(account, MESSAGING_OPERATION, exc)
     except (SellingApiBadRequestException, SellingApiForbiddenException) as exc:
         return SendResult("failed", f"Amazon answered {exc.code}: {error_text(exc)}")
     except SellingApiException as exc:
@@ -396,8 +505,7 @@ def messaging_send(engine, message, order, rendered):
         # resent automatically (the seller checks Seller Central's sent messages).
         return SendResult("in_doubt", f"Amazon answered {exc.code}: {error_text(exc)}")
     except AuthorizationError as exc:
-        mark_account(account, "error", _lwa_text(exc))
-        return SendResult("retry", _lwa_text(exc))
+        return _lwa_failed(account, exc)
     except AmazonError as exc:
         return SendResult("retry", str(exc))
     except httpx.ConnectError as exc:
