@@ -14,9 +14,9 @@ with several worker threads and processes, slow channels and SIGKILL at any mome
   if the process dies after that, recovery finds the unfinished attempt and marks the
   message ``in_doubt`` instead of sending again. Only a channel that proves the message
   did not go out (``reconcile`` -> ``"not_sent"``) lets it be retried.
-* **A lease is kept while it is used.** The lease is renewed as each message of a batch
-  is taken up and, during a send, by a heartbeat; a live worker's lease does not expire
-  under a slow channel. Recovery of an expired lease is a compare-and-set on the stale
+* **A lease is kept while it is used.** The lease is renewed with the attempt, before
+  each message of a batch older than a third of the lease, and by a heartbeat during a
+  send; a live worker's lease does not expire under a slow channel. Recovery of an expired lease is a compare-and-set on the stale
   fence *and* the expired lease, never on the state alone.
 * **``sent`` is terminal.** No UPDATE in the core moves a message out of ``sent``: every
   transition names the states it may leave in its WHERE clause.
@@ -317,13 +317,16 @@ def load_claimed(claims: list[Claim]) -> list[tuple[Claim, Message, Order, Step 
 def process(engine, claim: Claim, loaded=None) -> str:
     """Send one claimed message; returns its new state (``CLAIM_LOST``: not ours now).
 
-    ``loaded`` is the batch's copy from ``load_claimed``; it is used only once the lease
-    renewal proved the claim still holds, and re-read when older than ``FRESH_SECONDS``.
+    ``loaded`` is the batch's copy from ``load_claimed``, passed only while it is fresh
+    (``dispatch_due``: younger than ``FRESH_SECONDS`` and a third of the lease). Without
+    it the lease is renewed first (proving the claim still holds) and the message read
+    again. Either way every write below repeats the fence, so a stale copy can cost an
+    extra read of the channel, never a send.
     """
-    if not renew(engine, claim):
-        log.info("message %s: claim lost before it was processed", claim.message_id)
-        return CLAIM_LOST
     if loaded is None:
+        if not renew(engine, claim):
+            log.info("message %s: claim lost before it was processed", claim.message_id)
+            return CLAIM_LOST
         found = load_claimed([claim])
         if not found:
             return CLAIM_LOST
@@ -631,6 +634,7 @@ def dispatch_due(engine, *, limit: int | None = None, rounds: int = 100) -> Disp
     result.recovered = recover_expired_leases(engine)
     owner = worker_id()
     batch = limit or engine.settings.get("dispatch", "batch_size")
+    fresh_for = min(FRESH_SECONDS, engine.settings.get("dispatch", "lease_seconds") / 3)
     for _ in range(rounds):
         claims = claim(engine, owner, batch)
         if not claims:
@@ -638,7 +642,7 @@ def dispatch_due(engine, *, limit: int | None = None, rounds: int = 100) -> Disp
         result.claimed += len(claims)
         loaded_at = time.monotonic()
         for loaded in load_claimed(claims):
-            fresh = time.monotonic() - loaded_at < FRESH_SECONDS
+            fresh = time.monotonic() - loaded_at < fresh_for
             try:
                 state = process(engine, loaded[0], loaded if fresh else None)
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the rest
