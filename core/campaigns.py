@@ -83,10 +83,42 @@ def validate_step(engine, values: dict) -> dict[str, str]:
         problems["weekdays"] = "pick at least one weekday"
     if values.get("anchor", "event") not in ("event", "review_window"):
         problems["anchor"] = "event or review_window"
-    for row in values.get("rules") or []:
-        if row.get("rule") not in engine.rules:
-            problems["rules"] = f"unknown rule {row.get('rule')!r}"
+    for _n, label, param, why in rule_problems(engine, values.get("rules")):
+        key = "rules" if not param else f"rules › {label} › {param}"
+        if key in problems:  # the same rule twice, both wrong: say the second too
+            problems[key] += f"; {why}"
+        else:
+            problems[key] = why
     return problems
+
+
+def rule_problems(engine, rules) -> list[tuple[int, str, str, str]]:
+    """(row number, rule label, parameter, what is wrong) for each rule row that cannot
+    run as stored: an unknown rule (parameter ``""``), or a value its ``validate`` refuses.
+
+    Rows count from 1 in the order stored. A validator that raises is reported as a
+    problem of the rule, never passed on: a plugin's bug must not break the editor.
+    """
+    out: list[tuple[int, str, str, str]] = []
+    for n, row in enumerate(rules or [], 1):
+        name = row.get("rule") if isinstance(row, dict) else None
+        rule = engine.rules.get(name)
+        if rule is None:
+            out.append((n, str(name), "", f"unknown rule {name!r} (plugin disabled?)"))
+            continue
+        params = row.get("params") or {}
+        if not isinstance(params, dict):
+            out.append((n, rule.label, "params", "parameters must be name: value pairs"))
+            continue
+        if rule.validate is None:
+            continue
+        try:
+            found = rule.validate(params) or {}
+        except Exception as exc:  # noqa: BLE001 - shown to the seller as the rule's problem
+            log.exception("rule %s: validate failed", rule.name)
+            found = {"params": f"cannot be checked ({type(exc).__name__}: {exc})"}
+        out.extend((n, rule.label, str(key), str(why)) for key, why in found.items())
+    return out
 
 
 def create_campaign(
@@ -211,7 +243,14 @@ def campaign_problems(engine, campaign: Campaign) -> list[str]:
 
 
 def set_status(engine, campaign: Campaign, status: str, *, user: str = "") -> Campaign:
-    """Move a campaign between draft, test, active and paused."""
+    """Move a campaign between draft, test, active and paused.
+
+    All or nothing: activation is refused while ``campaign_problems`` finds any (a rule
+    value stored before values were validated included), before anything changes. The
+    re-plan runs after the status is committed (it may take a while and must not hold
+    the write lock); should it still fail, the previous status is put back and the error
+    raised, so a campaign never stays active after an activation that failed.
+    """
     if status not in STATUSES:
         raise CampaignError(f"status must be one of {', '.join(STATUSES)}")
     if status in ("active", "test"):
@@ -219,24 +258,36 @@ def set_status(engine, campaign: Campaign, status: str, *, user: str = "") -> Ca
         if problems:
             raise CampaignError(f"cannot switch {campaign.name!r} to {status}", problems)
     previous = campaign.status
-    campaign.status = status
-    campaign.updated_at = utcnow()
-    campaign.save()
-    AuditLog.create(
-        user=user, action=f"campaign_{status}", target=campaign.name, detail=f"was {previous}"
-    )
-    if status == "paused":
-        Message.update(reason="waiting: campaign paused", updated_at=utcnow()).where(
-            (Message.campaign == campaign) & (Message.state == SCHEDULED)
-        ).execute()
-    elif status in ("active", "test"):
-        Message.update(reason="").where(
-            (Message.campaign == campaign)
-            & (Message.state == SCHEDULED)
-            & (Message.reason == "waiting: campaign paused")
-        ).execute()
-        replan_campaign(engine, campaign)
+    _write_status(campaign, status, previous, user)
+    if status in ("active", "test"):
+        try:
+            replan_campaign(engine, campaign)
+        except Exception:
+            log.exception("campaign %s: re-plan failed; back to %s", campaign.id, previous)
+            _write_status(campaign, previous, status, user)
+            raise
     return campaign
+
+
+def _write_status(campaign: Campaign, status: str, previous: str, user: str) -> None:
+    """The status, its audit entry and the waiting messages' reason, in one transaction."""
+    with database.atomic():
+        campaign.status = status
+        campaign.updated_at = utcnow()
+        campaign.save()
+        AuditLog.create(
+            user=user, action=f"campaign_{status}", target=campaign.name, detail=f"was {previous}"
+        )
+        if status == "paused":
+            Message.update(reason="waiting: campaign paused", updated_at=utcnow()).where(
+                (Message.campaign == campaign) & (Message.state == SCHEDULED)
+            ).execute()
+        elif status in ("active", "test"):
+            Message.update(reason="").where(
+                (Message.campaign == campaign)
+                & (Message.state == SCHEDULED)
+                & (Message.reason == "waiting: campaign paused")
+            ).execute()
 
 
 REPLAN_LEASE = timedelta(hours=2)  # longer than the largest re-plan measured (bench/)
@@ -320,6 +371,7 @@ class DryRun:
     waiting: int = 0
     reasons: Counter = field(default_factory=Counter)
     examples: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # steps whose rules cannot run
 
     def top_reasons(self, n: int = 8) -> list[tuple[str, int]]:
         return self.reasons.most_common(n)
@@ -337,6 +389,14 @@ def dry_run(engine, campaign: Campaign, days: int = 30, limit: int = 5000) -> Dr
     report = DryRun()
     since = utcnow() - timedelta(days=days)
     steps = list(campaign.steps.order_by(Step.position))
+    # Said once at the top, not only order by order: the seller fixes the step, not orders.
+    for step in steps:
+        report.problems += [
+            f"step {step.position} ({step.name or step.trigger}): rules › {label}"
+            + (f" › {param}" if param else "")
+            + f": {why}"
+            for _n, label, param, why in rule_problems(engine, step.rules)
+        ]
     orders = Order.select().where(Order.purchased_at >= since).order_by(Order.id.desc())
     if campaign.account_id:
         orders = orders.where(Order.account == campaign.account_id)

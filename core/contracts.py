@@ -82,6 +82,15 @@ class Rule:
     re-plans (``core.planning_bulk``), a list of ``(fails, reason)`` peewee expressions
     over the order ``q.o``, first match wins. ``None`` (or ``sql`` answering ``None``
     for these params) means "Python only": those steps are planned order by order.
+
+    ``validate(params)`` says what is wrong with a step's parameters before they are
+    saved: ``None`` (or ``{}``) when the rule can run with them, else
+    ``{param name: what is wrong}``, e.g. ``{"min": "'lots' is not a number"}``. A key
+    the rule does not take is an error naming the keys it does take. It should parse
+    with the same code ``check`` uses, so what validates is exactly what runs; ``check``
+    raises ``ValueError`` with the same words for a stored value it cannot read. Saving
+    a step and activating a campaign are refused while a rule answers with problems.
+    ``None`` (no validator) lets any parameters through.
     """
 
     name: str
@@ -89,6 +98,7 @@ class Rule:
     check: Callable[..., str | None]
     params_help: str = ""
     sql: Callable[..., Any] | None = None
+    validate: Callable[[Mapping[str, Any]], dict[str, str] | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,244 @@
 ``params`` come from the step's rule rows in the campaign editor; each rule documents
 its parameters in ``params_help``. Values are compared case-insensitively where a seller
 would expect it (SKUs, country codes).
+
+Each rule reads its parameters through one ``Params`` spec: ``validate`` (run when a step
+is saved or a campaign activated) and ``check``/``sql`` (run when planning and sending)
+parse with the same functions, so a value that validates is exactly what runs, and a
+stored value that cannot be read raises ``ValueError`` in the same words.
 """
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from peewee import Case, fn
 
 from .contracts import Rule, parse_codes
 from .hookspecs import hookimpl
+
+# -- parameter parsing, shared by validate, check and sql -----------------------------------
+
+
+def _unset(value) -> bool:
+    """An empty form field or a missing key: the parameter does not restrict anything."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _shown(value) -> str:
+    """A typed value as the seller sees it in an error: quoted, surrounding blanks gone."""
+    return repr(str(value).strip())
+
+
+def _number(value) -> float | None:
+    """A finite decimal number (``19.99``); ``None`` when unset."""
+    if _unset(value):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"{_shown(value)} is not a number")
+    try:
+        number = float(value if isinstance(value, int | float) else str(value).strip())
+    except ValueError:
+        hint = " (write decimals with a point, e.g. 19.99)" if "," in str(value) else ""
+        raise ValueError(f"{_shown(value)} is not a number{hint}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{_shown(value)} is not a number")
+    return number
+
+
+def _whole(value) -> int | None:
+    """A whole number, 0 or more; ``None`` when unset."""
+    if _unset(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{_shown(value)} is not a whole number")
+    try:
+        number = int(value) if isinstance(value, int) else int(value.strip())
+    except ValueError:
+        raise ValueError(f"{_shown(value)} is not a whole number") from None
+    if number < 0:
+        raise ValueError(f"{_shown(value)} is below 0")
+    return number
+
+
+def _date(value) -> datetime | None:
+    """An ISO date (``2026-01-31``, optionally with a time), compared as UTC."""
+    if _unset(value):
+        return None
+    try:
+        when = datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValueError(f"{_shown(value)} is not a date like 2026-01-31") from None
+    if when.tzinfo is not None:
+        # Order times are stored as naive UTC: comparing with a zoned time cannot work.
+        raise ValueError(f"{_shown(value)} has a time zone; write the UTC date, e.g. 2026-01-31")
+    return when
+
+
+# Amazon's own names for the two channels, as its reports spell them.
+_FULFILMENT = {"FBA": "FBA", "AFN": "FBA", "FBM": "FBM", "MFN": "FBM"}
+
+
+def _fulfillment(value) -> str | None:
+    """FBA or FBM (Amazon's AFN and MFN read as the same)."""
+    if _unset(value):
+        return None
+    wanted = _FULFILMENT.get(str(value).strip().upper())
+    if wanted is None:
+        raise ValueError(f"{_shown(value)} is not FBA or FBM")
+    return wanted
+
+
+def _buyer_type(value) -> str | None:
+    if _unset(value):
+        return None
+    wanted = str(value).strip().lower()
+    if wanted not in ("first", "repeat"):
+        raise ValueError(f"{_shown(value)} is not first or repeat")
+    return wanted
+
+
+_YES, _NO = ("1", "true", "yes"), ("0", "false", "no")
+
+
+def _flag(value) -> bool | None:
+    """yes or no (also true/false, 1/0); ``None`` when unset."""
+    if _unset(value):
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in _YES + _NO:
+        raise ValueError(f"{_shown(value)} is not yes or no")
+    return text in _YES
+
+
+def _codes(value) -> set[str]:
+    """SKUs, ASINs or codes from a list or a text with commas or spaces, upper-cased."""
+    return parse_codes(value)
+
+
+_COUNTRY = re.compile(r"[A-Z]{2}")
+
+
+def _countries(value) -> set[str]:
+    """Two-letter ISO country codes, as Amazon reports the ship-to country."""
+    codes = parse_codes(value)
+    bad = sorted(c for c in codes if not _COUNTRY.fullmatch(c))
+    if bad:
+        raise ValueError(
+            f"{', '.join(map(repr, bad))}: not a two-letter country code (e.g. DE, AT)"
+        )
+    return codes
+
+
+def _range(values: dict) -> dict[str, str]:
+    """min must not exceed max: such a rule would exclude every order."""
+    low, high = values.get("min"), values.get("max")
+    if low is not None and high is not None and low > high:
+        return {"max": f"{high:g} is below min {low:g}"}
+    return {}
+
+
+class Params:
+    """How one rule reads its parameters: a parser per key, then a check across them.
+
+    A parser takes the stored value and answers what the rule runs with (``None`` when
+    unset) or raises ``ValueError`` saying what is wrong in the seller's words.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        parsers: Mapping[str, Callable[[Any], Any]],
+        across: Callable[[dict], dict[str, str]] | None = None,
+    ):
+        self.label, self.parsers, self.across = label, dict(parsers), across
+
+    def _read(self, params: Mapping) -> tuple[dict, dict[str, str]]:
+        values: dict = {}
+        problems: dict[str, str] = {}
+        takes = ", ".join(self.parsers) or "no parameters"
+        for key in params or {}:
+            if key not in self.parsers:
+                problems[str(key)] = f"unknown parameter ({self.label} takes {takes})"
+        for key, parse in self.parsers.items():
+            try:
+                values[key] = parse((params or {}).get(key))
+            except ValueError as exc:
+                problems[key] = str(exc)
+        if not problems and self.across is not None:
+            problems.update(self.across(values))
+        return values, problems
+
+    def problems(self, params: Mapping) -> dict[str, str]:
+        """{key: what is wrong}; empty when the rule can run with ``params``."""
+        return self._read(params)[1]
+
+    def parse(self, params: Mapping) -> dict:
+        """The values the rule runs with; ``ValueError`` naming each bad key otherwise."""
+        values, problems = self._read(params)
+        if problems:
+            raise ValueError("; ".join(f"{k}: {why}" for k, why in problems.items()))
+        return values
+
+    def parse_or_none(self, params: Mapping) -> dict | None:
+        """For the SQL forms: ``None`` sends bad params to Python, whose check says why."""
+        values, problems = self._read(params)
+        return None if problems else values
+
+
+MARKETPLACES = Params("Marketplace is one of", {"marketplaces": _codes})
+FULFILMENT = Params("Fulfilment channel", {"fulfillment": _fulfillment})
+PRODUCTS = {
+    ("sku", True): Params("SKU is one of", {"values": _codes}),
+    ("sku", False): Params("SKU is not", {"values": _codes}),
+    ("asin", True): Params("ASIN is one of", {"values": _codes}),
+    ("asin", False): Params("ASIN is not", {"values": _codes}),
+}
+ORDER_TOTAL = Params("Order total between", {"min": _number, "max": _number}, _range)
+ITEM_COUNT = Params("Item count between", {"min": _whole, "max": _whole}, _range)
+BUYER_TYPE = Params("First-time or repeat buyer", {"type": _buyer_type})
+FLAGS = {
+    "is_business": Params("Business order", {"value": _flag}),
+    "is_prime": Params("Prime order", {"value": _flag}),
+    "shipped_late": Params("Shipped late", {"value": _flag}),
+}
+SHIP_COUNTRY = Params("Ship-to country", {"include": _countries, "exclude": _countries})
+PLACED_AFTER = Params("Order placed after", {"date": _date})
+NO_PARAMS = {
+    name: Params(label, {})
+    for name, label in (
+        ("not_cancelled_returned_refunded", "Not cancelled, returned or refunded"),
+        ("buyer_not_blocked", "Buyer not opted out or blocklisted"),
+        ("no_negative_feedback", "No negative feedback"),
+    )
+}
+
+
+def _marketplaces_validator(engine):
+    """``validate`` for marketplace_in: the spec, then every code must be a marketplace
+    Followup knows (a typo would silently exclude the orders the seller meant)."""
+
+    def validate(params):
+        problems = MARKETPLACES.problems(params)
+        known = set(engine.marketplaces)
+        if "marketplaces" not in problems and known:
+            unknown = sorted(_codes((params or {}).get("marketplaces")) - known)
+            if unknown:
+                problems["marketplaces"] = (
+                    f"unknown marketplace{'s' if len(unknown) > 1 else ''} "
+                    f"{', '.join(unknown)}; known: {', '.join(sorted(known))}"
+                )
+        return problems
+
+    return validate
 
 
 def _items(order):
@@ -22,14 +250,17 @@ def _items(order):
 
 
 def marketplace_in(engine, order, params):
-    allowed = parse_codes(params.get("marketplaces"))
+    allowed = MARKETPLACES.parse(params)["marketplaces"]
     if allowed and order.marketplace.upper() not in allowed:
         return f"rule: marketplace {order.marketplace} not in {', '.join(sorted(allowed))}"
     return None
 
 
 def marketplace_in_sql(q, params):
-    allowed = parse_codes(params.get("marketplaces"))
+    values = MARKETPLACES.parse_or_none(params)
+    if values is None:
+        return None
+    allowed = values["marketplaces"]
     if not allowed:
         return []
     reason = q.concat(
@@ -39,14 +270,17 @@ def marketplace_in_sql(q, params):
 
 
 def fulfillment_is(engine, order, params):
-    wanted = str(params.get("fulfillment", "")).upper()
+    wanted = FULFILMENT.parse(params)["fulfillment"]
     if wanted and order.fulfillment != wanted:
         return f"rule: fulfilment is {order.fulfillment}, campaign wants {wanted}"
     return None
 
 
 def fulfillment_is_sql(q, params):
-    wanted = str(params.get("fulfillment", "")).upper()
+    values = FULFILMENT.parse_or_none(params)
+    if values is None:
+        return None
+    wanted = values["fulfillment"]
     if not wanted:
         return []
     reason = q.concat("rule: fulfilment is ", q.o.fulfillment, f", campaign wants {wanted}")
@@ -55,9 +289,10 @@ def fulfillment_is_sql(q, params):
 
 def _product_rule(field: str, include: bool):
     label = field.upper()
+    spec = PRODUCTS[field, include]
 
     def check(engine, order, params):
-        listed = parse_codes(params.get("values"))
+        listed = spec.parse(params)["values"]
         if not listed:
             return None
         have = {getattr(i, field).upper() for i in _items(order)}
@@ -73,11 +308,15 @@ def _product_rule(field: str, include: bool):
 def _product_sql(field: str, include: bool):
     """The SQL form of ``_product_rule``: the same reasons, item codes sorted and joined."""
     label = field.upper()
+    spec = PRODUCTS[field, include]
 
     def sql(q, params):
         from .models import OrderItem
 
-        listed = sorted(parse_codes(params.get("values")))
+        values = spec.parse_or_none(params)
+        if values is None:
+            return None
+        listed = sorted(values["values"])
         if not listed:
             return []
         if q.has_non_ascii(getattr(OrderItem, field)):
@@ -101,50 +340,58 @@ def _product_sql(field: str, include: bool):
 
 
 def order_total_range(engine, order, params):
-    low, high = params.get("min"), params.get("max")
-    if low not in (None, "") and order.total < float(low):
-        return f"rule: order total {order.total:.2f} below {float(low):.2f}"
-    if high not in (None, "") and order.total > float(high):
-        return f"rule: order total {order.total:.2f} above {float(high):.2f}"
+    values = ORDER_TOTAL.parse(params)
+    low, high = values["min"], values["max"]
+    if low is not None and order.total < low:
+        return f"rule: order total {order.total:.2f} below {low:.2f}"
+    if high is not None and order.total > high:
+        return f"rule: order total {order.total:.2f} above {high:.2f}"
     return None
 
 
 def order_total_sql(q, params):
     from .models import Order
 
-    low, high = params.get("min"), params.get("max")
+    values = ORDER_TOTAL.parse_or_none(params)
+    if values is None:
+        return None
+    low, high = values["min"], values["max"]
     out = []
-    if low in (None, "") and high in (None, ""):
+    if low is None and high is None:
         return out
     if q.has_rounding_ties(Order.total):
         return None  # rounding ties print differently in SQL: plan in Python
-    if low not in (None, ""):
-        reason = q.concat("rule: order total ", q.money(q.o.total), f" below {float(low):.2f}")
-        out.append((q.o.total < float(low), reason))
-    if high not in (None, ""):
-        reason = q.concat("rule: order total ", q.money(q.o.total), f" above {float(high):.2f}")
-        out.append((q.o.total > float(high), reason))
+    if low is not None:
+        reason = q.concat("rule: order total ", q.money(q.o.total), f" below {low:.2f}")
+        out.append((q.o.total < low, reason))
+    if high is not None:
+        reason = q.concat("rule: order total ", q.money(q.o.total), f" above {high:.2f}")
+        out.append((q.o.total > high, reason))
     return out
 
 
 def item_count(engine, order, params):
-    low, high = params.get("min"), params.get("max")
-    if low not in (None, "") and order.item_count < int(low):
-        return f"rule: {order.item_count} items, fewer than {int(low)}"
-    if high not in (None, "") and order.item_count > int(high):
-        return f"rule: {order.item_count} items, more than {int(high)}"
+    values = ITEM_COUNT.parse(params)
+    low, high = values["min"], values["max"]
+    if low is not None and order.item_count < low:
+        return f"rule: {order.item_count} items, fewer than {low}"
+    if high is not None and order.item_count > high:
+        return f"rule: {order.item_count} items, more than {high}"
     return None
 
 
 def item_count_sql(q, params):
-    low, high = params.get("min"), params.get("max")
+    values = ITEM_COUNT.parse_or_none(params)
+    if values is None:
+        return None
+    low, high = values["min"], values["max"]
     out = []
-    if low not in (None, ""):
-        reason = q.concat("rule: ", q.text(q.o.item_count), f" items, fewer than {int(low)}")
-        out.append((q.o.item_count < int(low), reason))
-    if high not in (None, ""):
-        reason = q.concat("rule: ", q.text(q.o.item_count), f" items, more than {int(high)}")
-        out.append((q.o.item_count > int(high), reason))
+    if low is not None:
+        reason = q.concat("rule: ", q.text(q.o.item_count), f" items, fewer than {low}")
+        out.append((q.o.item_count < low, reason))
+    if high is not None:
+        reason = q.concat("rule: ", q.text(q.o.item_count), f" items, more than {high}")
+        out.append((q.o.item_count > high, reason))
     return out
 
 
@@ -152,7 +399,7 @@ def buyer_type(engine, order, params):
     """first: the buyer's first order with this seller; repeat: any later one."""
     from .models import Order
 
-    wanted = params.get("type", "")
+    wanted = BUYER_TYPE.parse(params)["type"]
     if not wanted or not order.buyer_key:
         return None if not wanted else "rule: buyer unknown, cannot tell first from repeat"
     earlier = (
@@ -174,7 +421,10 @@ def buyer_type(engine, order, params):
 def buyer_type_sql(q, params):
     from .models import Order
 
-    wanted = params.get("type", "")
+    values = BUYER_TYPE.parse_or_none(params)
+    if values is None:
+        return None
+    wanted = values["type"]
     if not wanted:
         return []
     o, other = q.o, Order.alias()
@@ -195,11 +445,12 @@ def buyer_type_sql(q, params):
 
 
 def _flag_rule(attr: str, label: str):
+    spec = FLAGS[attr]
+
     def check(engine, order, params):
-        wanted = params.get("value")
-        if wanted in (None, ""):
+        wanted = spec.parse(params)["value"]
+        if wanted is None:
             return None
-        wanted = wanted if isinstance(wanted, bool) else str(wanted).lower() in ("1", "true", "yes")
         if bool(getattr(order, attr)) != wanted:
             return f"rule: {label} is {'yes' if getattr(order, attr) else 'no'}"
         return None
@@ -208,11 +459,15 @@ def _flag_rule(attr: str, label: str):
 
 
 def _flag_sql(attr: str, label: str):
+    spec = FLAGS[attr]
+
     def sql(q, params):
-        wanted = params.get("value")
-        if wanted in (None, ""):
+        values = spec.parse_or_none(params)
+        if values is None:
+            return None
+        wanted = values["value"]
+        if wanted is None:
             return []
-        wanted = wanted if isinstance(wanted, bool) else str(wanted).lower() in ("1", "true", "yes")
         # Failing means the flag is the opposite of ``wanted``: the reason is a constant.
         return [(getattr(q.o, attr) != wanted, f"rule: {label} is {'no' if wanted else 'yes'}")]
 
@@ -220,7 +475,8 @@ def _flag_sql(attr: str, label: str):
 
 
 def ship_country(engine, order, params):
-    include, exclude = parse_codes(params.get("include")), parse_codes(params.get("exclude"))
+    values = SHIP_COUNTRY.parse(params)
+    include, exclude = values["include"], values["exclude"]
     country = (order.ship_country or "").upper()
     if include and country not in include:
         return f"rule: ships to {country or 'unknown country'}, not {', '.join(sorted(include))}"
@@ -230,7 +486,10 @@ def ship_country(engine, order, params):
 
 
 def ship_country_sql(q, params):
-    include, exclude = parse_codes(params.get("include")), parse_codes(params.get("exclude"))
+    values = SHIP_COUNTRY.parse_or_none(params)
+    if values is None:
+        return None
+    include, exclude = values["include"], values["exclude"]
     country = fn.UPPER(fn.COALESCE(q.o.ship_country, ""))
     out = []
     if include:
@@ -244,27 +503,27 @@ def ship_country_sql(q, params):
 
 
 def placed_after(engine, order, params):
-    start = params.get("date")
-    if not start:
+    start_dt = PLACED_AFTER.parse(params)["date"]
+    if start_dt is None:
         return None
-    start_dt = datetime.fromisoformat(str(start))
     if order.purchased_at < start_dt:
         return f"rule: placed {order.purchased_at:%Y-%m-%d}, before {start_dt:%Y-%m-%d}"
     return None
 
 
 def placed_after_sql(q, params):
-    start = params.get("date")
-    if not start:
+    values = PLACED_AFTER.parse_or_none(params)
+    if values is None:
+        return None
+    start_dt = values["date"]
+    if start_dt is None:
         return []
-    start_dt = datetime.fromisoformat(str(start))
-    if start_dt.tzinfo is not None:
-        return None  # Python compares it to a naive time (and fails): keep that behaviour
     reason = q.concat("rule: placed ", q.date(q.o.purchased_at), f", before {start_dt:%Y-%m-%d}")
     return [(q.o.purchased_at < start_dt, reason)]
 
 
 def not_cancelled_returned_refunded(engine, order, params):
+    NO_PARAMS["not_cancelled_returned_refunded"].parse(params)
     unwanted = order.unwanted_event()
     if unwanted:
         kind, when = unwanted
@@ -273,22 +532,28 @@ def not_cancelled_returned_refunded(engine, order, params):
 
 
 def not_cancelled_returned_refunded_sql(q, params):
+    if NO_PARAMS["not_cancelled_returned_refunded"].parse_or_none(params) is None:
+        return None
     return [q.unwanted()]
 
 
 def no_negative_feedback(engine, order, params):
+    NO_PARAMS["no_negative_feedback"].parse(params)
     if order.negative_feedback:
         return "rule: buyer left negative feedback on this order"
     return None
 
 
 def no_negative_feedback_sql(q, params):
+    if NO_PARAMS["no_negative_feedback"].parse_or_none(params) is None:
+        return None
     return [(q.o.negative_feedback == True, "rule: buyer left negative feedback on this order")]  # noqa: E712
 
 
 def buyer_not_blocked(engine, order, params):
     from .models import OptOut
 
+    NO_PARAMS["buyer_not_blocked"].parse(params)
     if order.buyer_key:
         # Blocklist before opt-out when both exist (what SQLite's index order gave).
         row = (
@@ -301,6 +566,8 @@ def buyer_not_blocked(engine, order, params):
 
 
 def buyer_not_blocked_sql(q, params):
+    if NO_PARAMS["buyer_not_blocked"].parse_or_none(params) is None:
+        return None
     kind = q.optout_kind()  # NULL without a buyer key or a row
     listed = Case(kind, [("opt_out", "opt-out list")], "blocklist")
     reason = q.concat("excluded: buyer is on the ", listed)
@@ -309,109 +576,115 @@ def buyer_not_blocked_sql(q, params):
 
 @hookimpl
 def register_rules(engine):
+    def rule(name, label, check, params_help, sql, spec: Params, validate=None):
+        return Rule(name, label, check, params_help, sql, validate or spec.problems)
+
     return [
-        Rule(
+        rule(
             "marketplace_in",
-            "Marketplace is one of",
+            MARKETPLACES.label,
             marketplace_in,
             "marketplaces: US DE",
             marketplace_in_sql,
+            MARKETPLACES,
+            _marketplaces_validator(engine),
         ),
-        Rule(
+        rule(
             "fulfillment",
-            "Fulfilment channel",
+            FULFILMENT.label,
             fulfillment_is,
             "fulfillment: FBA or FBM",
             fulfillment_is_sql,
+            FULFILMENT,
         ),
-        Rule(
-            "sku_include",
-            "SKU is one of",
-            _product_rule("sku", True),
-            "values: SKU list",
-            _product_sql("sku", True),
+        *(
+            rule(
+                f"{field}_{'include' if include else 'exclude'}",
+                spec.label,
+                _product_rule(field, include),
+                "values: MUG-1 LAMP-2" if field == "sku" else "values: B0C1234567 B0D7654321",
+                _product_sql(field, include),
+                spec,
+            )
+            for (field, include), spec in PRODUCTS.items()
         ),
-        Rule(
-            "sku_exclude",
-            "SKU is not",
-            _product_rule("sku", False),
-            "values: SKU list",
-            _product_sql("sku", False),
+        rule(
+            "order_total",
+            ORDER_TOTAL.label,
+            order_total_range,
+            "min: 10; max: 99.50",
+            order_total_sql,
+            ORDER_TOTAL,
         ),
-        Rule(
-            "asin_include",
-            "ASIN is one of",
-            _product_rule("asin", True),
-            "values: ASINs",
-            _product_sql("asin", True),
+        rule(
+            "item_count",
+            ITEM_COUNT.label,
+            item_count,
+            "min: 1; max: 3",
+            item_count_sql,
+            ITEM_COUNT,
         ),
-        Rule(
-            "asin_exclude",
-            "ASIN is not",
-            _product_rule("asin", False),
-            "values: ASINs",
-            _product_sql("asin", False),
-        ),
-        Rule("order_total", "Order total between", order_total_range, "min, max", order_total_sql),
-        Rule("item_count", "Item count between", item_count, "min, max", item_count_sql),
-        Rule(
+        rule(
             "buyer_type",
-            "First-time or repeat buyer",
+            BUYER_TYPE.label,
             buyer_type,
             "type: first or repeat",
             buyer_type_sql,
+            BUYER_TYPE,
         ),
-        Rule(
-            "business",
-            "Business order",
-            _flag_rule("is_business", "business order"),
-            "value",
-            _flag_sql("is_business", "business order"),
+        *(
+            rule(
+                name,
+                FLAGS[attr].label,
+                _flag_rule(attr, label),
+                "value: yes or no",
+                _flag_sql(attr, label),
+                FLAGS[attr],
+            )
+            for name, attr, label in (
+                ("business", "is_business", "business order"),
+                ("prime", "is_prime", "Prime"),
+                ("shipped_late", "shipped_late", "shipped late"),
+            )
         ),
-        Rule(
-            "prime",
-            "Prime order",
-            _flag_rule("is_prime", "Prime"),
-            "value: true/false",
-            _flag_sql("is_prime", "Prime"),
-        ),
-        Rule(
-            "shipped_late",
-            "Shipped late",
-            _flag_rule("shipped_late", "shipped late"),
-            "value",
-            _flag_sql("shipped_late", "shipped late"),
-        ),
-        Rule(
+        rule(
             "ship_country",
-            "Ship-to country",
+            SHIP_COUNTRY.label,
             ship_country,
-            "include, exclude: DE AT",
+            "include: DE AT; exclude: CH",
             ship_country_sql,
+            SHIP_COUNTRY,
         ),
-        Rule(
+        rule(
             "placed_after",
-            "Order placed after",
+            PLACED_AFTER.label,
             placed_after,
             "date: 2026-01-31",
             placed_after_sql,
+            PLACED_AFTER,
         ),
-        Rule(
+        rule(
             "not_cancelled_returned_refunded",
-            "Not cancelled, returned or refunded",
+            NO_PARAMS["not_cancelled_returned_refunded"].label,
             not_cancelled_returned_refunded,
-            sql=not_cancelled_returned_refunded_sql,
+            "",
+            not_cancelled_returned_refunded_sql,
+            NO_PARAMS["not_cancelled_returned_refunded"],
         ),
-        Rule(
+        rule(
             "buyer_not_blocked",
-            "Buyer not opted out or blocklisted",
+            NO_PARAMS["buyer_not_blocked"].label,
             buyer_not_blocked,
-            sql=buyer_not_blocked_sql,
+            "",
+            buyer_not_blocked_sql,
+            NO_PARAMS["buyer_not_blocked"],
         ),
-        Rule(
+        rule(
             "no_negative_feedback",
-            "No negative feedback",
+            NO_PARAMS["no_negative_feedback"].label,
             no_negative_feedback,
-            sql=no_negative_feedback_sql,
+            "",
+            no_negative_feedback_sql,
+            NO_PARAMS["no_negative_feedback"],
         ),
     ]

@@ -89,6 +89,10 @@ def register_rules(engine):
 
     :param engine: the running engine.
     :returns: a list of ``core.contracts.Rule``; each ``check`` answers ``None`` or a reason.
+        Give each rule a ``validate(params)`` answering ``{param: what is wrong}`` (or
+        ``None``) for the parameters a seller typed, parsed exactly as ``check`` parses
+        them, unknown keys included: a step is refused at save and a campaign at
+        activation while it has problems, so a bad value never reaches planning.
     """
 
 

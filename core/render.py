@@ -367,11 +367,13 @@ def undeclared_placeholders(source: str) -> set[str]:
     """Top-level names the template reads from its context (``TemplateError`` on bad syntax)."""
     try:
         tree = _TEXT.parse(source)
+        # Finding the names compiles the tree, which is where an unknown filter is found.
+        names = meta.find_undeclared_variables(tree)
     except TemplateSyntaxError as exc:
         raise _syntax_error(exc) from None
     except (RecursionError, MemoryError):
         raise TemplateError("the template is too deeply nested") from None
-    return meta.find_undeclared_variables(tree) - set(_TEXT.globals)
+    return names - set(_TEXT.globals)
 
 
 def _line_of(source: str, name: str) -> int | None:

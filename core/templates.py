@@ -6,9 +6,56 @@ and their exact text, so a later edit never rewrites history.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import render
 from .compose import latest_version
 from .db import database
+from .library import PLACEHOLDER_EXAMPLES
 from .models import AuditLog, Template, TemplateVariant, TemplateVersion
+
+
+@dataclass
+class TextCheck:
+    """A text rendered as a send would render it, or why it cannot be."""
+
+    subject: str = ""
+    text: str = ""
+    html: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+def check_text(subject: str, body: str, context: Mapping[str, Any], *, html: str = "") -> TextCheck:
+    """Render ``subject``, ``body`` and a variant's own ``html`` with ``context``.
+
+    The one check every editor runs before it saves a text: an unknown placeholder, a
+    misspelt filter or broken syntax is an error naming it (``"Body: unknown placeholder
+    'buyer_email' on line 1 — did you mean 'buyer_name'?"``), and a text with errors
+    must not be stored. ``context`` is a real order's placeholder values, or example
+    values when there is no order; every placeholder Followup knows counts as known.
+    """
+    result = TextCheck()
+    available = set(context) | set(PLACEHOLDER_EXAMPLES)
+    for label, source in (("Subject", subject), ("Body", body)):
+        result.errors.extend(f"{label}: {e}" for e in render.check_placeholders(source, available))
+    if result.errors:
+        return result
+    try:
+        result.subject = render.render(subject, context) if subject else ""
+    except render.TemplateError as exc:
+        result.errors.append(f"Subject: {exc}")
+    try:
+        result.text = render.render(body, context)
+    except render.TemplateError as exc:
+        result.errors.append(f"Body: {exc}")
+    if html and not result.errors:
+        try:
+            result.html = render.render_html(html, context)
+        except render.TemplateError as exc:
+            result.errors.append(f"HTML: {exc}")
+    return result
 
 
 def variant_dicts(version: TemplateVersion | None) -> dict[str, dict]:

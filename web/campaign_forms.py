@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-from core.campaigns import validate_step
+from core.campaigns import rule_problems, validate_step
 from core.models import Step, Template
 from core.templates import import_from_library
 
@@ -54,18 +54,46 @@ def step_form(step: Step) -> dict:
     }
 
 
-def _parse_params(text: str) -> dict | None:
-    params = {}
+PARAMS_FORMAT = "write parameters as “name: value; name: value”"
+
+
+def _parse_params(text: str) -> tuple[dict, str]:
+    """(parameters, "" or what is wrong) of a rule row typed as ``name: value; name: value``.
+
+    The problem quotes the part that cannot be read, so the seller sees which one.
+    """
+    params: dict[str, str] = {}
     for part in text.replace("\n", ";").split(";"):
         if not part.strip():
             continue
         key, sep, value = part.partition(":")
         if not sep:
             key, sep, value = part.partition("=")
-        if not sep or not key.strip():
-            return None
-        params[key.strip()] = value.strip()
-    return params
+        key = key.strip()
+        if not sep:
+            return {}, f"{part.strip()!r} has no ':'; {PARAMS_FORMAT}"
+        if not key:
+            return {}, f"{part.strip()!r} has no name before the ':'; {PARAMS_FORMAT}"
+        if key in params:
+            return {}, f"{key} is given twice"
+        params[key] = value.strip()
+    return params, ""
+
+
+def rule_errors(eng, rules: list[dict], rows: list[int] | None = None) -> dict[str, str]:
+    """The rule problems of ``rules`` as form errors: ``params-N`` next to form row N
+    (``rows[i]`` is the form row of ``rules[i]``; by default the i-th row) and ``rules``
+    listing them all, in the words ``core.campaigns.validate_step`` uses."""
+    per_row: dict[int, list[str]] = {}
+    summary: list[str] = []
+    for n, label, param, why in rule_problems(eng, rules):
+        row = rows[n - 1] if rows else n
+        per_row.setdefault(row, []).append(f"{param}: {why}" if param else why)
+        summary.append(f"{label} › {param}: {why}" if param else f"rule {row}: {why}")
+    errors = {f"params-{row}": "; ".join(texts) for row, texts in per_row.items()}
+    if summary:
+        errors["rules"] = "; ".join(summary)
+    return errors
 
 
 def parse_step_form(eng, form) -> tuple[dict, dict, dict[str, str]]:
@@ -108,21 +136,25 @@ def parse_step_form(eng, form) -> tuple[dict, dict, dict[str, str]]:
         errors["no_variant_policy"] = "skip or review_request"
     values["no_variant_policy"] = state["no_variant_policy"]
     values["template"] = _template_ref(state["template"])
-    rules = []
+    rules, rows, unreadable = [], [], {}
     for n, (rule, params) in enumerate(
         zip(form.getlist("rule"), form.getlist("params"), strict=False), 1
     ):
         state["rules"].append({"rule": rule, "params": params})
         if not rule:
             continue
-        parsed = _parse_params(params)
-        if parsed is None:
+        parsed, problem = _parse_params(params)
+        if problem:
             help_text = eng.rules[rule].params_help if rule in eng.rules else ""
-            errors["rules"] = f"rule row {n}: write parameters as “name: value; name: value”" + (
-                f", e.g. {help_text}" if help_text else ""
-            )
-        rules.append({"rule": rule, "params": parsed or {}})
+            unreadable[n] = problem + (f", e.g. {help_text}" if help_text else "")
+            continue
+        rules.append({"rule": rule, "params": parsed})
+        rows.append(n)
     values["rules"] = rules
+    errors.update(rule_errors(eng, rules, rows))
+    for n, problem in unreadable.items():
+        errors[f"params-{n}"] = problem
+        errors["rules"] = "; ".join(filter(None, [errors.get("rules"), f"rule {n}: {problem}"]))
     variants = []
     for label_index, (template, weight) in enumerate(
         zip(form.getlist("variant_template"), form.getlist("variant_weight"), strict=False)
@@ -145,7 +177,8 @@ def parse_step_form(eng, form) -> tuple[dict, dict, dict[str, str]]:
         errors["variants"] = "an A/B test needs at least two variants (or none)"
     values["variants"] = variants
     for key, why in validate_step(eng, values).items():
-        errors.setdefault(key, why)
+        if not key.startswith("rules"):  # said per row above, from the same check
+            errors.setdefault(key, why)
     return values, state, errors
 
 

@@ -3,18 +3,28 @@ exactly as the dispatcher would (``core.compose``), warnings included."""
 
 from __future__ import annotations
 
-from core import compliance, render
+import logging
+
+from core import compliance
 from core.attachments import StoredFile
+from core.campaigns import rule_problems
 from core.compose import (
     allowed_links,
     buyer_language,
     latest_version,
     lint_rendered,
     manual_missing,
+    pick_variant,
 )
 from core.contracts import SCHEDULED, Rendered, RetryLater
-from core.models import Message, Order, OrderItem, Step
+from core.decide import StepBroken
+from core.models import Campaign, Message, Order, OrderItem, Step
 from core.planning import check_rules
+from core.templates import TextCheck, check_text
+
+from .template_support import sample_context
+
+log = logging.getLogger(__name__)
 
 
 def channel_of(step: Step) -> str:
@@ -54,8 +64,27 @@ def preview_order(
             return chosen
     if recent is None:
         recent = recent_orders(step.campaign, scan)
-    matching = next((o for o in recent if not check_rules(eng, o, step)), None)
+    matching = None
+    if not rule_problems(eng, step.rules):  # rules that cannot run let no order through
+        matching = next((o for o in recent if _passes_rules(eng, o, step)), None)
     return matching or (recent[0] if recent else None)
+
+
+def _passes_rules(eng, order: Order, step: Step) -> bool:
+    """Whether the step's rules let ``order`` through; a rule that raises does not."""
+    try:
+        return not check_rules(eng, order, step)
+    except StepBroken:
+        return False
+
+
+def _rule_note(eng, order: Order, step: Step) -> str:
+    """Why ``order`` would not get this step ("" when it would), for the preview."""
+    try:
+        failed = check_rules(eng, order, step)
+    except StepBroken as exc:
+        return f"its rules cannot run: {exc}"
+    return failed[0] if failed else ""
 
 
 def recent_orders(campaign, limit: int) -> list[Order]:
@@ -125,6 +154,88 @@ def highlight(text: str, findings, field: str) -> list[tuple[str, object]]:
     return pieces
 
 
+def _probe(step: Step, order: Order, language: str) -> Message:
+    return Message(
+        order=order,
+        step=step,
+        account=order.account_id,
+        sender=step.sender,
+        state=SCHEDULED,
+        language=language,
+        dry_run=True,
+    )
+
+
+def _context(eng, step: Step, order: Order, language: str) -> tuple[dict | None, str]:
+    """(placeholder values for ``order``, "") or (None, why they failed)."""
+    try:
+        return eng.template_context(order, _probe(step, order, language)), ""
+    except Exception as exc:  # noqa: BLE001 - shown to the seller, never raised
+        log.exception("template_context failed for order %s", order.order_id)
+        return None, f"placeholders for order {order.order_id} failed: {exc}"
+
+
+def _example_context(eng, step: Step) -> dict:
+    """Example values, with every per-product key of the step (as some SKU would have it),
+    so ``{{ product_content.KEY }}`` renders before there is an order to preview on."""
+    context = dict(sample_context(eng))
+    content: dict = {}
+    for fields in (step.product_content or {}).values():
+        for key, value in (fields or {}).items():
+            content.setdefault(key, value)
+    context["product_content"] = content
+    if content.get("manual_link"):
+        context["manual_link"] = content["manual_link"]
+    return context
+
+
+def text_check(
+    eng,
+    step: Step,
+    order: Order | None,
+    language: str,
+    subject: str,
+    body: str,
+    context: dict | None = None,
+) -> TextCheck:
+    """The typed text through ``core.templates.check_text``, the check the Templates
+    editor runs too: on ``order``'s placeholder values (as the preview shows them;
+    ``context`` if the caller has them already), or on example values without an
+    order. The language's own HTML is checked with it."""
+    if order is None:
+        context = _example_context(eng, step)
+    elif context is None:
+        context, failed = _context(eng, step, order, language)
+        if context is None:
+            return TextCheck(errors=[failed])
+    version = latest_version(step.template) if step.template_id else None
+    variant = pick_variant(version, language) if version is not None else None
+    own_html = variant.html if variant is not None and variant.language == language else ""
+    return check_text(subject, body, context, html=own_html)
+
+
+def sharing_campaigns(step: Step) -> list[dict]:
+    """The other steps using this step's template (as its text or an A/B variant), by
+    campaign: editing the text from here changes their messages too."""
+    if not step.template_id:
+        return []
+    others = (
+        Step.select(Step, Campaign)
+        .join(Campaign)
+        .where(Step.id != step.id)
+        .order_by(Campaign.name, Step.position)
+    )
+    found: dict[int, dict] = {}
+    for other in others:
+        variants = {v.get("template") for v in other.variants or [] if isinstance(v, dict)}
+        if other.template_id == step.template_id or step.template_id in variants:
+            entry = found.setdefault(
+                other.campaign_id, {"campaign": other.campaign, "positions": []}
+            )
+            entry["positions"].append(other.position)
+    return list(found.values())
+
+
 def build_preview(eng, step: Step, order: Order | None, language: str, subject: str, body: str):
     """Render ``subject``/``body`` for ``order`` and lint the result like the dispatcher
     would, warnings included; without an order, lint the template source."""
@@ -132,6 +243,15 @@ def build_preview(eng, step: Step, order: Order | None, language: str, subject: 
     out = {"order": order, "subject": subject, "text": body, "error": "", "findings": []}
     out["empty"] = not body.strip()
     if out["empty"]:
+        out.update(errors=[], text_pieces=[], subject_pieces=[])
+        return out
+    context, failed = (None, "") if order is None else _context(eng, step, order, language)
+    if failed:
+        checked = TextCheck(errors=[failed])
+    else:
+        checked = text_check(eng, step, order, language, subject, body, context)
+    if checked.errors:
+        out["error"] = "The text cannot be rendered: " + "; ".join(checked.errors)
         out.update(errors=[], text_pieces=[], subject_pieces=[])
         return out
     if order is None:
@@ -145,24 +265,9 @@ def build_preview(eng, step: Step, order: Order | None, language: str, subject: 
         )
         out["findings"] = compliance.lint(inp, eng.content_checks(None))
     else:
-        probe = Message(
-            order=order,
-            step=step,
-            account=order.account_id,
-            sender=step.sender,
-            state=SCHEDULED,
-            language=language,
-            dry_run=True,
-        )
-        context = eng.template_context(order, probe)
-        try:
-            out["subject"] = render.render(subject, context) if subject else ""
-            out["text"] = render.render(body, context)
-        except render.TemplateError as exc:
-            out["error"] = f"The text cannot be rendered: {exc}"
-            return out
-        failed = check_rules(eng, order, step)
-        out["rule_note"] = failed[0] if failed else ""
+        probe = _probe(step, order, language)
+        out["subject"], out["text"] = checked.subject, checked.text
+        out["rule_note"] = _rule_note(eng, order, step)
         out["manual_missing"] = _preview_manual_missing(eng, order, step, probe, body, context)
         if out["manual_missing"]:
             out["skus"] = [i.sku for i in OrderItem.select().where(OrderItem.order == order)]

@@ -13,6 +13,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from core.campaigns import CampaignError, add_step, delete_step, move_step, update_step
 from core.contracts import WAITING_STATES
+from core.db import database
 from core.library import load_library
 from core.models import Message, Step, Template
 from core.templates import save_language
@@ -22,6 +23,7 @@ from .campaign_forms import (
     parse_product_form,
     parse_step_form,
     product_rows,
+    rule_errors,
     step_form,
 )
 from .campaign_preview import (
@@ -32,7 +34,9 @@ from .campaign_preview import (
     preview_order,
     recent_orders,
     recent_skus,
+    sharing_campaigns,
     step_files,
+    text_check,
     text_state,
 )
 from .campaigns import WEEKDAYS, bp, can_edit, get_campaign
@@ -62,6 +66,9 @@ def _editor_page(step: Step, *, form=None, errors=None, text=None, code=200, pro
     )
     if text is not None:
         language, subject, body = text
+    if form is None:
+        # Rules stored before values were checked on save: say which row cannot run.
+        errors = {**rule_errors(eng, step.rules or []), **(errors or {})}
     form = form or step_form(step)
     form["rules"] = form["rules"] + [{"rule": "", "params": ""}] * EXTRA_RULE_ROWS
     form["variants"] = form["variants"] + [{"template": "", "weight": "1"}] * EXTRA_VARIANT_ROWS
@@ -90,11 +97,7 @@ def _editor_page(step: Step, *, form=None, errors=None, text=None, code=200, pro
             weekday_names=WEEKDAYS,
             templates=templates,
             library=[t for t in load_library() if t.key not in imported],
-            shared=Step.select()
-            .where((Step.template == step.template_id) & (Step.id != step.id))
-            .count()
-            if step.template_id
-            else 0,
+            shared=sharing_campaigns(step),
             needs_text=body_needed,
             language=language,
             languages=languages,
@@ -133,9 +136,9 @@ def save_step(campaign_id: int, step_id: int):
         except CampaignError as exc:
             errors = {p.split(":", 1)[0]: p.split(":", 1)[-1].strip() for p in exc.problems}
     if errors:
-        flash(
-            "The step was not saved: " + "; ".join(f"{k}: {v}" for k, v in errors.items()), "error"
-        )
+        # Row errors (params-N) repeat what the "rules" entry says, next to their row.
+        said = "; ".join(f"{k}: {v}" for k, v in errors.items() if not k.startswith("params-"))
+        flash(f"The step was not saved: {said}", "error")
         return _editor_page(step, form=state, errors=errors, code=422)
     flash(f"Step {step.position} saved.", "success")
     return redirect(url_for("campaigns.step_editor", campaign_id=campaign_id, step_id=step_id))
@@ -166,6 +169,39 @@ def preview(campaign_id: int, step_id: int):
     )
 
 
+def _text_problem(eng, step: Step, language: str, subject: str, body: str) -> str:
+    """Why the typed text must not be saved ("" when it may).
+
+    A text that cannot render is refused exactly as the Templates editor refuses it (one
+    core check), on the order the preview shows, before anything is stored.
+    """
+    if not re.fullmatch(r"[a-z]{2,3}", language):
+        return "the language must be a 2- or 3-letter code such as en or de"
+    if not body.strip():
+        return "write the message"
+    order = preview_order(eng, step, request.form.get("order", ""))
+    return "; ".join(text_check(eng, step, order, language, subject, body).errors)
+
+
+def _store_text(eng, step: Step, language: str, subject: str, body: str):
+    """(template, new version): the step's template, created for it if it has none, with
+    the text as its next version. One transaction: a refused step keeps no new template."""
+    user = current_user().username
+    with database.atomic():
+        template = step.template
+        if template is None:
+            template = Template.create(
+                name=f"{step.campaign.name}: {step.name or step.trigger}"[:120],
+                channel=channel_of(step),
+                message_type=step.message_type,
+            )
+            update_step(eng, step, {"template": template.id}, user=user)
+        saved = save_language(
+            template, language, subject, body, user=user, note=f"campaign editor ({language})"
+        )
+    return template, saved
+
+
 @bp.route("/<int:campaign_id>/steps/<int:step_id>/text", methods=["POST"])
 @requires("editor")
 def save_text(campaign_id: int, step_id: int):
@@ -173,27 +209,16 @@ def save_text(campaign_id: int, step_id: int):
     step = get_step(campaign_id, step_id)
     eng = engine()
     language, subject, body = _typed_text()
-    problem = ""
-    if not re.fullmatch(r"[a-z]{2,3}", language):
-        problem = "the language must be a 2- or 3-letter code such as en or de"
-    elif not body.strip():
-        problem = "write the message"
+    problem = _text_problem(eng, step, language, subject, body)
+    if not problem:
+        try:
+            template, saved = _store_text(eng, step, language, subject, body)
+        except CampaignError as exc:  # the step itself cannot take a template as it is
+            problem = "fix the step's settings first: " + "; ".join(exc.problems)
     if problem:
         flash(f"Not saved: {problem}.", "error")
         typed = (language, subject, body)
         return _editor_page(step, errors={"body": problem}, text=typed, code=422)
-    user = current_user().username
-    template = step.template
-    if template is None:
-        template = Template.create(
-            name=f"{step.campaign.name}: {step.name or step.trigger}"[:120],
-            channel=channel_of(step),
-            message_type=step.message_type,
-        )
-        update_step(eng, step, {"template": template.id}, user=user)
-    saved = save_language(
-        template, language, subject, body, user=user, note=f"campaign editor ({language})"
-    )
     step = Step.get_by_id(step.id)
     result = build_preview(eng, step, preview_order(eng, step), language, subject, body)
     if result["errors"]:

@@ -18,6 +18,7 @@ from core.clock import utcnow
 from core.compose import LINK_PLACEHOLDERS, allowed_links
 from core.library import PLACEHOLDER_EXAMPLES
 from core.models import Order, SellerAccount, Template, TemplateVariant, TemplateVersion
+from core.templates import check_text
 
 log = logging.getLogger(__name__)
 
@@ -347,23 +348,14 @@ def preview(
         )
         order_id, marketplace = str(context.get("order_id", "")), None
     result.context = context
-    available = set(context) | set(PLACEHOLDER_EXAMPLES)
-    for label, source in (("Subject", subject), ("Body", body)):
-        result.errors.extend(f"{label}: {e}" for e in render.check_placeholders(source, available))
-    if result.errors:
+    # The same check the campaign step editor runs before it saves (one core check).
+    checked = check_text(subject, body, context, html=own_html)
+    if checked.errors:
+        result.errors.extend(checked.errors)
         return result
-    try:
-        result.subject = render.render(subject, context) if subject else ""
-        result.text = render.render(body, context)
-    except render.TemplateError as exc:
-        result.errors.append(str(exc))
-        return result
+    result.subject, result.text = checked.subject, checked.text
     if own_html:  # a variant's own HTML is sent instead of a theme (core.compose)
-        try:
-            result.html = render.render_html(own_html, context)
-        except render.TemplateError as exc:
-            result.errors.append(f"HTML: {exc}")
-            return result
+        result.html = checked.html
     elif template.channel == "email":
         result.html = themes.html_for(theme, result.text, result.subject)
     inp = compliance.LintInput(

@@ -24,13 +24,39 @@ PLUGIN = "sequences"
 skus = parse_codes
 
 
+PARAMS = ("list", "values")
+
+
+def _list_name(value) -> str:
+    """The SKU list a rule names; ``ValueError`` for any other."""
+    name = str(value or "").strip()
+    if name not in LISTS:
+        raise ValueError(f"unknown SKU list {name!r} (one of {', '.join(LISTS)})")
+    return name
+
+
+def validate_sku_list(params) -> dict[str, str]:
+    """What is wrong with a ``sku_list`` rule's parameters (read as ``sku_list`` reads them)."""
+    problems = {
+        str(key): f"unknown parameter (the SKU-list rule takes {', '.join(PARAMS)})"
+        for key in params or {}
+        if key not in PARAMS
+    }
+    try:
+        _list_name((params or {}).get("list"))
+    except ValueError as exc:
+        problems["list"] = str(exc)
+    return problems
+
+
 def sku_list(engine, order, params):
     """``None`` when an item of ``order`` is on the named list, else the reason."""
     from core.models import OrderItem
 
-    name = str(params.get("list", "")).strip()
-    if name not in LISTS:
-        return f"rule: unknown SKU list {name!r} (one of {', '.join(LISTS)})"
+    try:
+        name = _list_name(params.get("list"))
+    except ValueError as exc:
+        return f"rule: {exc}"  # a reason, not an error: the order plainly is on no list
     listed = skus(params.get("values")) or skus(
         engine.plugin_setting(PLUGIN, f"{name}_skus", order.marketplace)
     )
@@ -58,6 +84,7 @@ def register_rules(engine):
             "SKU is on a list (bulky, customized, manual)",
             sku_list,
             "list: bulky, customized or manual; values: SKUs (empty: the Sequences settings)",
+            validate=validate_sku_list,
         )
     ]
 
