@@ -393,3 +393,33 @@ def is_review_request(engine, step) -> bool:
     button) or as a free-text request. One per order across every channel (§2.1)."""
     sender = engine.senders.get(step.sender)
     return bool(sender and sender.review_request) or step.message_type == "review_request"
+
+
+# Days a parcel takes from the warehouse to the buyer, per marketplace: FBA deliveries are
+# estimated as ship date + transit (Amazon gives FBA orders no delivery date, see
+# docs/amazon-rules.md §4), and an order without any delivery date is bounded the same
+# way wherever it came from. The Amazon plugin's "transit_days" setting overrides it.
+TRANSIT_DAYS = {
+    "US": 3,
+    "CA": 4,
+    "MX": 5,
+    "BR": 6,
+    "UK": 2,
+    "DE": 2,
+    "FR": 3,
+    "IT": 3,
+    "ES": 3,
+    "NL": 3,
+    "SE": 3,
+    "PL": 3,
+    "BE": 3,
+    "IE": 3,
+    "TR": 4,
+    "AE": 3,
+    "SA": 4,
+    "IN": 4,
+    "JP": 2,
+    "AU": 5,
+    "SG": 3,
+}
+DEFAULT_TRANSIT_DAYS = 4

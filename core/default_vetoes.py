@@ -11,6 +11,8 @@ from datetime import timedelta
 
 from . import ledger
 from .clock import utcnow
+from .contracts import REVIEW_CLOSES_AFTER
+from .default_windows import completion, completion_sql, estimated_review_window
 from .hookspecs import hookimpl
 
 # "sent within 30 days of order completion" (DOMAIN.md §3, "Must").
@@ -59,22 +61,41 @@ def one_review_request(message, order):
 
 
 def completion_limit(engine, order):
-    window = engine.delivery_window(order)
-    completed = window.latest if window and window.latest else None
-    if completed is not None and utcnow() > completed + COMPLETION_LIMIT:
-        return f"excluded: more than 30 days after order completion ({completed:%Y-%m-%d})"
+    """No message more than 30 days after order completion (Amazon's communication
+    guidelines). Completion is the first of the delivery date, the latest promised
+    delivery date, the ship date plus the marketplace's transit and the order date plus
+    its longest transit (``core.default_windows.completion``), so the bound exists for
+    every order, delivery date or not; the reason says which one applied."""
+    done = completion(engine, order)
+    if utcnow() > done.when + COMPLETION_LIMIT:
+        return (
+            f"excluded: more than 30 days after order completion "
+            f"({done.when:%Y-%m-%d}, {done.basis})"
+        )
     return None
 
 
 def review_window(engine, message, order):
+    """Amazon's Solicitations API: a review may be requested from 5 days after the
+    earliest delivery to 30 days after the latest.
+
+    An order without a delivery window (none promised, none estimated) gets the window
+    of its estimated completion (``core.default_windows.estimated_review_window``), so
+    the request is asked for and ends like every other message; one that has not shipped
+    waits for the shipment, and ``completion_limit`` still ends it in time.
+    """
     if not message.review_request:
         return None
     window = engine.review_window(order)
+    note = ""
     if window is None:
-        return "waiting: review-request window unknown (no delivery date yet)"
+        window = estimated_review_window(engine, order)
+        if window is None:
+            return "waiting: not shipped yet; the review-request window opens 5 days after delivery"
+        note = f" ({window.source})"
     now = utcnow()
     if now < window.opens:
-        return f"waiting: review-request window opens {window.opens:%Y-%m-%d %H:%M} UTC"
+        return f"waiting: review-request window opens {window.opens:%Y-%m-%d %H:%M} UTC{note}"
     if now > window.closes:
         return f"excluded: review-request window closed {window.closes:%Y-%m-%d}"
     return None
@@ -86,14 +107,12 @@ def send_vetoes_sql(q, *, review_request: bool, dry_run: bool, critical: bool) -
 
     Only the hard vetoes a *scheduled* message can meet are here: the daily limit never
     applies to one, and "waiting:" answers do not stop planning. ``review_window``'s
-    "closed" answer is left out on purpose: with the default windows it closes exactly
-    when ``completion_limit`` (30 days after the latest delivery) has already excluded
-    the order, so it can never be the first reason. ``sender_switched_off`` is not here:
+    "closed" answer is here only for a stored window: one estimated from the order's
+    completion closes exactly when ``completion_limit`` excludes the order, so it can
+    never be the first reason. ``sender_switched_off`` is not here:
     the bulk planner leaves those marketplaces to Python. It uses this only when the
     default windows and this module are the only answers for the marketplace.
     """
-    from peewee import fn
-
     o = q.o
     out = [
         (o.messages_stopped == True, "excluded: seller stopped messages for this order"),  # noqa: E712
@@ -106,16 +125,39 @@ def send_vetoes_sql(q, *, review_request: bool, dry_run: bool, critical: bool) -
         out.append((q.listed("opt_out"), "excluded: buyer opted out of non-critical messages"))
     if review_request:
         out.append(ledger.review_request_sql(q))
-    completed = fn.COALESCE(o.latest_delivery, o.earliest_delivery)
-    out.append(
-        (
-            completed < utcnow() - COMPLETION_LIMIT,
-            q.concat(
-                "excluded: more than 30 days after order completion (", q.date(completed), ")"
-            ),
-        )
-    )
+    out.append(completion_limit_sql(q))
+    if review_request:
+        out.append(review_closed_sql(q))
     return out
+
+
+def completion_limit_sql(q) -> tuple:
+    """``completion_limit`` as ``(excludes, reason)`` over the order ``q.o``."""
+    completed, basis = completion_sql(q)
+    return (
+        completed < utcnow() - COMPLETION_LIMIT,
+        q.concat(
+            "excluded: more than 30 days after order completion (",
+            q.date(completed),
+            ", ",
+            basis,
+            ")",
+        ),
+    )
+
+
+def review_closed_sql(q) -> tuple:
+    """``review_window``'s "closed" answer for a stored delivery window: it comes first
+    when the delivered event is later than the window (completion counts from the
+    delivery, Amazon's window from the stored dates)."""
+    from peewee import fn
+
+    o = q.o
+    closes = q.add(fn.COALESCE(o.latest_delivery, o.earliest_delivery), REVIEW_CLOSES_AFTER.days)
+    return (
+        closes < utcnow(),
+        q.concat("excluded: review-request window closed ", q.date(closes)),
+    )
 
 
 def sender_switched_off(engine, message, order):

@@ -457,3 +457,20 @@ def test_config_restriction_keeps_review_timing_away_from_de(make_engine):
     assert due_of(orders["US"].order_id) == datetime(2026, 12, 24, 15, 0)
     assert decision_of(orders["US"].order_id).decided_by == "review_timing"
     assert decision_of(orders["DE"].order_id).decided_by != "review_timing"
+
+
+def test_an_imported_order_is_timed_as_an_estimate(timing_engine, account, tmp_path):
+    """The All Orders report has no delivery dates: the imported order's window is an
+    estimate, planned like an FBA order's (more days after it opens), not "waiting"."""
+    from tests.test_amazon_import_review import import_report, row
+
+    review_campaigns(timing_engine, "DE", fulfillment="FBA")
+    placed = datetime(2026, 12, 1, 10)
+    oid = "302-5555555-5555555"
+    import_report(timing_engine, tmp_path, account.name, row(oid, placed, datetime(2026, 12, 3)))
+    decision = decision_of(oid)
+    assert decision.decided_by == "review_timing"
+    assert "review window from review_timing: opens 2026-12-08 10:00, closes 2027-01-10" in (
+        decision.reason
+    )
+    assert "+2 as the delivery date is an estimate" in decision.reason

@@ -12,34 +12,12 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 from core import ItemData, OrderData
+from core.contracts import DEFAULT_TRANSIT_DAYS, TRANSIT_DAYS
 
 from .marketplaces import BY_ID
 
-# Default transit days per marketplace for FBA delivery estimates (plugin setting
+# Transit days per marketplace for FBA delivery estimates: core's table (plugin setting
 # "transit_days" overrides); cross-border orders add CROSS_BORDER_EXTRA.
-TRANSIT_DAYS = {
-    "US": 3,
-    "CA": 4,
-    "MX": 5,
-    "BR": 6,
-    "UK": 2,
-    "DE": 2,
-    "FR": 3,
-    "IT": 3,
-    "ES": 3,
-    "NL": 3,
-    "SE": 3,
-    "PL": 3,
-    "BE": 3,
-    "IE": 3,
-    "TR": 4,
-    "AE": 3,
-    "SA": 4,
-    "IN": 4,
-    "JP": 2,
-    "AU": 5,
-    "SG": 3,
-}
 CROSS_BORDER_EXTRA = 4
 
 V2026_STATUS = {
@@ -87,7 +65,7 @@ def buyer_key(order_id: str, email: str | None) -> str:
 def estimate(shipped: datetime | None, code: str, ship_country: str, transit: dict) -> tuple:
     if shipped is None:
         return None, None
-    days = transit.get(code, TRANSIT_DAYS.get(code, 4))
+    days = transit.get(code, TRANSIT_DAYS.get(code, DEFAULT_TRANSIT_DAYS))
     mkt_country = {"UK": "GB"}.get(code, code)
     if ship_country and ship_country != mkt_country:
         days += CROSS_BORDER_EXTRA

@@ -50,7 +50,7 @@ def _events(status: str, item_status: str, purchased: datetime, updated: datetim
     events = {"ordered": purchased}
     if "cancel" in s:
         events["cancelled"] = updated
-    if "shipped" in s:
+    if "shipped" in s.replace("unshipped", ""):  # "Pending / Unshipped" has not shipped
         events["shipped"] = updated
     if "delivered to buyer" in s:
         events["delivered"] = updated

@@ -33,6 +33,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from datetime import timedelta
 
 import httpx
 from sp_api.api import Messaging, Solicitations, Upload
@@ -279,6 +280,41 @@ def _offered(engine, account, order, api_cls, operation: str, method: str) -> se
 
 # -- Request a Review -------------------------------------------------------------------
 
+NOT_OFFERED_YET = (
+    "waiting: Amazon does not offer Request a Review for this order yet (re-checked daily)"
+)
+# An empty action list may mean "not yet" (Solicitations API): the dispatcher asks again a
+# day later, until the window's close. The last question is put this long before the
+# close, so the message ends with Amazon's answer rather than past the window.
+DAILY = timedelta(days=1)
+LAST_ASK_BEFORE_CLOSE = timedelta(hours=1)
+
+
+def _not_offered(engine, order):
+    """Amazon did not offer Request a Review: ask again daily until the window's latest
+    possible close, then end saying Amazon never offered it.
+
+    The window is the order's review-request window. For an order Amazon gave no
+    delivery date for it is estimated, and an imported order's runs to 30 days after the
+    latest delivery still possible, so a late real delivery is still asked about. Without
+    a window the vetoes end the message at its time bound.
+    """
+    window = engine.review_window(order)
+    if window is None:
+        return NOT_OFFERED_YET
+    left = window.closes - utcnow()
+    if left <= LAST_ASK_BEFORE_CLOSE:
+        return (
+            "skipped: Amazon never offered Request a Review for this order (asked daily "
+            f"until the window's latest possible close on {window.closes:%Y-%m-%d})"
+        )
+    if left < DAILY + LAST_ASK_BEFORE_CLOSE:
+        # Tomorrow's check would come after the close: ask once more just before it.
+        return Waiting(
+            NOT_OFFERED_YET, recheck_after=(left - LAST_ASK_BEFORE_CLOSE).total_seconds()
+        )
+    return NOT_OFFERED_YET
+
 
 def review_preflight(engine, message, order):
     account = _account(order)
@@ -295,10 +331,7 @@ def review_preflight(engine, message, order):
         return _read_problem(account, exc, "getSolicitationActionsForOrder")
     if REVIEW_ACTION in actions:
         return None
-    window = engine.review_window(order)
-    if window is not None and utcnow() > window.closes:
-        return "skipped: Amazon did not offer Request a Review before the window closed"
-    return "waiting: Amazon does not offer Request a Review for this order yet (re-checked daily)"
+    return _not_offered(engine, order)
 
 
 def review_send(engine, message, order, rendered):
