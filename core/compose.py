@@ -57,6 +57,8 @@ class Composed:
     # With ``preview``: what would stop the send, as (reason, linter rule ids), in the
     # order a send checks them. Empty for a message that can go.
     problems: list = field(default_factory=list)
+    # The placeholder values it was rendered with (what the editors check typed text on).
+    context: dict = field(default_factory=dict)
 
 
 def language_of(locale: str) -> str:
@@ -113,13 +115,16 @@ def lint_rendered(
     channel: str,
     links=(),
     warnings: bool = False,
+    message_type: str = "",
 ):
     inp = compliance.LintInput(
         text=rendered.text,
         html=rendered.html,
         subject=rendered.subject,
         channel=channel,
-        message_type=step.message_type if step else "",
+        # The step's type rules; without a step (a template previewed on its own), the
+        # template's.
+        message_type=step.message_type if step else message_type,
         language=rendered.language or "en",
         order_id=order.order_id,
         allowed_links=tuple(links),
@@ -186,6 +191,9 @@ class Draft:
     html: str = ""
     theme: str = ""  # an email layout wrapped around the text when there is no own HTML
     name: str = "the template"  # how errors name it
+    # The linter's message type when there is no step (the Templates editor previewing a
+    # template no step uses); with a step, the step's type applies, as at send time.
+    message_type: str = ""
 
 
 def compose_text(
@@ -199,6 +207,10 @@ def compose_text(
     there yet. What would stop a send (no manual, too long, a compliance error) raises
     ``ComposeError`` at the first one; with ``preview`` it is listed in
     ``Composed.problems`` instead and the findings include warnings.
+
+    ``step`` is None only for a template previewed on its own (no step uses it): then
+    there are no attachments and no sender length limit, and ``draft.message_type`` is
+    the type the linter applies.
     """
     context = _ask(engine.template_context, order, message)
     try:
@@ -223,14 +235,23 @@ def compose_text(
     if problems and not preview:
         raise ComposeError(*problems[0])
     links = allowed_links(engine, order, context)
-    findings = lint_rendered(engine, order, step, rendered, draft.channel, links, warnings=preview)
+    findings = lint_rendered(
+        engine,
+        order,
+        step,
+        rendered,
+        draft.channel,
+        links,
+        warnings=preview,
+        message_type=draft.message_type,
+    )
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         ids = tuple(dict.fromkeys(f.rule_id for f in errors))
         problems.append((f"skipped: compliance {', '.join(ids)}", ids))
     if problems and not preview:
         raise ComposeError(*problems[0])
-    return Composed(rendered, None, findings, problems)
+    return Composed(rendered, None, findings, problems, context)
 
 
 NO_MANUAL = (

@@ -1,5 +1,5 @@
-"""The step editor's live preview: the typed text rendered on a real order and linted
-exactly as the dispatcher would (``core.compose``), warnings included."""
+"""The step editor's live preview: the typed text composed on a real order by
+``core.compose.compose_text``, the dispatcher's own composition, warnings included."""
 
 from __future__ import annotations
 
@@ -9,20 +9,22 @@ from core import compliance
 from core.attachments import StoredFile
 from core.campaigns import rule_problems
 from core.compose import (
-    allowed_links,
+    NO_MANUAL,
+    Composed,
+    ComposeRetry,
+    Draft,
+    TemplateBroken,
     buyer_language,
+    compose_text,
     latest_version,
-    lint_rendered,
-    manual_missing,
     pick_variant,
 )
-from core.contracts import SCHEDULED, Rendered, RetryLater
-from core.decide import StepBroken
-from core.models import Campaign, Message, Order, OrderItem, Step
+from core.decide import StepBroken, probe
+from core.models import Campaign, Order, OrderItem, Step
 from core.planning import check_rules
 from core.templates import TextCheck, check_text
 
-from .template_support import sample_context
+from .template_support import sample_context, without_echoes
 
 log = logging.getLogger(__name__)
 
@@ -154,22 +156,12 @@ def highlight(text: str, findings, field: str) -> list[tuple[str, object]]:
     return pieces
 
 
-def _probe(step: Step, order: Order, language: str) -> Message:
-    return Message(
-        order=order,
-        step=step,
-        account=order.account_id,
-        sender=step.sender,
-        state=SCHEDULED,
-        language=language,
-        dry_run=True,
-    )
-
-
 def _context(eng, step: Step, order: Order, language: str) -> tuple[dict | None, str]:
     """(placeholder values for ``order``, "") or (None, why they failed)."""
     try:
-        return eng.template_context(order, _probe(step, order, language)), ""
+        message = probe(eng, order, step, dry_run=True)
+        message.language = language
+        return eng.template_context(order, message), ""
     except Exception as exc:  # noqa: BLE001 - shown to the seller, never raised
         log.exception("template_context failed for order %s", order.order_id)
         return None, f"placeholders for order {order.order_id} failed: {exc}"
@@ -236,20 +228,54 @@ def sharing_campaigns(step: Step) -> list[dict]:
     return list(found.values())
 
 
+def step_draft(step: Step, language: str, subject: str, body: str) -> Draft:
+    """The typed text as the step would send it: its template's channel, the language's
+    own HTML and the version's email theme (both kept by a save from this editor)."""
+    version = latest_version(step.template) if step.template_id else None
+    variant = pick_variant(version, language) if version is not None else None
+    return Draft(
+        subject=subject,
+        body=body,
+        language=language,
+        channel=channel_of(step),
+        html=variant.html if variant is not None else "",
+        theme=version.theme if version is not None else "",
+        name=step.template.name if step.template_id else "the text",
+    )
+
+
+def compose_preview(eng, step: Step, order: Order, draft: Draft) -> Composed:
+    """``draft`` composed for ``order`` by ``core.compose.compose_text``, the dispatcher's
+    own composition, with the unsaved message planning would create (dry run)."""
+    message = probe(eng, order, step, dry_run=True)
+    message.language = draft.language  # as ``compose`` sets it before rendering
+    return compose_text(eng, order, step, draft, message, preview=True)
+
+
+def skip_notes(problems) -> list[str]:
+    """What would stop the send besides compliance errors (listed as findings) and the
+    missing manual (its own box): e.g. a text too long for the sender."""
+    return [
+        reason.removeprefix("skipped: ")
+        for reason, rule_ids in problems
+        if not rule_ids and NO_MANUAL not in reason
+    ]
+
+
 def build_preview(eng, step: Step, order: Order | None, language: str, subject: str, body: str):
-    """Render ``subject``/``body`` for ``order`` and lint the result like the dispatcher
-    would, warnings included; without an order, lint the template source."""
-    channel = channel_of(step)
+    """Render ``subject``/``body`` for ``order`` through ``core.compose.compose_text``,
+    exactly as the dispatcher would, warnings included; without an order, lint the
+    template source."""
     out = {"order": order, "subject": subject, "text": body, "error": "", "findings": []}
     out["empty"] = not body.strip()
+    out["problems"] = []
     if out["empty"]:
         out.update(errors=[], text_pieces=[], subject_pieces=[])
         return out
-    context, failed = (None, "") if order is None else _context(eng, step, order, language)
-    if failed:
-        checked = TextCheck(errors=[failed])
+    if order is None:
+        checked = text_check(eng, step, None, language, subject, body)
     else:
-        checked = text_check(eng, step, order, language, subject, body, context)
+        composed, checked = _composed_and_checked(eng, step, order, language, subject, body)
     if checked.errors:
         out["error"] = "The text cannot be rendered: " + "; ".join(checked.errors)
         out.update(errors=[], text_pieces=[], subject_pieces=[])
@@ -258,41 +284,49 @@ def build_preview(eng, step: Step, order: Order | None, language: str, subject: 
         inp = compliance.LintInput(
             text=body,
             subject=subject,
-            channel=channel,
+            channel=channel_of(step),
             message_type=step.message_type,
             language=language or "en",
             is_template_source=True,
         )
         out["findings"] = compliance.lint(inp, eng.content_checks(None))
     else:
-        probe = _probe(step, order, language)
-        out["subject"], out["text"] = checked.subject, checked.text
+        out["subject"], out["text"] = composed.rendered.subject, composed.rendered.text
         out["rule_note"] = _rule_note(eng, order, step)
-        out["manual_missing"] = _preview_manual_missing(eng, order, step, probe, body, context)
+        out["problems"] = [reason for reason, _ids in composed.problems]
+        out["manual_missing"] = any(NO_MANUAL in reason for reason in out["problems"])
         if out["manual_missing"]:
             out["skus"] = [i.sku for i in OrderItem.select().where(OrderItem.order == order)]
-        rendered = Rendered(out["subject"], out["text"], language=language)
-        links = allowed_links(eng, order, context)
-        out["findings"] = lint_rendered(eng, order, step, rendered, channel, links, warnings=True)
-    sender = eng.senders.get(step.sender)
-    if sender is not None and sender.max_length and len(out["text"]) > sender.max_length:
-        out["error"] = (
-            f"The text is {len(out['text'])} characters; {sender.label} allows {sender.max_length}."
-        )
+        notes = skip_notes(composed.problems)
+        if notes:
+            out["error"] = "This message would be skipped for this order: " + "; ".join(notes)
+        # The theme's HTML repeats the text: its findings would be listed twice.
+        out["findings"] = without_echoes(composed.findings)
     out["errors"] = [f for f in out["findings"] if f.severity == "error"]
     out["text_pieces"] = highlight(out["text"], out["findings"], "text")
     out["subject_pieces"] = highlight(out["subject"], out["findings"], "subject")
     return out
 
 
-def _preview_manual_missing(eng, order, step, probe, body: str, context: dict) -> bool:
-    """Whether compose would skip this text for ``order`` with "no manual for this
-    product" (the same check ``core.compose`` makes at send time)."""
+def _composed_and_checked(
+    eng, step: Step, order: Order, language: str, subject: str, body: str
+) -> tuple[Composed | None, TextCheck]:
+    """(the composition, the editor's placeholder check on its values), or (None, the
+    check saying why there is no composition)."""
+    draft = step_draft(step, language, subject, body)
     try:
-        attachments = tuple(eng.attachments(order, probe, step))
-    except RetryLater:
-        return False  # the attachment source is busy: no verdict, compose retries later
-    return manual_missing(body, context, attachments)
+        composed = compose_preview(eng, step, order, draft)
+    except TemplateBroken as exc:
+        # The editor's own check names the field and suggests a placeholder.
+        checked = text_check(eng, step, order, language, subject, body)
+        return None, checked if checked.errors else TextCheck(errors=[exc.reason])
+    except ComposeRetry as exc:
+        why = f"data for order {order.order_id} is not there yet ({exc.reason}); a send waits"
+        return None, TextCheck(errors=[why])
+    except Exception as exc:  # noqa: BLE001 - a plugin failing is shown, never raised
+        log.exception("composing the preview for order %s failed", order.order_id)
+        return None, TextCheck(errors=[f"placeholders for order {order.order_id} failed: {exc}"])
+    return composed, check_text(subject, body, composed.context, html=draft.html)
 
 
 def text_state(eng, step: Step, order: Order | None, language: str = ""):

@@ -1,7 +1,8 @@
 """What the Templates pages compute: the placeholder palette, previews, lint, diffs.
 
-No routes here. Previews render exactly as ``core.compose`` does at send time (the same
-sandbox, plugin placeholders and theme), on a recent real order or on example values.
+No routes here. A preview on a real order is composed by ``core.compose.compose_text``,
+the dispatcher's own composition; on example values it renders with the same sandbox
+and theme.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from peewee import fn, prefetch
 
 from core import compliance, render, themes
 from core.clock import utcnow
-from core.compose import LINK_PLACEHOLDERS, allowed_links
+from core.compose import LINK_PLACEHOLDERS, ComposeRetry, Draft, TemplateBroken, compose_text
+from core.decide import probe
 from core.library import PLACEHOLDER_EXAMPLES
 from core.models import Order, SellerAccount, Template, TemplateVariant, TemplateVersion
 from core.templates import check_text
@@ -265,6 +267,9 @@ class Preview:
     errors: list[str] = field(default_factory=list)  # placeholder/template errors
     findings: list[dict] = field(default_factory=list)
     context: dict = field(default_factory=dict)  # the placeholder values it rendered with
+    # What would stop the send to this order besides compliance errors (derived from
+    # ``Composed.problems``): no manual, a text too long for the step's sender.
+    problems: list[str] = field(default_factory=list)
 
     @property
     def lint_errors(self) -> int:
@@ -304,7 +309,7 @@ def present_findings(findings, values: dict[str, str]) -> list[dict]:
     return [_highlight(f, values) for f in ordered]
 
 
-def _without_echoes(findings: list[compliance.Finding]) -> list[compliance.Finding]:
+def without_echoes(findings: list[compliance.Finding]) -> list[compliance.Finding]:
     """Drop HTML findings that repeat a text finding: the theme's HTML contains the text."""
     seen = {(f.rule_id, f.excerpt) for f in findings if f.field != "html"}
     return [f for f in findings if f.field != "html" or (f.rule_id, f.excerpt) not in seen]
@@ -324,55 +329,117 @@ def preview(
 ) -> Preview:
     """Render and lint a variant as it would be sent to ``order`` (or with example values).
 
+    On an order the text is composed by ``core.compose.compose_text``, the dispatcher's
+    own composition, for the first step using the template (its per-product content,
+    attachments and sender limit), or for the template alone when no step uses it.
     ``placeholders`` is the template's ``palette()`` if the caller already has it (it runs
     every plugin's ``template_context``); otherwise it is computed here, once.
     """
-    result = Preview()
     if placeholders is None and order is None:
         placeholders = palette(eng, template)
+    draft = Draft(
+        subject=subject,
+        body=body,
+        language=language,
+        channel=template.channel,
+        html=own_html,  # a variant's own HTML is sent instead of a theme
+        theme=theme,
+        name=template.name,
+        message_type=template.message_type,
+    )
     if order is not None:
-        try:
-            context = eng.template_context(order, None)
-        except Exception as exc:  # noqa: BLE001 - shown to the seller, never raised
-            result.errors.append(f"placeholders for order {order.order_id} failed: {exc}")
-            return result
-        result.source = f"order {order.order_id} ({order.marketplace})"
-        links = allowed_links(eng, order, context)
-        order_id, marketplace = order.order_id, order.marketplace
+        result = _preview_on_order(eng, template, draft, order)
     else:
-        context = sample_context(eng, placeholders)
-        links = tuple(
-            v
-            for k in LINK_PLACEHOLDERS
-            if isinstance(v := context.get(k), str) and v[:8] == "https://"
-        )
-        order_id, marketplace = str(context.get("order_id", "")), None
-    result.context = context
+        result = _preview_on_examples(eng, template, draft, placeholders)
+    if not result.errors:
+        result.findings.extend(unavailable_used(eng, template, subject, body, placeholders))
+    return result
+
+
+def _preview_on_order(eng, template, draft: Draft, order: Order) -> Preview:
+    result = Preview(source=f"order {order.order_id} ({order.marketplace})")
+    step = preview_step(template)
+    message = None
+    if step is not None:
+        message = probe(eng, order, step, dry_run=True)
+        message.language = draft.language  # as ``compose`` sets it before rendering
+    try:
+        composed = compose_text(eng, order, step, draft, message, preview=True)
+    except TemplateBroken as exc:
+        # The editors' own check names the field and suggests a placeholder.
+        try:
+            context = eng.template_context(order, message)
+        except Exception:  # noqa: BLE001 - the reason below still says what is wrong
+            log.exception("template_context failed for order %s", order.order_id)
+            context = None
+        if context is not None:
+            result.errors = check_text(draft.subject, draft.body, context, html=draft.html).errors
+        result.errors = result.errors or [exc.reason]
+        return result
+    except ComposeRetry as exc:
+        result.errors.append(f"data for order {order.order_id} is not there yet: {exc.reason}")
+        return result
+    except Exception as exc:  # noqa: BLE001 - shown to the seller, never raised
+        log.exception("composing the preview for order %s failed", order.order_id)
+        result.errors.append(f"placeholders for order {order.order_id} failed: {exc}")
+        return result
+    result.context = composed.context
     # The same check the campaign step editor runs before it saves (one core check).
-    checked = check_text(subject, body, context, html=own_html)
+    checked = check_text(draft.subject, draft.body, composed.context, html=draft.html)
+    if checked.errors:
+        result.errors.extend(checked.errors)
+        return result
+    rendered = composed.rendered
+    result.subject, result.text, result.html = rendered.subject, rendered.text, rendered.html
+    result.problems = [
+        reason.removeprefix("skipped: ") for reason, rule_ids in composed.problems if not rule_ids
+    ]
+    values = {"text": result.text, "subject": result.subject, "html": result.html}
+    result.findings = present_findings(without_echoes(composed.findings), values)
+    return result
+
+
+def _preview_on_examples(eng, template, draft: Draft, placeholders: list[dict] | None) -> Preview:
+    """Without an order: the example values, rendered and linted as a send would."""
+    result = Preview()
+    context = sample_context(eng, placeholders)
+    links = tuple(
+        v for k in LINK_PLACEHOLDERS if isinstance(v := context.get(k), str) and v[:8] == "https://"
+    )
+    result.context = context
+    checked = check_text(draft.subject, draft.body, context, html=draft.html)
     if checked.errors:
         result.errors.extend(checked.errors)
         return result
     result.subject, result.text = checked.subject, checked.text
-    if own_html:  # a variant's own HTML is sent instead of a theme (core.compose)
+    if draft.html:  # a variant's own HTML is sent instead of a theme (core.compose)
         result.html = checked.html
-    elif template.channel == "email":
-        result.html = themes.html_for(theme, result.text, result.subject)
+    elif draft.channel == "email":
+        result.html = themes.html_for(draft.theme, result.text, result.subject)
     inp = compliance.LintInput(
         text=result.text,
         html=result.html,
         subject=result.subject,
-        channel=template.channel,
-        message_type=template.message_type,
-        language=language or "en",
-        order_id=order_id,
+        channel=draft.channel,
+        message_type=draft.message_type,
+        language=draft.language or "en",
+        order_id=str(context.get("order_id", "")),
         allowed_links=links,
     )
-    findings = _without_echoes(compliance.lint(inp, eng.content_checks(marketplace)))
+    findings = without_echoes(compliance.lint(inp, eng.content_checks(None)))
     values = {"text": result.text, "subject": result.subject, "html": result.html}
     result.findings = present_findings(findings, values)
-    result.findings.extend(unavailable_used(eng, template, subject, body, placeholders))
     return result
+
+
+def preview_step(template):
+    """The step a preview of ``template`` composes for: the first step using it (its
+    per-product content, attachments and sender apply), or None when no step uses it."""
+    from core.models import Step
+
+    if getattr(template, "id", None) is None:
+        return None
+    return Step.select().where(Step.template == template.id).order_by(Step.id).first()
 
 
 def unavailable_used(
@@ -449,11 +516,9 @@ def test_attachments(eng, template, order: Order | None) -> tuple[tuple, str]:
     step uses has none. Plugins skip downloads for previews (no message), e.g. eu_vat's
     invoice; a plugin that cannot give one *yet* is reported, not raised.
     """
-    from core.models import Step
-
     if order is None:
         return (), ""
-    step = Step.select().where(Step.template == template.id).order_by(Step.id).first()
+    step = preview_step(template)
     if step is None:
         return (), ""
     try:
