@@ -1,7 +1,7 @@
 """Request a Review throughput against the fake SP-API enforcing 1 request/s, burst 5.
 
 Sends 200 review requests through the real dispatcher and the Amazon plugin over HTTP
-and prints achieved rate / allowed rate (issue 3 target >= 0.95) and the 429s (target 0).
+and prints achieved rate / allowed rate (target >= 0.95) and the 429s (target 0).
 The achieved rate excludes the first 5 requests, which the burst allows at once.
 """
 

@@ -1,7 +1,7 @@
 """Dispatcher overhead per message: claim, re-check, compose, record (dry-run sender).
 
 The dry-run sender does no I/O, so the time per message is the dispatcher's own cost
-(issue 4 target: under 5 ms, so senders run at their API's allowed rate).
+(target: under 5 ms, so senders run at their API's allowed rate).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Admin page speed at scale: dashboard, orders and messages pages (50 rows, filtered).
 
 Builds a database of SMALL orders (3 messages each) and one of LARGE orders, and prints
-the p95 server time of each page in both and the ratio (issue 7 target: large/small <=
+the p95 server time of each page in both and the ratio (target: large/small <=
 1.5 with 1,000,000 orders and 3,000,000 messages). BENCH_PAGES_LARGE overrides the size.
 
 Messages are due over the past year (as a seller's outbox is), so the dashboard's

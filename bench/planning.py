@@ -1,7 +1,7 @@
 """Planning cost: 1,000 changed orders in a small and in a large database.
 
 Prints the time to plan the same number of changed orders in a database of SMALL and of
-LARGE orders, and their ratio (issue 4 target: large/small <= 1.5). Sizes default to
+LARGE orders, and their ratio (target: large/small <= 1.5). Sizes default to
 10,000 and 1,000,000; BENCH_LARGE overrides the large one for a quicker run.
 """
 

@@ -7,7 +7,7 @@ through the ``message_attachments`` hook; each channel then enforces its own lim
 (email: Amazon's 10 MB relay limit and file types; Messaging: the Uploads API).
 
 Amazon's communication guidelines allow attachments only for product instructions,
-invoices and warranty information (DOMAIN.md §3, "attachments other than instructions,
+invoices and warranty information (docs/amazon-rules.md §3, "attachments other than instructions,
 invoices, warranty" are prohibited). Invoices differ per order, so they are not stored
 here: the ``eu_vat`` plugin fetches each order's invoice from the seller's own source.
 """

@@ -237,7 +237,7 @@ def campaign_problems(engine, campaign: Campaign) -> list[str]:
                         f"{label}: {finding.rule_id}: {finding.explanation} ({finding.excerpt!r})"
                     )
     if reviews > 1:
-        # Request a Review and a free-text review request count as two (DOMAIN.md §3).
+        # Request a Review and a free-text review request count as two (docs/amazon-rules.md §3).
         problems.append("the campaign asks for a review more than once per order")
     return problems
 

@@ -264,7 +264,7 @@ def manual_missing(body: str, context: dict, attachments) -> bool:
     """The text points the buyer to a manual, yet there is neither a link nor one attached.
 
     Product instructions are a permitted purpose only with the instructions in them
-    (DOMAIN.md §3); without the manual such a message is a contentless "contact us" note.
+    (docs/amazon-rules.md §3); without the manual such a message is a contentless "contact us" note.
     """
     if "manual_link" not in body or context.get("manual_link"):
         return False

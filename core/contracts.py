@@ -340,12 +340,12 @@ class OrderData:
 # Plugins import them from here (their public API) instead of restating them.
 
 # Request a Review: "from 5 days after the order's earliest delivery date to 30 days
-# after its latest delivery date" (Solicitations API; DOMAIN.md §2.1).
+# after its latest delivery date" (Solicitations API; docs/amazon-rules.md §2.1).
 REVIEW_OPENS_AFTER = timedelta(days=5)
 REVIEW_CLOSES_AFTER = timedelta(days=30)
 
 # File types Amazon's Buyer-Seller Messaging relay accepts, by extension exactly as Amazon
-# lists them (DOMAIN.md §2.3: no .jpeg, no .tif); the Messaging API's Uploads flow takes
+# lists them (docs/amazon-rules.md §2.3: no .jpeg, no .tif); the Messaging API's Uploads flow takes
 # the same documents. The file library checks uploads and the email plugin sends with it.
 ATTACHMENT_TYPES = {
     ".pdf": "application/pdf",

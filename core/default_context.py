@@ -1,7 +1,7 @@
 """Built-in template placeholders: order id, marketplace, products, dates, seller name.
 
 Placeholders never carry buyer PII: Amazon relays messages, and the guidelines forbid
-using buyer data beyond the order (DOMAIN.md §4, last point).
+using buyer data beyond the order (docs/amazon-rules.md §4, last point).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def _delivered(engine, order, events):
     """A confirmed delivery event wins; otherwise the delivery window's latest date.
 
     Amazon gives FBA orders no delivery date, so a plugin estimates one (ship date plus
-    transit). We never fall back to the ship date itself: DOMAIN.md §4, "never treat the
+    transit). We never fall back to the ship date itself: docs/amazon-rules.md §4, "never treat the
     ship date as the delivery date".
     """
     if DELIVERED in events:

@@ -2,7 +2,7 @@
 
 A reason that starts with ``waiting:`` postpones the message (it is re-checked later);
 any other reason skips it for good. Sources: Amazon Communication Guidelines and the
-Solicitations API docs, summarised in shared/DOMAIN.md §2-§3.
+Solicitations API docs, summarised in docs/amazon-rules.md §2-§3.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from .contracts import REVIEW_CLOSES_AFTER
 from .default_windows import completion, completion_sql, estimated_review_window
 from .hookspecs import hookimpl
 
-# "sent within 30 days of order completion" (DOMAIN.md §3, "Must").
+# "sent within 30 days of order completion" (docs/amazon-rules.md §3, "Must").
 COMPLETION_LIMIT = timedelta(days=30)
 
 

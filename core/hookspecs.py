@@ -213,7 +213,7 @@ def message_attachments(engine, order, message, step):
     """Contribute files to attach to a message (manuals, invoices, warranty).
 
     Results of all plugins are concatenated. Amazon allows only instructions, invoices
-    and warranty documents as attachments (DOMAIN.md §3); the sender enforces its
+    and warranty documents as attachments (docs/amazon-rules.md §3); the sender enforces its
     channel's types and size limits. A file that is not there *yet* (an invoice still
     being produced) raises ``core.RetryLater``: the message shows ``retry`` with the reason
     and is tried again later, instead of going out without it.

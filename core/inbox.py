@@ -1,6 +1,6 @@
 """Buyer messages that arrived by email: replies to be answered, Amazon's opt-out bounces.
 
-The SP-API cannot read buyer messages (DOMAIN.md §2.3): a seller's inbox is the only
+The SP-API cannot read buyer messages (docs/amazon-rules.md §2.3): a seller's inbox is the only
 place a buyer reply can be seen, so an inbox-reading plugin records what it finds here
 and the admin shows what still needs an answer. Amazon expects sellers to answer buyer
 messages within 24 hours, so every unanswered reply carries a ``due_by``.

@@ -427,7 +427,7 @@ class _StepSql:
         start = anchor
         if step.anchor == "review_window":
             # core.default_windows.review_request_window: opens 5 days after the earliest
-            # delivery date (DOMAIN.md 2.1).
+            # delivery date (docs/amazon-rules.md §2.1).
             earliest = fn.COALESCE(o.earliest_delivery, o.latest_delivery)
             opens = q.add(earliest, days=REVIEW_OPENS_AFTER.days)
             source = q.concat(

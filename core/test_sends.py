@@ -1,8 +1,8 @@
 """Copies to the seller's own test address: previews from the template editor and the
 messages of campaigns in "test" status.
 
-A campaign in test status sends only through the dry-run sender (nothing reaches a buyer,
-issue 4 §1); so the seller can still read what a buyer would get, each of its messages is
+A campaign in test status sends only through the dry-run sender (nothing reaches a
+buyer); so the seller can still read what a buyer would get, each of its messages is
 also emailed to the account's own ``test_address`` through a sender that offers
 ``send_test`` (the email plugin: ``[TEST]`` subject, ``X-Followup-Test`` header, refuses
 anything but that address). A copy that cannot go out never changes the message's state:

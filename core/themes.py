@@ -4,7 +4,7 @@ A theme is an HTML layout with a ``{{ body }}`` slot (and optionally ``{{ subjec
 The body is the rendered plain text of a template variant, turned into paragraphs; a
 theme never goes through Jinja2, so a seller-made layout cannot run code.
 
-Amazon's Communication Guidelines (DOMAIN.md §3, styling) decide what a layout may do: no
+Amazon's Communication Guidelines (docs/amazon-rules.md §3, styling) decide what a layout may do: no
 centered body text, at most 3 font sizes, no overridden font family, colour or line
 height, images at most 80% wide and https only, margins at most 20%, no tracking images,
 no external links. Every shipped theme lints clean with ``core.compliance``; a seller

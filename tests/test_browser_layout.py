@@ -1,5 +1,5 @@
 """Every page at a phone's width in real Chromium: nothing wider than the screen, every
-form control labelled, and the navigation reachable from the keyboard (issue 7 §8)."""
+form control labelled, and the navigation reachable from the keyboard."""
 
 from __future__ import annotations
 

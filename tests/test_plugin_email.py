@@ -114,7 +114,7 @@ def test_text_only_message_is_not_multipart_and_keeps_an_order_id_already_there(
 
 
 def test_important_only_for_critical_steps(make_email_engine, smtp, account):
-    """DOMAIN.md §2.3: [Important] bypasses the opt-out; only for critical messages."""
+    """docs/amazon-rules.md §2.3: [Important] bypasses the opt-out; only for critical messages."""
     engine = make_email_engine(smtp=smtp)
     order = new_order(engine, account)
     send(engine, order, new_message(order, critical=True), Rendered("Delivery date", "Text"))
@@ -556,7 +556,7 @@ def test_round_trip_send_then_reply_stops_the_rest(make_email_engine, smtp, dove
 
 
 def test_four_marketplaces_and_email_switched_off_for_de(make_email_engine, smtp, account):
-    """Engine level, issue 6 §5: US, DE, JP and UK orders on one email campaign, with the
+    """Engine level: US, DE, JP and UK orders on one email campaign, with the
     plugin switched off for DE in config.toml. Only DE changes: its step is excluded with
     the reason (no message, nothing mailed); the others go to each marketplace's relay."""
     engine = make_email_engine(

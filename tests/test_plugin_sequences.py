@@ -17,7 +17,7 @@ from plugins.sequences.presets import LIBRARY_LANGUAGES, presets_for, review_del
 from tests.conftest import order_data
 
 PLUGINS = ["amazon", "demo", "email", "sequences"]
-# What Amazon already sends or forbids outright (DOMAIN.md §3, §4): never in a preset.
+# What Amazon already sends or forbids outright (docs/amazon-rules.md §3, §4): never in a preset.
 FORBIDDEN_TYPES = {
     "thank_you",
     "order_confirmation",

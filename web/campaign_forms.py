@@ -222,7 +222,7 @@ def https_link_problem(value: str) -> str:
     """Why ``value`` is not a link Amazon lets a message carry ("" when it is).
 
     Amazon allows only secure (https) links needed to complete the order, such as the
-    product's manual (DOMAIN.md §3); the linter refuses any other link at send time.
+    product's manual (docs/amazon-rules.md §3); the linter refuses any other link at send time.
     """
     if not value:
         return ""

@@ -19,7 +19,7 @@ from peewee import JOIN, Case, fn
 from core.clock import utcnow
 from core.config import ConfigError
 from core.contracts import FAILED, IN_DOUBT, RETRY, SCHEDULED, SENDING, SENT, SKIPPED
-from core.default_windows import REVIEW_OPENS_AFTER  # 5 days (DOMAIN.md §2.1)
+from core.default_windows import REVIEW_OPENS_AFTER  # 5 days (docs/amazon-rules.md §2.1)
 from core.demo import load_demo
 from core.inbox import RESPONSE_DUE, unanswered
 from core.ledger import daily_usage

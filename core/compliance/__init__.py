@@ -1,4 +1,4 @@
-"""The Amazon communication-guidelines linter (DOMAIN.md §3).
+"""The Amazon communication-guidelines linter (docs/amazon-rules.md §3).
 
 Each rule is a ``ContentCheck`` with a stable id; findings carry the offending span (in
 the field they were found in), a plain explanation and the rule's source. Errors block

@@ -2,7 +2,7 @@
 
 * Credentials are decrypted only here, per call, and never logged.
 * ``SP_API_DEFAULT_MARKETPLACE`` must never be set: it silently overrides the marketplace
-  argument (DOMAIN.md §6), so ``call`` refuses to run when it is.
+  argument (docs/amazon-rules.md §6), so ``call`` refuses to run when it is.
 * Endpoints: Amazon's regional hosts by default; the plugin settings ``endpoint`` and
   ``lwa_url`` point the library elsewhere (the sandbox, or the project's fake SP-API in
   tests) through the library's own ``auth_token_client_class`` and ``client.endpoint``.

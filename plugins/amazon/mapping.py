@@ -3,7 +3,7 @@
 Statuses map to order events exactly once each (the store's UNIQUE(order, kind) keeps
 repeats harmless). Delivery: an FBM package with status DELIVERED is a *confirmed*
 delivery; FBA orders carry no delivery date, so it is *estimated* as the ship date plus
-the marketplace's transit days (DOMAIN.md §4: never the ship date itself).
+the marketplace's transit days (docs/amazon-rules.md §4: never the ship date itself).
 """
 
 from __future__ import annotations

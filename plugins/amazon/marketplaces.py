@@ -1,4 +1,4 @@
-"""Amazon's marketplaces: id, region endpoint, languages, time zone (DOMAIN.md §5).
+"""Amazon's marketplaces: id, region endpoint, languages, time zone (docs/amazon-rules.md §5).
 
 Where a marketplace spans several time zones (US, CA, BR, AU, MX) the time zone is the
 one most buyers live in; a seller can move send windows per step.

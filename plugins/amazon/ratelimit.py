@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 # operation -> (requests per second, burst). Source: Amazon SP-API usage plans, as in
-# DOMAIN.md §2 and §4.
+# docs/amazon-rules.md §2 and §4.
 RATES: dict[str, tuple[float, int]] = {
     "getSolicitationActionsForOrder": (1.0, 5),
     "createProductReviewAndSellerFeedbackSolicitation": (1.0, 5),

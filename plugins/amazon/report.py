@@ -3,7 +3,7 @@
 The same layout comes from the Reports API (GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_
 GENERAL) and from Seller Central's download, so one parser serves the backfill and the
 ``followup import-orders`` command. The report carries no delivery dates and no buyer
-data (DOMAIN.md §4), so events are derived from the order and item status only.
+data (docs/amazon-rules.md §4), so events are derived from the order and item status only.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The Request-a-Review (Solicitations) and Messaging senders.
 
-Amazon's rules encoded here (DOMAIN.md §2):
+Amazon's rules encoded here (docs/amazon-rules.md §2):
 * Ask first, always: ``getSolicitationActionsForOrder`` / ``getMessagingActionsForOrder``
   before any POST; an empty action list may mean "not yet", so it waits and re-checks
   daily until the review window closes.
@@ -70,7 +70,7 @@ MESSAGING_OPERATION = "messaging"
 
 # message_type -> (action name in getMessagingActionsForOrder, library method, text
 # limit or None when Amazon's model has no text field). Limits: messaging.json's
-# maxLength (DOMAIN.md §2); a longer text would be answered 400.
+# maxLength (docs/amazon-rules.md §2); a longer text would be answered 400.
 MESSAGE_TYPES = {
     "confirmCustomizationDetails": (
         "confirmCustomizationDetails",
@@ -449,7 +449,7 @@ def messaging_preflight(engine, message, order):
 
 def _upload(engine, account, order, kind: str, attachment) -> dict:
     """Uploads API: a destination for this message's resource, then the PUT of the bytes
-    to the returned URL with exactly the returned headers (DOMAIN.md §2)."""
+    to the returned URL with exactly the returned headers (docs/amazon-rules.md §2)."""
     client = make_client(engine, account, Upload, order.marketplace)
     resource = f"messaging/v1/orders/{order.order_id}/messages/{PATH_SEGMENT[kind]}"
     response = call(

@@ -2,7 +2,7 @@
 
 * Sender ``email``: SMTP from the seller's registered address to the buyer's anonymized
   relay address (``…@marketplace.amazon.<tld>``); Amazon relays and scans the mail
-  (DOMAIN.md §2.3). See ``smtp_sender`` for the rules it enforces. Its ``send_test``
+  (docs/amazon-rules.md §2.3). See ``smtp_sender`` for the rules it enforces. Its ``send_test``
   emails a rendered template to the seller's own test address (Templates → Versions).
 * Job ``email_inbox``: reads the seller's inbox over IMAP; a buyer reply is recorded and
   stops the rest of the order's sequence, Amazon's opt-out bounce puts the buyer on the

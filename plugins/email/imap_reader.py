@@ -1,6 +1,6 @@
 """The ``email_inbox`` job: read the seller's inbox over IMAP, act on buyer mail.
 
-Buyer replies arrive only by email (the SP-API cannot read buyer messages, DOMAIN.md
+Buyer replies arrive only by email (the SP-API cannot read buyer messages, docs/amazon-rules.md
 §2.3), so this is the one place Followup can notice them:
 * a buyer reply is recorded (``core.inbox``; Amazon expects an answer within 24 hours)
   and, with ``stop_on_reply``, the rest of that order's sequence is cancelled: the most

@@ -2,7 +2,7 @@
 
 Pure functions over a parsed mail (``Incoming``), plus the order lookup:
 * a mail from a buyer's anonymized address (``…@marketplace.amazon.<tld>``) is a buyer
-  reply (DOMAIN.md §2.3: the inbox is the only place buyer replies can be seen);
+  reply (docs/amazon-rules.md §2.3: the inbox is the only place buyer replies can be seen);
 * a mail from an Amazon address saying the buyer has opted out of unsolicited messages is
   Amazon's bounce for an opted-out buyer. Amazon's wording (2017 onwards): "We were unable
   to deliver the message you sent for order [111-…] because the buyer has chosen to opt
@@ -19,7 +19,7 @@ from datetime import datetime
 from core.models import Order
 from core.services import find_order
 
-# Amazon order ids are 3-7-7 digits (DOMAIN.md §3: "the 17-digit order ID").
+# Amazon order ids are 3-7-7 digits (docs/amazon-rules.md §3: "the 17-digit order ID").
 ORDER_ID = re.compile(r"(?<!\d)(\d{3}-\d{7}-\d{7})(?!\d)")
 RELAY = re.compile(r"@marketplace\.amazon\.[a-z]{2,3}(?:\.[a-z]{2})?$", re.IGNORECASE)
 AMAZON = re.compile(r"@(?:[a-z0-9-]+\.)*amazon\.[a-z]{2,3}(?:\.[a-z]{2})?$", re.IGNORECASE)

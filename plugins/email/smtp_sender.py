@@ -1,6 +1,6 @@
 """The ``email`` sender: Buyer-Seller Messaging through the seller's own SMTP server.
 
-Amazon's rules encoded here (DOMAIN.md §2.3 and §3):
+Amazon's rules encoded here (docs/amazon-rules.md §2.3 and §3):
 * Mail goes from the seller's registered address to the buyer's anonymized relay address
   (``…@marketplace.amazon.<tld>``); Amazon relays and scans it. Mail to any other address
   would bypass Buyer-Seller Messaging, so it is refused.
@@ -295,7 +295,7 @@ def _test_refusal(account, address: str) -> str | None:
 
     A buyer relay address is refused even when a seller typed it as the test address: a
     test is not a Buyer-Seller message (no order purpose, ``[TEST]`` subject), so it must
-    never reach a buyer through Amazon's relay (DOMAIN.md §2.3, §3).
+    never reach a buyer through Amazon's relay (docs/amazon-rules.md §2.3, §3).
     """
     to = parseaddr(address or "")[1].strip()
     if not to or "@" not in to or any(c in to for c in "\r\n,; "):

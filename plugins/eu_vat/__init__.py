@@ -8,7 +8,7 @@ plugin refuses to be enabled for any other), per marketplace:
   taken from the seller's source (a URL template or a folder of PDFs, see ``sources``),
   checked (exists, is a PDF, within the size limit) and attached as kind ``invoice``. It
   leaves through the Messaging API's ``sendInvoice`` (``amazon_messaging``) or as an email
-  attachment (``email``). Amazon allows invoices as attachments (DOMAIN.md §3).
+  attachment (``email``). Amazon allows invoices as attachments (docs/amazon-rules.md §3).
 * A missing invoice (HTTP 404, no file in the folder, not a PDF, too big) raises
   ``RetryLater``: the message shows ``retry`` with "waiting: invoice for … not found at …
   (HTTP 404); next check …" and is tried again every ``recheck_hours`` until

@@ -7,7 +7,7 @@ Two sources, chosen per marketplace on the settings page:
 * ``folder``: a folder of PDF files named by order id (``302-1234567-1234567.pdf``); the
   folder may itself contain ``{marketplace}``.
 
-Checks (Amazon accepts invoices as PDF attachments, DOMAIN.md §2-§3): the file exists, it
+Checks (Amazon accepts invoices as PDF attachments, docs/amazon-rules.md §2-§3): the file exists, it
 is a PDF (starts with the magic bytes ``%PDF-``), and it is within the size limit (10 MB,
 Amazon's attachment limit, or the seller's lower setting). Anything else raises
 ``InvoiceMissing`` with a reason the order trace shows; the plugin turns it into a retry,

@@ -1,7 +1,7 @@
 """review_timing: when to ask for a review, per marketplace.
 
 * ``review_request_window``: Amazon's Request a Review window, 5 days after the earliest
-  to 30 days after the latest delivery date (DOMAIN.md §2.1), named ``review_timing`` in
+  to 30 days after the latest delivery date (docs/amazon-rules.md §2.1), named ``review_timing`` in
   the order trace. ``tryfirst`` so it wins over the core default and over any other
   plugin's window (both hooks are ``firstresult``).
 * ``adjust_send_time`` (review requests only): waits a per-marketplace number of days
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 PLUGIN = "review_timing"
 DEFAULT_HOUR = 10
 # Room left before the window closes for the dispatcher, Amazon's rate limit and a retry:
-# a Request a Review after the window gets a 403 that must not be retried (DOMAIN.md §2.1).
+# a Request a Review after the window gets a 403 that must not be retried (docs/amazon-rules.md §2.1).
 SEND_MARGIN = timedelta(hours=2)
 
 

@@ -18,7 +18,7 @@ from core.contracts import REVIEW_CLOSES_AFTER, REVIEW_OPENS_AFTER
 
 # Request a Review: "from 5 days after the order's earliest delivery date to 30 days after
 # its latest delivery date" (Solicitations API, productReviewAndSellerFeedback;
-# DOMAIN.md §2.1). Amazon refuses the call outside this window; core states it once.
+# docs/amazon-rules.md §2.1). Amazon refuses the call outside this window; core states it once.
 OPENS_AFTER = REVIEW_OPENS_AFTER
 CLOSES_AFTER = REVIEW_CLOSES_AFTER
 
@@ -51,7 +51,7 @@ BASE_OFFSET_DAYS = {
 }
 DEFAULT_OFFSET = 2
 # FBA orders carry no delivery date; the window is built on an estimate (ship date plus
-# transit, DOMAIN.md §4), so wait longer before asking.
+# transit, docs/amazon-rules.md §4), so wait longer before asking.
 ESTIMATE_EXTRA_DAYS = 2
 # Orders shipped to another country than the marketplace's take longer to arrive.
 CROSS_BORDER_EXTRA_DAYS = 4

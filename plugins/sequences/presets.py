@@ -1,7 +1,7 @@
 """The preset campaigns: FBA and FBM sequences per marketplace.
 
 Amazon already sends the order confirmation, the shipment notice and (for some FBA
-orders) a review request, and its guidelines forbid repeating them (DOMAIN.md §3, §4):
+orders) a review request, and its guidelines forbid repeating them (docs/amazon-rules.md §3, §4):
 so no preset contains a thank-you, order, shipping or delivery confirmation. Each preset
 holds only permitted purposes (product instructions, delivery scheduling for heavy items,
 customization confirmation) and ends with the one review request per order.

@@ -1,4 +1,4 @@
-"""Solicitations, Messaging and Uploads, with the rules Amazon enforces (DOMAIN.md §2).
+"""Solicitations, Messaging and Uploads, with the rules Amazon enforces (docs/amazon-rules.md §2).
 
 * Request a Review: offered from 5 days after the earliest delivery to 30 days after the
   latest; once per order; otherwise the POST answers 403 ``Unauthorized``.
@@ -46,7 +46,7 @@ UNAUTHORIZED = "Access to requested resource is denied."
 
 def window_open(order: dict, now: datetime | None = None) -> bool:
     """Amazon's Request a Review window: from 5 days after the earliest delivery date to
-    30 days after the latest (DOMAIN.md §2)."""
+    30 days after the latest (docs/amazon-rules.md §2)."""
     if order["status"] == "CANCELLED" or order["earliest"] is None:
         return False
     now = now or datetime.now(UTC)
