@@ -16,8 +16,9 @@ with several worker threads and processes, slow channels and SIGKILL at any mome
   did not go out (``reconcile`` -> ``"not_sent"``) lets it be retried.
 * **A lease is kept while it is used.** The lease is renewed with the attempt, before
   each message of a batch older than a third of the lease, and by a heartbeat during a
-  send; a live worker's lease does not expire under a slow channel. Recovery of an expired lease is a compare-and-set on the stale
-  fence *and* the expired lease, never on the state alone.
+  send; a live worker's lease does not expire under a slow channel. Recovery of an
+  expired lease is a compare-and-set on the stale fence *and* the expired lease, never
+  on the state alone.
 * **``sent`` is terminal.** No UPDATE in the core moves a message out of ``sent``: every
   transition names the states it may leave in its WHERE clause.
 * **Never lost, never silent.** An expired lease without an attempt goes back to

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
 REGIONS = {"NA": "North America", "EU": "Europe", "FE": "Far East"}
-# The Login with Amazon (LWA) app credentials plus the seller's refresh token (docs/amazon-rules.md):
+# The Login with Amazon (LWA) app credentials plus the seller's refresh token
+# (docs/amazon-rules.md §7):
 # what python-amazon-sp-api needs, under the names the order source reads.
 CREDENTIAL_FIELDS = (
     ("lwa_app_id", "LWA client id", "amzn1.application-oa2-client.…"),

@@ -151,8 +151,8 @@ def template_usage(template) -> dict:
 def availability(eng, name: str, template, usage: dict, provided: bool) -> tuple[str, str]:
     """``("ok" | "limited" | "unavailable", note)`` of one placeholder for this template.
 
-    The notes encode Amazon's channel rules (docs/amazon-rules.md §2, §3): a review link belongs only
-    in a review request, the Messaging API has no review-request type; invoice fields come
+    The notes encode Amazon's channel rules (docs/amazon-rules.md §2, §3): a review link
+    belongs only in a review request, the Messaging API has no review-request type; invoice fields come
     from eu_vat, which serves only EU/UK marketplaces; the delivery date is known only
     once the order is delivered.
     """

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 PLUGIN = "review_timing"
 DEFAULT_HOUR = 10
 # Room left before the window closes for the dispatcher, Amazon's rate limit and a retry:
-# a Request a Review after the window gets a 403 that must not be retried (docs/amazon-rules.md §2.1).
+# a Request a Review after the window gets a 403 that must not be retried
+# (docs/amazon-rules.md §2.1).
 SEND_MARGIN = timedelta(hours=2)
 
 
