@@ -152,9 +152,9 @@ def availability(eng, name: str, template, usage: dict, provided: bool) -> tuple
     """``("ok" | "limited" | "unavailable", note)`` of one placeholder for this template.
 
     The notes encode Amazon's channel rules (docs/amazon-rules.md §2, §3): a review link
-    belongs only in a review request, the Messaging API has no review-request type; invoice fields come
-    from eu_vat, which serves only EU/UK marketplaces; the delivery date is known only
-    once the order is delivered.
+    belongs only in a review request, the Messaging API has no review-request type;
+    invoice fields come from eu_vat, which serves only EU/UK marketplaces; the delivery
+    date is known only once the order is delivered.
     """
     channel = getattr(template, "channel", "email") if template is not None else "email"
     message_type = getattr(template, "message_type", "") if template is not None else ""

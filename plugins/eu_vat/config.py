@@ -21,8 +21,9 @@ EU_VAT_MARKETPLACES = ("UK", "DE", "FR", "IT", "ES", "NL", "SE", "PL", "BE", "IE
 
 # Amazon's limit for attachments in Buyer-Seller Messaging by email is 10 MB per message
 # (docs/amazon-rules.md §2.3). The Messaging API model (sendInvoice via the Uploads API)
-# documents no number, only a 413 "request size exceeded"; we apply the same 10 MB there, so an invoice
-# that is too big is never uploaded. A seller may set a lower limit, never a higher one.
+# documents no number, only a 413 "request size exceeded"; we apply the same 10 MB there,
+# so an invoice that is too big is never uploaded. A seller may set a lower limit, never
+# a higher one.
 AMAZON_MAX_MB = ATTACHMENT_MAX_BYTES // 2**20  # the file library's limit: one number for both
 
 SOURCE_KINDS = ("url", "folder")
