@@ -28,10 +28,12 @@ from .contracts import (
     Trigger,
     Waiting,
 )
+from .crypto import CredentialError
 from .hookspecs import for_steps, hookimpl
 
 __all__ = [
     "ALL_STATES",
+    "CredentialError",
     "EVENT_KINDS",
     "Attachment",
     "DeliveryWindow",

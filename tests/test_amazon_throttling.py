@@ -348,3 +348,20 @@ def test_a_throttled_read_postpones_minutes_not_a_day(amazon, fake, one_read_try
     clock.freeze(message.due_at + timedelta(seconds=1))
     dispatch_due(engine)
     assert Message.get().state == "sent" and fake.solicited[ORDER] == 1
+
+
+def test_credentials_sealed_with_another_key_mark_the_account(amazon, fake):
+    """The encryption key was rotated or lost: the stored credentials cannot be read.
+    That is the seller's to fix (restore the key, or enter the credentials again), so
+    the account is marked and the message waits, instead of an internal error."""
+    from core.services import ACCOUNT_PROBLEM
+
+    engine, account = amazon
+    review_step()
+    message = plan(engine, account, fake=fake)
+    account.credentials = b"gAAAAAB-not-sealed-with-this-key"  # clients are cached per value
+    account.save()
+    message.order.account = account
+    reason = review_preflight(engine, message, message.order)
+    assert isinstance(reason, Waiting) and reason.startswith(f"waiting: {ACCOUNT_PROBLEM}")
+    assert fresh_status(account).status == "error"

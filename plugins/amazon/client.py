@@ -40,6 +40,7 @@ from sp_api.auth import AccessTokenClient
 from sp_api.base import Marketplaces, SellingApiException, SellingApiRequestThrottledException
 from sp_api.base.exceptions import get_exception_for_code
 
+from core import CredentialError
 from core.clock import to_naive_utc, utcnow
 from core.services import account_credentials
 
@@ -142,7 +143,10 @@ def make_client(engine, account, api_cls, marketplace_code: str, **kwargs):
 
 
 def _build(engine, account, api_cls, marketplace_code, lwa_url, timeout, endpoint, kwargs):
-    creds = account_credentials(engine, account)
+    try:
+        creds = account_credentials(engine, account)
+    except CredentialError as exc:  # the encryption key changed: the seller must act
+        raise AmazonError("credentials", f"account {account.name}: {exc}") from exc
     missing = [k for k in ("refresh_token", "lwa_app_id", "lwa_client_secret") if not creds.get(k)]
     if missing:
         raise AmazonError("credentials", f"account {account.name}: missing {', '.join(missing)}")
