@@ -8,6 +8,14 @@ Public surface used by tests and the bench:
 * ``solicited`` (Counter of accepted Request a Review POSTs), ``messages`` (order id ->
   [(kind, body)] of accepted Messaging POSTs), ``uploads``, ``reports``;
 * ``throttled`` (429s answered) and ``limits`` (operation -> (rate, burst));
+  ``limits_per_seller``: False (default) keeps one token bucket per operation; True one
+  per seller (access token) and operation, as Amazon does, so several seller accounts
+  each get the operation's full rate;
+* ``delays``: key -> seconds, a slow Amazon: a matching request is answered that long
+  after its effect was recorded (keys ``"operation:order id"`` or ``"operation"``);
+* ``in_flight``: Counter of ``"operation:order id"`` requests that were acted on and
+  whose answer is being held (``timeout_after_commit`` or ``delays``), for tests that
+  act while a send is on the wire;
 * ``faults``: key -> list of fault names, consumed one per matching request. A key is
   ``"operation:order id"``, ``"operation"``, or (for writes only) ``"order id"``.
   Before the effect: ``forbidden`` (403), ``throttle`` (429), ``500`` (JSON errors),
@@ -215,6 +223,9 @@ class FakeSPAPI(ThreadingHTTPServer):
         self.documents: dict[str, str] = {}
         self.cursors: dict[str, tuple] = {}
         self.faults: dict[str, list[str]] = {}
+        self.limits_per_seller = False
+        self.delays: dict[str, float] = {}
+        self.in_flight: Counter = Counter()
         self.page_size = 2
         self.items_page_size = 100
         self.hang_seconds = 3.0
@@ -291,6 +302,11 @@ class FakeSPAPI(ThreadingHTTPServer):
         with self.lock:
             return [c for c in self.calls if c.operation == operation]
 
+    def delay_for(self, operation: str, order_id: str) -> float:
+        """Seconds to hold the answer of a request (``delays``), 0 for none."""
+        with self.lock:
+            return self.delays.get(f"{operation}:{order_id}", self.delays.get(operation, 0.0))
+
     # -- faults ------------------------------------------------------------------------
 
     def take_fault(self, operation: str, order_id: str, write: bool) -> str | None:
@@ -352,7 +368,8 @@ class Handler(BaseHTTPRequestHandler):
             fake.denied += 1
             self._send(error(403, "Unauthorized", messaging.UNAUTHORIZED), route.operation)
             return
-        if route.auth and not fake.state.admit(route.operation):
+        seller = req.headers.get("x-amz-access-token", "") if fake.limits_per_seller else ""
+        if route.auth and not fake.state.admit(route.operation, seller):
             self._send(quota_exceeded(), route.operation)
             return
         order_id = orders.order_id_of(req)
@@ -379,9 +396,23 @@ class Handler(BaseHTTPRequestHandler):
         if fault in SHAPE_FAULTS:
             req.fault = fault
         reply = route.handler(fake, req)
-        if fault == "timeout_after_commit":
-            time.sleep(fake.hang_seconds)  # longer than the client waits: it DID take effect
-        elif fault == "500_after_commit":
+        hold = fake.hang_seconds if fault == "timeout_after_commit" else 0.0
+        if route.auth:
+            hold = hold or fake.delay_for(route.operation, order_id)
+        if hold:
+            # timeout_after_commit: longer than the client waits, it DID take effect;
+            # delays: a slow answer to a request that took effect.
+            key = f"{route.operation}:{order_id}"
+            with fake.lock:
+                fake.in_flight[key] += 1
+            try:
+                time.sleep(hold)
+            finally:
+                with fake.lock:
+                    fake.in_flight[key] -= 1
+                    if fake.in_flight[key] <= 0:
+                        del fake.in_flight[key]
+        if fault == "500_after_commit":
             reply = error(500, "InternalFailure", "We encountered an internal error.")
         elif fault == "malformed":
             reply = Reply(reply.status, raw=reply.payload()[: max(1, len(reply.payload()) // 2)])

@@ -78,21 +78,24 @@ class State:
         self.orders: dict[str, dict] = {}
         self.calls: list[Call] = []
         self.limits: dict[str, tuple[float, int]] = dict(USAGE_PLANS)
-        self._buckets: dict[str, Bucket] = {}
+        self._buckets: dict[str | tuple[str, str], Bucket] = {}
         self.throttled = 0
 
-    def bucket(self, operation: str) -> Bucket:
+    def bucket(self, operation: str, seller: str = "") -> Bucket:
+        """The operation's bucket; ``seller`` (when the fake keeps buckets per seller)
+        keys one bucket per seller and operation, as Amazon's usage plans do."""
         rate, burst = self.limits.get(operation, (1.0, 5))
-        bucket = self._buckets.get(operation)
+        key = (seller, operation) if seller else operation
+        bucket = self._buckets.get(key)
         if bucket is None or (bucket.rate, bucket.burst) != (rate, burst):
             bucket = Bucket(rate, burst, float(burst))
-            self._buckets[operation] = bucket
+            self._buckets[key] = bucket
         return bucket
 
-    def admit(self, operation: str) -> bool:
+    def admit(self, operation: str, seller: str = "") -> bool:
         """Take a token of the operation's bucket; count a 429 when there is none."""
         with self.lock:
-            if self.bucket(operation).take():
+            if self.bucket(operation, seller).take():
                 return True
             self.throttled += 1
             return False

@@ -13,17 +13,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.clock import utcnow
-from core.contracts import SENDING
+from core.contracts import IN_DOUBT, RETRY, SCHEDULED, SENDING
 from core.models import Message
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def worker_config(
-    tmp_path: Path, plugins: list[str], plugin_settings: dict | None = None, extra_toml: str = ""
+    tmp_path: Path,
+    plugins: list[str],
+    plugin_settings: dict | None = None,
+    extra_toml: str = "",
+    *,
+    workers: int | None = 1,
+    lease_seconds: int = 2,
+    batch_size: int = 50,
 ) -> Path:
-    """``tmp_path/config.toml`` for a worker: one huey worker on a SqliteHuey file,
-    2-second leases. ``plugin_settings``: ``{plugin: {key: str | int}}``."""
+    """``tmp_path/config.toml`` for a worker: ``workers`` huey worker threads (None: the
+    shipped default, the key left out) on a SqliteHuey file, ``lease_seconds`` leases.
+    ``plugin_settings``: ``{plugin: {key: str | int}}``."""
     sections = "".join(
         f"[plugin_settings.{name}]\n"
         + "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())
@@ -41,12 +49,12 @@ url = "sqlite:///{tmp_path}/data/app.db"
 [queue]
 backend = "sqlite"
 path = "{tmp_path}/data/queue.db"
-workers = 1
+{"" if workers is None else f"workers = {workers}"}
 [security]
 encryption_key = {{ file = "{tmp_path}/key", generate = true }}
 [dispatch]
-lease_seconds = 2
-batch_size = 50
+lease_seconds = {lease_seconds}
+batch_size = {batch_size}
 [plugins]
 enabled = {json.dumps(list(plugins))}
 entrypoints = false
@@ -118,4 +126,75 @@ def leases_expired() -> bool:
         Message.select()
         .where((Message.state == SENDING) & (Message.lease_until >= utcnow()))
         .exists()
+    )
+
+
+def owner_pid(lease_owner: str) -> int | None:
+    """The process id in a lease owner (``host:pid:nonce``, ``core.dispatch.worker_id``)."""
+    parts = lease_owner.split(":")
+    return int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
+
+
+class WorkerPool:
+    """``size`` worker processes on one config and one database, as a seller running
+    ``followup worker`` twice (two machines, or a restart overlapping the old process).
+    """
+
+    def __init__(self, config: Path, size: int, **env: str | None):
+        self.config, self.env = config, env
+        self.procs = [start_worker(config, **env) for _ in range(size)]
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def restart(self, index: int, sig=signal.SIGKILL) -> int:
+        """Stop process ``index`` with ``sig`` (waiting for it), start a new one in its
+        place; returns the stopped process's exit code."""
+        stop(self.procs[index], sig)
+        code = self.procs[index].returncode
+        self.procs[index] = start_worker(self.config, **self.env)
+        return code
+
+    def stop(self, sig=signal.SIGINT) -> list[int]:
+        """Stop every process (SIGINT: running tasks finish); returns the exit codes.
+        The signal is sent once: huey takes a second SIGINT as "stop now"."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(sig)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        return [proc.returncode for proc in self.procs]
+
+    def kill(self) -> None:
+        for proc in self.procs:
+            stop(proc, signal.SIGKILL)
+
+
+def keep_dispatch_queued(runtime, depth: int) -> int:
+    """Enqueue dispatch tasks until ``depth`` wait in the queue, so every worker thread
+    keeps starting dispatch rounds (each round first recovers expired leases, as the
+    minute tick does in production); returns how many were enqueued."""
+    missing = max(0, depth - runtime.huey.pending_count())
+    for _ in range(missing):
+        runtime.dispatch()
+    return missing
+
+
+def pending_work(reconciled: tuple[str, ...] = ()):
+    """Messages the workers still have to act on: sending, due, or in doubt with a
+    sender in ``reconciled`` (whose reconcile asks the channel) and not yet retried
+    once (one that was stays in doubt for a person)."""
+    return Message.select().where(
+        (Message.state == SENDING)
+        | (Message.state.in_((SCHEDULED, RETRY)) & (Message.due_at <= utcnow()))
+        | (
+            (Message.state == IN_DOUBT)
+            & Message.sender.in_(reconciled)
+            & (Message.reason != "reconciled: retried once")
+        )
     )
