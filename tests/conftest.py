@@ -189,3 +189,13 @@ def order_data(
     )
     values.update(fields)
     return OrderData(**values)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print what the guarantee tests measured (see ``tests/support/figures.py``)."""
+    from tests.support.figures import MEASURED
+
+    if MEASURED:
+        terminalreporter.section("guarantee figures")
+        for test, figures in MEASURED:
+            terminalreporter.write_line(f"{test}: {figures}")

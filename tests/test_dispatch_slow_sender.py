@@ -35,6 +35,7 @@ from tests.fake_spapi.harness import (
     judge,
     review_and_customization,
 )
+from tests.support.figures import record
 from tests.support.worker import (
     WorkerPool,
     keep_dispatch_queued,
@@ -106,6 +107,7 @@ def test_sender_slower_than_the_lease_never_sends_twice(tmp_path, fake):
         verdict = judge(fake)
         figures = f"{verdict.summary()}, {fake.throttled} answered 429, {elapsed:.0f} s"
         log.warning("slow sender: %s", figures)
+        record("slow sender (2 processes x 2 threads)", figures)
         (tmp_path / "figures.txt").write_text(figures + "\n")
 
         twice, overwritten, lost = verdict.duplicates, verdict.overwritten, verdict.lost

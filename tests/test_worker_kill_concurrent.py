@@ -56,6 +56,7 @@ from tests.fake_spapi.harness import (
     judge,
     review_and_customization,
 )
+from tests.support.figures import record
 from tests.support.worker import (
     WorkerPool,
     keep_dispatch_queued,
@@ -227,6 +228,7 @@ def test_two_worker_processes_killed_100_times_never_send_twice(tmp_path, fake):
             f"{fake.throttled} answered 429, {elapsed:.0f} s"
         )
         log.warning("kill test: %s", figures)
+        record("kill test (2 processes x 2 threads)", figures)
         (tmp_path / "figures.txt").write_text(figures + "\n")
 
         twice, overwritten, lost = verdict.duplicates, verdict.overwritten, verdict.lost
