@@ -174,11 +174,18 @@ def _heartbeat(engine, claim: Claim, needed: bool):
     def beat() -> None:
         try:
             while not stop.wait(every):
-                if not renew(engine, claim):
-                    log.warning("message %s: lease lost during the send", claim.message_id)
-                    return
-        except Exception:  # noqa: BLE001 - the send goes on; recovery judges it later
-            log.exception("message %s: lease renewal failed", claim.message_id)
+                try:
+                    if not renew(engine, claim):
+                        log.warning("message %s: lease lost during the send", claim.message_id)
+                        return
+                except Exception:  # noqa: BLE001 - e.g. "database is locked": try again
+                    # Giving up here would let the lease run out under a live send; the
+                    # next beat comes well before it does.
+                    log.warning(
+                        "message %s: lease renewal failed, retrying",
+                        claim.message_id,
+                        exc_info=True,
+                    )
         finally:
             if not database.is_closed():
                 database.close()  # this thread's own connection

@@ -8,6 +8,7 @@ channel itself received.
 from __future__ import annotations
 
 import contextlib
+import time
 from datetime import timedelta
 
 import pytest
@@ -176,3 +177,41 @@ def test_a_live_lease_is_never_recovered(world):
     assert recover_expired_leases(engine) == 0
     assert process(engine, loaded[0], loaded) == SENT
     assert channel.received == [loaded[1].id]
+
+
+def test_the_heartbeat_survives_a_failed_renewal_and_keeps_the_lease(make_engine, monkeypatch):
+    """One renewal failing (say "database is locked") must not end the heartbeat: the
+    lease would then run out under a live send and recovery would call it in doubt."""
+    import threading
+
+    from peewee import OperationalError
+
+    engine = make_engine(extra_plugins=[("slow", Channel())], dispatch={"lease_seconds": 2})
+    account = SellerAccount.create(name="S", source="demo")
+    campaign = Campaign.create(name="Instructions", status="active")
+    Step.create(
+        campaign=campaign,
+        trigger="delivered",
+        sender="slow",
+        window_start_hour=0,
+        window_end_hour=24,
+    )
+    orders = [order_data("US", delivered_days_ago=2)]
+    plan_orders(engine, store_orders(account, orders, "t").changed_ids)
+    (claimed,) = claim(engine, "worker-a", 1)
+    calls = []
+    real = dispatch.renew
+
+    def flaky(engine, claim):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:
+            raise OperationalError("database is locked")
+        return real(engine, claim)
+
+    monkeypatch.setattr(dispatch, "renew", flaky)
+    with dispatch._heartbeat(engine, claimed, needed=True):  # beats every 2/3 s
+        deadline = time.monotonic() + 5
+        while len(calls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert len(calls) >= 3, calls  # it went on after the failed beat
+    assert Message.get_by_id(claimed.message_id).lease_until > clock.utcnow()
