@@ -56,11 +56,6 @@ class Verdict:
     by: str = ""
     due_at: datetime | None = None
 
-    @property
-    def recheck_after(self) -> float | None:
-        """Seconds until a ``wait`` is worth checking again (``core.Waiting``), if said."""
-        return getattr(self.reason, "recheck_after", None)
-
 
 def is_dry_run(engine, sender: str) -> bool:
     """Whether ``sender`` only records (an unknown sender is not: it fails visibly later)."""

@@ -13,7 +13,7 @@ says which one it used; ``completion_sql`` is its SQL twin for the set-based re-
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from peewee import Case, fn
@@ -26,6 +26,7 @@ from .contracts import (
     SHIPPED,
     TRANSIT_DAYS,
     DeliveryWindow,
+    OrderData,
     TimeWindow,
 )
 from .hookspecs import hookimpl
@@ -225,3 +226,26 @@ def import_window(
     if shipped is not None:
         latest = max(latest, shipped + transit)
     return ordered + transit, latest
+
+
+def with_delivery_window(data: OrderData) -> OrderData:
+    """``data`` with the delivery window its source left out (the All Orders report, from
+    a file or the Reports API, has none): the delivered event's time (as the Orders API's
+    DELIVERED package status is taken), else, once shipped, the estimate of
+    ``import_window``. Without it, Request a Review ("from 5 days after the earliest
+    delivery to 30 days after the latest") would wait for a date that never comes. An
+    order that has a window, or has not shipped, is kept as it is."""
+    if data.earliest_delivery or data.latest_delivery:
+        return data
+    delivered = data.events.get(DELIVERED)
+    if delivered is not None:
+        return replace(
+            data, earliest_delivery=delivered, latest_delivery=delivered, delivery_confirmed=True
+        )
+    shipped = data.shipped_at or data.events.get(SHIPPED)
+    if shipped is None:
+        return data
+    earliest, latest = import_window(data.marketplace, data.purchased_at, shipped)
+    return replace(
+        data, earliest_delivery=earliest, latest_delivery=latest, delivery_confirmed=False
+    )

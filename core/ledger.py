@@ -37,40 +37,37 @@ DAILY_LIMIT_BASE = 600
 DAILY_LIMIT_FACTOR = 5
 
 
-def _live_review_requests(order_id: int, states, exclude_id: int | None):
-    return (
-        Message.select(Message.id, Message.sender, Message.state)
-        .where(
-            (Message.order == order_id)
-            & (Message.review_request == True)  # noqa: E712 - peewee expression
-            & (Message.dry_run == False)  # noqa: E712 - dry runs reach no buyer
-            & Message.state.in_(states)
-            & (Message.id != (exclude_id or 0))
-        )
-        .order_by(Message.id)
-        .first()
-    )
-
-
 def review_request_veto(message, order) -> str | None:
     """Why ``message`` (a review request) must not go out for ``order``, or None.
 
     Another live review request that was sent, or may have been, excludes this one for
     good; one still being sent makes this one wait and look again in minutes, so the
-    order keeps its chance if the other fails.
+    order keeps its chance if the other fails. One query for both: this runs for every
+    review request planned or sent.
     """
     if not message.review_request:
         return None
-    made = _live_review_requests(order.id, REVIEW_REQUESTED, message.id)
+    states = REVIEW_REQUESTED if message.dry_run else REVIEW_REQUESTED + REVIEW_IN_FLIGHT
+    others = (
+        Message.select(Message.id, Message.sender, Message.state)
+        .where(
+            (Message.order == order.id)
+            & (Message.review_request == True)  # noqa: E712 - peewee expression
+            & (Message.dry_run == False)  # noqa: E712 - dry runs reach no buyer
+            & Message.state.in_(states)
+            & (Message.id != (message.id or 0))
+        )
+        .order_by(Message.id)
+    )
+    found = list(others)
+    made = next((m for m in found if m.state in REVIEW_REQUESTED), None)
     if made is not None:
         return (
             f"excluded: a review was already requested for this order "
             f"(message #{made.id}, {made.sender}, {made.state})"
         )
-    if message.dry_run:
-        return None  # a simulation does not wait for a live send in flight
-    flying = _live_review_requests(order.id, REVIEW_IN_FLIGHT, message.id)
-    if flying is not None:
+    if found:  # a simulation (dry run) does not wait for a live send in flight
+        flying = found[0]
         return Waiting(
             f"waiting: another review request for this order is being sent "
             f"(message #{flying.id}, {flying.sender}); checked again when it is done",

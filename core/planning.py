@@ -149,7 +149,7 @@ def _preload(orders: list[Order]) -> dict[int, dict[int, Message]]:
 
 def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, existing) -> None:
     if existing is not None and existing.state != SCHEDULED:
-        if not release_dry_run(engine, step, existing):
+        if not (existing.dry_run and release_dry_runs(engine, step, existing.id)):
             return  # already in flight or final: planning never rewrites history
         existing = None
     verdict = decide(engine, order, step, mode=PLAN)
@@ -204,36 +204,23 @@ def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, exi
 DRY_RUN_DONE = (SENT, SKIPPED, FAILED, IN_DOUBT)
 
 
-def release_dry_run(engine, step: Step, existing) -> bool:
-    """A finished dry-run message gives its (order, step) slot back once the step sends
-    for real (the campaign left test status, or test mode was switched off).
+def release_dry_runs(engine, step: Step, message_id: int | None = None) -> int:
+    """Finished dry-run messages give their (order, step) slot back once the step sends
+    for real (the campaign left test status, or test mode was switched off); returns how
+    many were released. ``message_id``: only that one (the per-order planner and "send
+    now"); without it, every order of the step at once (the set-based re-plan).
 
     A test send reaches no buyer, so it must not use up the step: the dry-run row stays
     in the outbox, detached from the step, and the live message is planned beside it.
-    Returns whether the slot is free now.
     """
-    if not existing.dry_run or is_dry_run(engine, effective_sender(engine, step)):
-        return False
-    return bool(
-        Message.update(step=None, updated_at=utcnow())
-        .where(
-            (Message.id == existing.id)
-            & (Message.dry_run == True)  # noqa: E712 - peewee expression
-            & Message.state.in_(DRY_RUN_DONE)
-        )
-        .execute()
-    )
-
-
-def release_dry_runs_sql(engine, step: Step) -> int:
-    """``release_dry_run`` for every order of ``step`` at once (the set-based re-plan)."""
     if is_dry_run(engine, effective_sender(engine, step)):
         return 0
+    which = Message.step == step.id if message_id is None else Message.id == message_id
     return (
         Message.update(step=None, updated_at=utcnow())
         .where(
-            (Message.step == step.id)
-            & (Message.dry_run == True)  # noqa: E712
+            which
+            & (Message.dry_run == True)  # noqa: E712 - peewee expression
             & Message.state.in_(DRY_RUN_DONE)
         )
         .execute()

@@ -74,7 +74,7 @@ from .planning import (
     is_review_request,
     pick_variant,
     plan_order,
-    release_dry_runs_sql,
+    release_dry_runs,
     send_days,
 )
 
@@ -718,7 +718,7 @@ def replan(engine, steps: list[Step] | None = None) -> PlanResult:
         _Facts.insert_from(q.facts_query(scope), list(_Facts._meta.sorted_fields)).execute()
     for step in steps:
         account = step.campaign.account_id
-        release_dry_runs_sql(engine, step)  # test sends do not use up a live step
+        release_dry_runs(engine, step)  # test sends do not use up a live step
         try:
             plan = _StepSql.build(engine, q, step)
         except (DatabaseError, InterfaceError):

@@ -305,9 +305,10 @@ def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
     claimed and sent through ``core.dispatch``. Returns ``(sent_or_queued, explanation)``;
     when nothing happened the explanation says why.
     """
-    from .decide import SEND, SEND_NOW, decide, effective_sender, is_dry_run, probe
+    from .contracts import is_review_request
+    from .decide import SEND, SEND_NOW, decide, effective_sender, is_dry_run
     from .dispatch import CLAIM_LOST, claim_one, process, worker_id
-    from .planning import pick_variant, release_dry_run
+    from .planning import pick_variant, release_dry_runs
 
     campaign = step.campaign
     if campaign.status not in ("active", "test"):
@@ -316,7 +317,7 @@ def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
         return False, "this campaign belongs to another seller account"
     existing = Message.get_or_none((Message.order == order.id) & (Message.step == step.id))
     if existing is not None and existing.state not in (SCHEDULED, RETRY):
-        if not release_dry_run(engine, step, existing):
+        if not (existing.dry_run and release_dry_runs(engine, step, existing.id)):
             return False, (
                 f"this step already has a message in state {existing.state} "
                 f"({existing.reason or existing.error or 'no reason recorded'}); "
@@ -327,7 +328,6 @@ def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
     if verdict.outcome != SEND:
         return False, verdict.reason
     sender = effective_sender(engine, step)
-    template = probe(engine, order, step)
     now = utcnow()
     with database.atomic():
         if existing is None:
@@ -342,7 +342,7 @@ def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
                 priority=step.priority,
                 sender=sender,
                 dry_run=is_dry_run(engine, sender),
-                review_request=template.review_request,
+                review_request=is_review_request(engine, step),
             ).on_conflict_ignore().execute()
         row = Message.get((Message.order == order.id) & (Message.step == step.id))
         AuditLog.create(

@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 
 from .clock import utcnow
+from .default_windows import with_delivery_window
 from .models import SellerAccount
 from .services import requeue_account_messages
 from .store import StoreResult, store_orders
@@ -52,7 +53,7 @@ def sync_account(engine, account_id: int, *, full: bool = False) -> StoreResult:
     try:
         batch = []
         for data in source.fetch(engine, account, since, report):
-            batch.append(data)
+            batch.append(with_delivery_window(data))  # a report gives no delivery dates
             if len(batch) >= CHUNK:
                 # Taken out of ``batch`` first: a batch that fails to store is not stored
                 # a second time below.
@@ -82,10 +83,11 @@ def sync_account(engine, account_id: int, *, full: bool = False) -> StoreResult:
     if result.errors:
         summary += f"; {len(result.errors)} rejected: {result.errors[0]}"
     _mark(account, "ok" if not result.errors else "error", summary)
-    # The credentials reached Amazon (rejected orders are the orders' problem, not the
-    # account's): messages postponed on them go at the next dispatch rather than at
-    # their day-long re-check.
-    requeue_account_messages(account, "re-queued: the account synced successfully")
+    if account.status == "error":  # as it was before this sync (``_mark`` writes the row)
+        # The credentials reached Amazon again (rejected orders are the orders' problem,
+        # not the account's): messages postponed on them go at the next dispatch rather
+        # than at their day-long re-check. A healthy account has none: no UPDATE then.
+        requeue_account_messages(account, "re-queued: the account synced successfully")
     report(done, done, "done")
     return result
 
