@@ -121,11 +121,6 @@ def _flag(value) -> bool | None:
     return text in _YES
 
 
-def _codes(value) -> set[str]:
-    """SKUs, ASINs or codes from a list or a text with commas or spaces, upper-cased."""
-    return parse_codes(value)
-
-
 _COUNTRY = re.compile(r"[A-Z]{2}")
 
 
@@ -196,13 +191,13 @@ class Params:
         return None if problems else values
 
 
-MARKETPLACES = Params("Marketplace is one of", {"marketplaces": _codes})
+MARKETPLACES = Params("Marketplace is one of", {"marketplaces": parse_codes})
 FULFILMENT = Params("Fulfilment channel", {"fulfillment": _fulfillment})
 PRODUCTS = {
-    ("sku", True): Params("SKU is one of", {"values": _codes}),
-    ("sku", False): Params("SKU is not", {"values": _codes}),
-    ("asin", True): Params("ASIN is one of", {"values": _codes}),
-    ("asin", False): Params("ASIN is not", {"values": _codes}),
+    ("sku", True): Params("SKU is one of", {"values": parse_codes}),
+    ("sku", False): Params("SKU is not", {"values": parse_codes}),
+    ("asin", True): Params("ASIN is one of", {"values": parse_codes}),
+    ("asin", False): Params("ASIN is not", {"values": parse_codes}),
 }
 ORDER_TOTAL = Params("Order total between", {"min": _number, "max": _number}, _range)
 ITEM_COUNT = Params("Item count between", {"min": _whole, "max": _whole}, _range)
@@ -232,7 +227,7 @@ def _marketplaces_validator(engine):
         problems = MARKETPLACES.problems(params)
         known = set(engine.marketplaces)
         if "marketplaces" not in problems and known:
-            unknown = sorted(_codes((params or {}).get("marketplaces")) - known)
+            unknown = sorted(parse_codes((params or {}).get("marketplaces")) - known)
             if unknown:
                 problems["marketplaces"] = (
                     f"unknown marketplace{'s' if len(unknown) > 1 else ''} "
