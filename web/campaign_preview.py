@@ -8,23 +8,19 @@ import logging
 from core import compliance
 from core.attachments import StoredFile
 from core.campaigns import rule_problems
-from core.compose import (
-    NO_MANUAL,
-    Composed,
-    ComposeRetry,
-    Draft,
-    TemplateBroken,
-    buyer_language,
-    compose_text,
-    latest_version,
-    pick_variant,
-)
-from core.decide import StepBroken, probe
+from core.compose import NO_MANUAL, Draft, buyer_language, latest_version, pick_variant
+from core.decide import StepBroken
 from core.models import Campaign, Order, OrderItem, Step
 from core.planning import check_rules
 from core.templates import TextCheck, check_text
 
-from .template_support import sample_context, without_echoes
+from .template_support import (
+    compose_on_order,
+    preview_message,
+    sample_context,
+    send_stoppers,
+    without_echoes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +155,7 @@ def highlight(text: str, findings, field: str) -> list[tuple[str, object]]:
 def _context(eng, step: Step, order: Order, language: str) -> tuple[dict | None, str]:
     """(placeholder values for ``order``, "") or (None, why they failed)."""
     try:
-        message = probe(eng, order, step, dry_run=True)
-        message.language = language
-        return eng.template_context(order, message), ""
+        return eng.template_context(order, preview_message(eng, order, step, language)), ""
     except Exception as exc:  # noqa: BLE001 - shown to the seller, never raised
         log.exception("template_context failed for order %s", order.order_id)
         return None, f"placeholders for order {order.order_id} failed: {exc}"
@@ -182,28 +176,19 @@ def _example_context(eng, step: Step) -> dict:
 
 
 def text_check(
-    eng,
-    step: Step,
-    order: Order | None,
-    language: str,
-    subject: str,
-    body: str,
-    context: dict | None = None,
+    eng, step: Step, order: Order | None, language: str, subject: str, body: str
 ) -> TextCheck:
     """The typed text through ``core.templates.check_text``, the check the Templates
-    editor runs too: on ``order``'s placeholder values (as the preview shows them;
-    ``context`` if the caller has them already), or on example values without an
-    order. The language's own HTML is checked with it."""
+    editor runs too: on ``order``'s placeholder values (as the preview shows them), or
+    on example values without an order. The language's own HTML is checked with it."""
     if order is None:
         context = _example_context(eng, step)
-    elif context is None:
+    else:
         context, failed = _context(eng, step, order, language)
         if context is None:
             return TextCheck(errors=[failed])
-    version = latest_version(step.template) if step.template_id else None
-    variant = pick_variant(version, language) if version is not None else None
-    own_html = variant.html if variant is not None and variant.language == language else ""
-    return check_text(subject, body, context, html=own_html)
+    html = step_draft(step, language, subject, body).html
+    return check_text(subject, body, context, html=html)
 
 
 def sharing_campaigns(step: Step) -> list[dict]:
@@ -244,24 +229,6 @@ def step_draft(step: Step, language: str, subject: str, body: str) -> Draft:
     )
 
 
-def compose_preview(eng, step: Step, order: Order, draft: Draft) -> Composed:
-    """``draft`` composed for ``order`` by ``core.compose.compose_text``, the dispatcher's
-    own composition, with the unsaved message planning would create (dry run)."""
-    message = probe(eng, order, step, dry_run=True)
-    message.language = draft.language  # as ``compose`` sets it before rendering
-    return compose_text(eng, order, step, draft, message, preview=True)
-
-
-def skip_notes(problems) -> list[str]:
-    """What would stop the send besides compliance errors (listed as findings) and the
-    missing manual (its own box): e.g. a text too long for the sender."""
-    return [
-        reason.removeprefix("skipped: ")
-        for reason, rule_ids in problems
-        if not rule_ids and NO_MANUAL not in reason
-    ]
-
-
 def build_preview(eng, step: Step, order: Order | None, language: str, subject: str, body: str):
     """Render ``subject``/``body`` for ``order`` through ``core.compose.compose_text``,
     exactly as the dispatcher would, warnings included; without an order, lint the
@@ -273,11 +240,12 @@ def build_preview(eng, step: Step, order: Order | None, language: str, subject: 
         out.update(errors=[], text_pieces=[], subject_pieces=[])
         return out
     if order is None:
-        checked = text_check(eng, step, None, language, subject, body)
+        composed, errors = None, text_check(eng, step, None, language, subject, body).errors
     else:
-        composed, checked = _composed_and_checked(eng, step, order, language, subject, body)
-    if checked.errors:
-        out["error"] = "The text cannot be rendered: " + "; ".join(checked.errors)
+        draft = step_draft(step, language, subject, body)
+        composed, errors = compose_on_order(eng, order, step, draft)
+    if errors:
+        out["error"] = "The text cannot be rendered: " + "; ".join(errors)
         out.update(errors=[], text_pieces=[], subject_pieces=[])
         return out
     if order is None:
@@ -297,7 +265,8 @@ def build_preview(eng, step: Step, order: Order | None, language: str, subject: 
         out["manual_missing"] = any(NO_MANUAL in reason for reason in out["problems"])
         if out["manual_missing"]:
             out["skus"] = [i.sku for i in OrderItem.select().where(OrderItem.order == order)]
-        notes = skip_notes(composed.problems)
+        # The missing manual has its own box above; compliance errors are findings.
+        notes = [r for r in send_stoppers(composed) if NO_MANUAL not in r]
         if notes:
             out["error"] = "This message would be skipped for this order: " + "; ".join(notes)
         # The theme's HTML repeats the text: its findings would be listed twice.
@@ -306,27 +275,6 @@ def build_preview(eng, step: Step, order: Order | None, language: str, subject: 
     out["text_pieces"] = highlight(out["text"], out["findings"], "text")
     out["subject_pieces"] = highlight(out["subject"], out["findings"], "subject")
     return out
-
-
-def _composed_and_checked(
-    eng, step: Step, order: Order, language: str, subject: str, body: str
-) -> tuple[Composed | None, TextCheck]:
-    """(the composition, the editor's placeholder check on its values), or (None, the
-    check saying why there is no composition)."""
-    draft = step_draft(step, language, subject, body)
-    try:
-        composed = compose_preview(eng, step, order, draft)
-    except TemplateBroken as exc:
-        # The editor's own check names the field and suggests a placeholder.
-        checked = text_check(eng, step, order, language, subject, body)
-        return None, checked if checked.errors else TextCheck(errors=[exc.reason])
-    except ComposeRetry as exc:
-        why = f"data for order {order.order_id} is not there yet ({exc.reason}); a send waits"
-        return None, TextCheck(errors=[why])
-    except Exception as exc:  # noqa: BLE001 - a plugin failing is shown, never raised
-        log.exception("composing the preview for order %s failed", order.order_id)
-        return None, TextCheck(errors=[f"placeholders for order {order.order_id} failed: {exc}"])
-    return composed, check_text(subject, body, composed.context, html=draft.html)
 
 
 def text_state(eng, step: Step, order: Order | None, language: str = ""):

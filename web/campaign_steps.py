@@ -15,7 +15,7 @@ from core.campaigns import CampaignError, add_step, delete_step, move_step, upda
 from core.contracts import WAITING_STATES
 from core.db import database
 from core.library import load_library
-from core.models import Message, Step, Template
+from core.models import Message, Order, Step, Template
 from core.templates import save_language
 
 from .campaign_forms import (
@@ -169,17 +169,18 @@ def preview(campaign_id: int, step_id: int):
     )
 
 
-def _text_problem(eng, step: Step, language: str, subject: str, body: str) -> str:
+def _text_problem(
+    eng, step: Step, order: Order | None, language: str, subject: str, body: str
+) -> str:
     """Why the typed text must not be saved ("" when it may).
 
     A text that cannot render is refused exactly as the Templates editor refuses it (one
-    core check), on the order the preview shows, before anything is stored.
+    core check), on ``order``, the one the preview shows, before anything is stored.
     """
     if not re.fullmatch(r"[a-z]{2,3}", language):
         return "the language must be a 2- or 3-letter code such as en or de"
     if not body.strip():
         return "write the message"
-    order = preview_order(eng, step, request.form.get("order", ""))
     return "; ".join(text_check(eng, step, order, language, subject, body).errors)
 
 
@@ -209,7 +210,10 @@ def save_text(campaign_id: int, step_id: int):
     step = get_step(campaign_id, step_id)
     eng = engine()
     language, subject, body = _typed_text()
-    problem = _text_problem(eng, step, language, subject, body)
+    # One order for the check before saving and the compliance count after it: the one
+    # the seller previewed (its rules scan is not free).
+    order = preview_order(eng, step, request.form.get("order", ""))
+    problem = _text_problem(eng, step, order, language, subject, body)
     if not problem:
         try:
             template, saved = _store_text(eng, step, language, subject, body)
@@ -220,7 +224,7 @@ def save_text(campaign_id: int, step_id: int):
         typed = (language, subject, body)
         return _editor_page(step, errors={"body": problem}, text=typed, code=422)
     step = Step.get_by_id(step.id)
-    result = build_preview(eng, step, preview_order(eng, step), language, subject, body)
+    result = build_preview(eng, step, order, language, subject, body)
     if result["errors"]:
         flash(
             f"Saved as version {saved.number} of “{template.name}”, but it has "

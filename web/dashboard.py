@@ -18,8 +18,16 @@ from peewee import JOIN, Case, fn
 
 from core.clock import utcnow
 from core.config import ConfigError
-from core.contracts import FAILED, IN_DOUBT, RETRY, SCHEDULED, SENDING, SENT, SKIPPED
-from core.default_windows import REVIEW_OPENS_AFTER  # 5 days (docs/amazon-rules.md §2.1)
+from core.contracts import (
+    FAILED,
+    IN_DOUBT,
+    RETRY,
+    REVIEW_OPENS_AFTER,
+    SCHEDULED,
+    SENDING,
+    SENT,
+    SKIPPED,
+)
 from core.demo import load_demo
 from core.inbox import RESPONSE_DUE, unanswered
 from core.ledger import daily_usage

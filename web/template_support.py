@@ -16,10 +16,25 @@ from peewee import fn, prefetch
 
 from core import compliance, render, themes
 from core.clock import utcnow
-from core.compose import LINK_PLACEHOLDERS, ComposeRetry, Draft, TemplateBroken, compose_text
+from core.compose import (
+    LINK_PLACEHOLDERS,
+    Composed,
+    ComposeRetry,
+    Draft,
+    TemplateBroken,
+    compose_text,
+)
 from core.decide import probe
 from core.library import PLACEHOLDER_EXAMPLES
-from core.models import Order, SellerAccount, Template, TemplateVariant, TemplateVersion
+from core.models import (
+    Campaign,
+    Order,
+    SellerAccount,
+    Step,
+    Template,
+    TemplateVariant,
+    TemplateVersion,
+)
 from core.templates import check_text
 
 log = logging.getLogger(__name__)
@@ -133,8 +148,6 @@ def _providers(eng, order: Order) -> tuple[dict[str, Any], dict[str, str]]:
 
 def template_usage(template) -> dict:
     """Where a template is used: its steps' triggers and their campaigns' marketplaces."""
-    from core.models import Campaign, Step
-
     triggers: set[str] = set()
     marketplaces: set[str] = set()
     if template is None or getattr(template, "id", None) is None:
@@ -356,13 +369,21 @@ def preview(
     return result
 
 
-def _preview_on_order(eng, template, draft: Draft, order: Order) -> Preview:
-    result = Preview(source=f"order {order.order_id} ({order.marketplace})")
-    step = preview_step(template)
-    message = None
-    if step is not None:
-        message = probe(eng, order, step, dry_run=True)
-        message.language = draft.language  # as ``compose`` sets it before rendering
+def preview_message(eng, order: Order, step, language: str):
+    """The unsaved message planning would create for (``order``, ``step``), in
+    ``language`` as ``core.compose.compose`` sets it before rendering: what plugins'
+    placeholders and attachments see in a preview (a dry run, never downloading)."""
+    message = probe(eng, order, step, dry_run=True)
+    message.language = language
+    return message
+
+
+def compose_on_order(eng, order: Order, step, draft: Draft) -> tuple[Composed | None, list[str]]:
+    """``draft`` composed for ``order`` by ``core.compose.compose_text``, the dispatcher's
+    own composition, for ``step`` (None: the template alone), then through the check
+    every editor runs before it saves (``core.templates.check_text``) on the values it
+    rendered with. (the composition, []) or (None, why there is none to show)."""
+    message = preview_message(eng, order, step, draft.language) if step is not None else None
     try:
         composed = compose_text(eng, order, step, draft, message, preview=True)
     except TemplateBroken as exc:
@@ -371,29 +392,36 @@ def _preview_on_order(eng, template, draft: Draft, order: Order) -> Preview:
             context = eng.template_context(order, message)
         except Exception:  # noqa: BLE001 - the reason below still says what is wrong
             log.exception("template_context failed for order %s", order.order_id)
-            context = None
-        if context is not None:
-            result.errors = check_text(draft.subject, draft.body, context, html=draft.html).errors
-        result.errors = result.errors or [exc.reason]
-        return result
+            return None, [exc.reason]
+        checked = check_text(draft.subject, draft.body, context, html=draft.html)
+        return None, checked.errors or [exc.reason]
     except ComposeRetry as exc:
-        result.errors.append(f"data for order {order.order_id} is not there yet: {exc.reason}")
-        return result
-    except Exception as exc:  # noqa: BLE001 - shown to the seller, never raised
+        why = f"data for order {order.order_id} is not there yet ({exc.reason}); a send waits"
+        return None, [why]
+    except Exception as exc:  # noqa: BLE001 - a plugin failing is shown, never raised
         log.exception("composing the preview for order %s failed", order.order_id)
-        result.errors.append(f"placeholders for order {order.order_id} failed: {exc}")
-        return result
-    result.context = composed.context
-    # The same check the campaign step editor runs before it saves (one core check).
+        return None, [f"placeholders for order {order.order_id} failed: {exc}"]
     checked = check_text(draft.subject, draft.body, composed.context, html=draft.html)
-    if checked.errors:
-        result.errors.extend(checked.errors)
-        return result
-    rendered = composed.rendered
-    result.subject, result.text, result.html = rendered.subject, rendered.text, rendered.html
-    result.problems = [
+    return (None, checked.errors) if checked.errors else (composed, [])
+
+
+def send_stoppers(composed: Composed) -> list[str]:
+    """What would stop the send besides compliance errors (those are its findings): no
+    manual, a text too long for the step's sender."""
+    return [
         reason.removeprefix("skipped: ") for reason, rule_ids in composed.problems if not rule_ids
     ]
+
+
+def _preview_on_order(eng, template, draft: Draft, order: Order) -> Preview:
+    result = Preview(source=f"order {order.order_id} ({order.marketplace})")
+    composed, result.errors = compose_on_order(eng, order, preview_step(template), draft)
+    if composed is None:
+        return result
+    result.context = composed.context
+    rendered = composed.rendered
+    result.subject, result.text, result.html = rendered.subject, rendered.text, rendered.html
+    result.problems = send_stoppers(composed)
     values = {"text": result.text, "subject": result.subject, "html": result.html}
     result.findings = present_findings(without_echoes(composed.findings), values)
     return result
@@ -435,8 +463,6 @@ def _preview_on_examples(eng, template, draft: Draft, placeholders: list[dict] |
 def preview_step(template):
     """The step a preview of ``template`` composes for: the first step using it (its
     per-product content, attachments and sender apply), or None when no step uses it."""
-    from core.models import Step
-
     if getattr(template, "id", None) is None:
         return None
     return Step.select().where(Step.template == template.id).order_by(Step.id).first()

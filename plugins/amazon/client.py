@@ -244,8 +244,6 @@ def retry_after_header(exc) -> float | None:
             when = to_naive_utc(parsedate_to_datetime(text))
         except (TypeError, ValueError, IndexError):
             return None
-        if when is None:
-            return None
         return max(0.0, (when - utcnow()).total_seconds())
     return seconds if seconds >= 0 and math.isfinite(seconds) else None
 
@@ -255,8 +253,7 @@ def retry_after(account, operation: str, exc=None) -> float:
     ``Retry-After`` when it sent one, and never before the account's bucket for the
     operation has a token again (SP-API usage plans: one bucket per seller and
     operation, refilled at the ``x-amzn-RateLimit-Limit`` rate)."""
-    told = retry_after_header(exc) if exc is not None else None
-    return max(told or 0.0, limiter.refill_in(account.id, operation))
+    return max(retry_after_header(exc) or 0.0, limiter.refill_in(account.id, operation))
 
 
 def recheck_after(account, operation: str, exc=None) -> float:

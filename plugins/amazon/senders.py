@@ -47,6 +47,7 @@ from sp_api.base import (
 
 from core import Sender, SendResult, Waiting
 from core.clock import utcnow
+from core.contracts import RECHECK_WAITING
 from core.services import ACCOUNT_PROBLEM, mark_account
 
 from .client import (
@@ -163,8 +164,12 @@ READ_ERRORS = (
     httpx.HTTPError,
     json.JSONDecodeError,
 )
+# What a POST can raise that ``_post_failed`` judges.
+POST_ERRORS = (SellingApiException, AuthorizationError, httpx.HTTPError)
 # AmazonError kinds that are Amazon's or the network's passing trouble, not the seller's.
 TRANSIENT_KINDS = ("throttled", "server", "timeout", "malformed")
+# AmazonError kinds the seller fixes on the Accounts page.
+ACCOUNT_KINDS = ("credentials", "region")
 # The app role each read before a send needs; without it Amazon answers 403 (SP-API
 # "Roles in the Selling Partner API").
 ROLES = {
@@ -228,7 +233,7 @@ def _read_problem(account, exc: Exception, operation: str) -> str:
         return Waiting(f"waiting: {_account_problem(account, detail)}")
     if isinstance(exc, AuthorizationError) and _lwa_refused(exc):
         return Waiting(f"waiting: {_account_problem(account, _lwa_text(exc))}")
-    if isinstance(exc, AmazonError) and exc.kind in ("credentials", "region"):
+    if isinstance(exc, AmazonError) and exc.kind in ACCOUNT_KINDS:
         return Waiting(f"waiting: {_account_problem(account, str(exc))}")
     if isinstance(exc, AmazonError) and exc.kind == "config":
         mark_account(account, "error", str(exc))  # the installation's to fix, not Amazon's
@@ -269,6 +274,28 @@ def _lwa_failed(account, exc: AuthorizationError) -> SendResult:
     return SendResult("retry", f"{_transient(exc)}; nothing was sent")
 
 
+def _post_failed(account, operation: str, exc: Exception) -> SendResult:
+    """A POST that raised, judged alike for every Amazon channel. Each sender answers
+    Amazon's 400 and 403 itself first: only their meaning differs per operation."""
+    if isinstance(exc, SellingApiRequestThrottledException):
+        return _throttled(account, operation, exc)
+    if isinstance(exc, SellingApiException):
+        # A 5xx: Amazon may have recorded it. In doubt, never resent blindly (reconcile
+        # asks the actions endpoint where there is one).
+        return SendResult("in_doubt", f"Amazon answered {exc.code}: {error_text(exc)}")
+    if isinstance(exc, AuthorizationError):
+        # The access token is fetched before the request is written: nothing was sent.
+        return _lwa_failed(account, exc)
+    if isinstance(exc, httpx.ConnectError):
+        # The connection failed before a request could be written: nothing was sent.
+        return SendResult("retry", f"could not connect to Amazon: {exc}")
+    if isinstance(exc, httpx.TimeoutException):
+        return SendResult(
+            "in_doubt", f"no answer after the request was sent ({type(exc).__name__})"
+        )
+    return SendResult("in_doubt", f"connection broke during the request: {exc}")
+
+
 def _offered(engine, account, order, api_cls, operation: str, method: str) -> set[str]:
     """The action names Amazon offers for the order now (the "ask first" call)."""
     client = make_client(engine, account, api_cls, order.marketplace)
@@ -284,9 +311,9 @@ NOT_OFFERED_YET = (
     "waiting: Amazon does not offer Request a Review for this order yet (re-checked daily)"
 )
 # An empty action list may mean "not yet" (Solicitations API): the dispatcher asks again a
-# day later, until the window's close. The last question is put this long before the
-# close, so the message ends with Amazon's answer rather than past the window.
-DAILY = timedelta(days=1)
+# day later (core's RECHECK_WAITING), until the window's close. The last question is put
+# this long before the close, so the message ends with Amazon's answer rather than past
+# the window.
 LAST_ASK_BEFORE_CLOSE = timedelta(hours=1)
 
 
@@ -308,7 +335,7 @@ def _not_offered(engine, order):
             "skipped: Amazon never offered Request a Review for this order (asked daily "
             f"until the window's latest possible close on {window.closes:%Y-%m-%d})"
         )
-    if left < DAILY + LAST_ASK_BEFORE_CLOSE:
+    if left < RECHECK_WAITING + LAST_ASK_BEFORE_CLOSE:
         # Tomorrow's check would come after the close: ask once more just before it.
         return Waiting(
             NOT_OFFERED_YET, recheck_after=(left - LAST_ASK_BEFORE_CLOSE).total_seconds()
@@ -355,26 +382,10 @@ def review_send(engine, message, order, rendered):
             f"Amazon answered 403 ({error_text(exc)}): already "
             "requested or outside the window; not retried",
         )
-    except SellingApiRequestThrottledException as exc:
-        return _throttled(account, REVIEW_POST, exc)
     except SellingApiBadRequestException as exc:
         return SendResult("failed", f"Amazon answered 400: {error_text(exc)}")
-    except SellingApiException as exc:
-        # A 5xx on the POST: Amazon may have recorded it. In doubt; reconcile asks the
-        # actions endpoint instead of sending blindly.
-        return SendResult("in_doubt", f"Amazon answered {exc.code}: {error_text(exc)}")
-    except AuthorizationError as exc:
-        # The access token is fetched before the request is written: nothing was sent.
-        return _lwa_failed(account, exc)
-    except httpx.TimeoutException as exc:
-        return SendResult(
-            "in_doubt", f"no answer after the request was sent ({type(exc).__name__})"
-        )
-    except httpx.TransportError as exc:
-        # The connection failed before a request could be written: nothing was sent.
-        if isinstance(exc, httpx.ConnectError):
-            return SendResult("retry", f"could not connect to Amazon: {exc}")
-        return SendResult("in_doubt", f"connection broke during the request: {exc}")
+    except POST_ERRORS as exc:
+        return _post_failed(account, REVIEW_POST, exc)
     return SendResult("sent", "Amazon accepted the Request a Review")
 
 
@@ -510,11 +521,9 @@ def messaging_send(engine, message, order, rendered):
         return _throttled(account, UPLOAD_OPERATION, exc)
     except AuthorizationError as exc:
         return _lwa_failed(account, exc)
-    except AmazonError as exc:
-        if exc.kind in ("credentials", "region"):
-            return SendResult("retry", _account_problem(account, str(exc)))
-        return SendResult("retry", f"attachment upload failed, message not sent: {exc}")
     except Exception as exc:  # noqa: BLE001 - before the message itself: nothing was sent
+        if isinstance(exc, AmazonError) and exc.kind in ACCOUNT_KINDS:
+            return SendResult("retry", _account_problem(account, str(exc)))
         # Trying again is safe: the buyer has received nothing yet.
         text = error_text(exc) if isinstance(exc, SellingApiException) else str(exc)
         log.warning("message %s: attachment upload failed: %s", message.id, text)
@@ -529,24 +538,12 @@ def messaging_send(engine, message, order, rendered):
             marketplaceIds=[_mid(order)],
             write=True,
         )
-    except SellingApiRequestThrottledException as exc:
-        return _throttled(account, MESSAGING_OPERATION, exc)
     except (SellingApiBadRequestException, SellingApiForbiddenException) as exc:
         return SendResult("failed", f"Amazon answered {exc.code}: {error_text(exc)}")
-    except SellingApiException as exc:
-        # Amazon may have delivered it and the Messaging API cannot tell: in doubt, never
-        # resent automatically (the seller checks Seller Central's sent messages).
-        return SendResult("in_doubt", f"Amazon answered {exc.code}: {error_text(exc)}")
-    except AuthorizationError as exc:
-        return _lwa_failed(account, exc)
-    except AmazonError as exc:
-        return SendResult("retry", str(exc))
-    except httpx.ConnectError as exc:
-        return SendResult("retry", f"could not connect to Amazon: {exc}")
-    except httpx.HTTPError as exc:
-        return SendResult(
-            "in_doubt", f"no answer after the request was sent ({type(exc).__name__})"
-        )
+    except POST_ERRORS as exc:
+        # In doubt stays in doubt here: the Messaging API cannot tell whether the buyer
+        # got it, so the seller checks Seller Central's sent messages.
+        return _post_failed(account, MESSAGING_OPERATION, exc)
     n = len(body.get("attachments", []))
     with_files = f" with {n} attachment(s)" if n else ""
     return SendResult("sent", f"Amazon accepted {kind}{with_files}{dropped}")
