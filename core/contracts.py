@@ -101,6 +101,57 @@ class Rule:
     validate: Callable[[Mapping[str, Any]], dict[str, str] | None] | None = None
 
 
+class Params:
+    """How one rule reads its parameters: a parser per key, then a check across them.
+
+    A parser takes the stored value and answers what the rule runs with (``None`` when
+    unset) or raises ``ValueError`` saying what is wrong in the seller's words. A rule's
+    ``validate`` is ``spec.problems`` and its ``check`` reads ``spec.parse(params)``, so
+    what validates is exactly what runs, and every rule (core's or a plugin's) words an
+    unknown parameter the same way.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        parsers: Mapping[str, Callable[[Any], Any]],
+        across: Callable[[dict], dict[str, str]] | None = None,
+    ):
+        self.label, self.parsers, self.across = label, dict(parsers), across
+
+    def _read(self, params: Mapping) -> tuple[dict, dict[str, str]]:
+        values: dict = {}
+        problems: dict[str, str] = {}
+        takes = ", ".join(self.parsers) or "no parameters"
+        for key in params or {}:
+            if key not in self.parsers:
+                problems[str(key)] = f"unknown parameter ({self.label} takes {takes})"
+        for key, parse in self.parsers.items():
+            try:
+                values[key] = parse((params or {}).get(key))
+            except ValueError as exc:
+                problems[key] = str(exc)
+        if not problems and self.across is not None:
+            problems.update(self.across(values))
+        return values, problems
+
+    def problems(self, params: Mapping) -> dict[str, str]:
+        """{key: what is wrong}; empty when the rule can run with ``params``."""
+        return self._read(params)[1]
+
+    def parse(self, params: Mapping) -> dict:
+        """The values the rule runs with; ``ValueError`` naming each bad key otherwise."""
+        values, problems = self._read(params)
+        if problems:
+            raise ValueError("; ".join(f"{k}: {why}" for k, why in problems.items()))
+        return values
+
+    def parse_or_none(self, params: Mapping) -> dict | None:
+        """For the SQL forms: ``None`` sends bad params to Python, whose check says why."""
+        values, problems = self._read(params)
+        return None if problems else values
+
+
 @dataclass(frozen=True)
 class SendResult:
     """What a sender says happened.
@@ -121,11 +172,16 @@ class SendResult:
     throttled: bool = False
 
 
+# A plain "waiting: ..." answer is checked again after this long: Amazon's action lists
+# ("is Request a Review offered yet?") change from one day to the next.
+RECHECK_WAITING = timedelta(days=1)
+
+
 class Waiting(str):
     """A "waiting: ..." reason that says when to look again.
 
     Vetoes, ``prepare`` and ``preflight`` answer with reason strings; a plain
-    ``"waiting: ..."`` is re-checked after a day (Amazon's action lists change daily).
+    ``"waiting: ..."`` is re-checked after ``RECHECK_WAITING`` (a day).
     A transient cause (a throttled read, Amazon unreachable) should be re-checked within
     minutes instead: ``Waiting("waiting: Amazon throttled the read", recheck_after=120)``.
     It is still a ``str``, so every caller that only reads the text keeps working.
@@ -423,3 +479,8 @@ TRANSIT_DAYS = {
     "SG": 3,
 }
 DEFAULT_TRANSIT_DAYS = 4
+
+
+def transit_days(marketplace: str) -> int:
+    """Days from shipping to delivery in ``marketplace`` (an estimate)."""
+    return TRANSIT_DAYS.get(marketplace, DEFAULT_TRANSIT_DAYS)

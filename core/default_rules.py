@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
 
 from peewee import Case, fn
 
-from .contracts import Rule, parse_codes
+from .contracts import Params, Rule, parse_codes
 from .hookspecs import hookimpl
 
 # -- parameter parsing, shared by validate, check and sql -----------------------------------
@@ -141,54 +139,6 @@ def _range(values: dict) -> dict[str, str]:
     if low is not None and high is not None and low > high:
         return {"max": f"{high:g} is below min {low:g}"}
     return {}
-
-
-class Params:
-    """How one rule reads its parameters: a parser per key, then a check across them.
-
-    A parser takes the stored value and answers what the rule runs with (``None`` when
-    unset) or raises ``ValueError`` saying what is wrong in the seller's words.
-    """
-
-    def __init__(
-        self,
-        label: str,
-        parsers: Mapping[str, Callable[[Any], Any]],
-        across: Callable[[dict], dict[str, str]] | None = None,
-    ):
-        self.label, self.parsers, self.across = label, dict(parsers), across
-
-    def _read(self, params: Mapping) -> tuple[dict, dict[str, str]]:
-        values: dict = {}
-        problems: dict[str, str] = {}
-        takes = ", ".join(self.parsers) or "no parameters"
-        for key in params or {}:
-            if key not in self.parsers:
-                problems[str(key)] = f"unknown parameter ({self.label} takes {takes})"
-        for key, parse in self.parsers.items():
-            try:
-                values[key] = parse((params or {}).get(key))
-            except ValueError as exc:
-                problems[key] = str(exc)
-        if not problems and self.across is not None:
-            problems.update(self.across(values))
-        return values, problems
-
-    def problems(self, params: Mapping) -> dict[str, str]:
-        """{key: what is wrong}; empty when the rule can run with ``params``."""
-        return self._read(params)[1]
-
-    def parse(self, params: Mapping) -> dict:
-        """The values the rule runs with; ``ValueError`` naming each bad key otherwise."""
-        values, problems = self._read(params)
-        if problems:
-            raise ValueError("; ".join(f"{k}: {why}" for k, why in problems.items()))
-        return values
-
-    def parse_or_none(self, params: Mapping) -> dict | None:
-        """For the SQL forms: ``None`` sends bad params to Python, whose check says why."""
-        values, problems = self._read(params)
-        return None if problems else values
 
 
 MARKETPLACES = Params("Marketplace is one of", {"marketplaces": parse_codes})

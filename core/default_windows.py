@@ -28,6 +28,7 @@ from .contracts import (
     DeliveryWindow,
     OrderData,
     TimeWindow,
+    transit_days,
 )
 from .hookspecs import hookimpl
 
@@ -58,11 +59,6 @@ LONGEST_TRANSIT_DAYS = {
     "SG": 14,
 }
 DEFAULT_LONGEST_TRANSIT_DAYS = 21
-
-
-def transit_days(marketplace: str) -> int:
-    """Days from shipping to delivery in ``marketplace`` (an estimate)."""
-    return TRANSIT_DAYS.get(marketplace, DEFAULT_TRANSIT_DAYS)
 
 
 def longest_transit_days(marketplace: str) -> int:

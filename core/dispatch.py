@@ -43,6 +43,7 @@ from .compose import ComposeError, ComposeRetry, NoVariant, TemplateBroken, comp
 from .contracts import (
     FAILED,
     IN_DOUBT,
+    RECHECK_WAITING,
     RETRY,
     SCHEDULED,
     SENDING,
@@ -56,7 +57,6 @@ from .models import Attempt, Campaign, Message, Order, OrderEvent, SellerAccount
 
 log = logging.getLogger(__name__)
 
-RECHECK_WAITING = timedelta(days=1)  # "not offered yet": Amazon's action lists change daily
 # A batch loaded longer ago than this is re-read message by message, so vetoes judge an
 # order cancelled or opted out during a slow batch on what is true now.
 FRESH_SECONDS = 5.0

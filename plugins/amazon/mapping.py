@@ -12,7 +12,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 from core import ItemData, OrderData
-from core.contracts import DEFAULT_TRANSIT_DAYS, TRANSIT_DAYS
+from core.contracts import transit_days
 
 from .marketplaces import BY_ID
 
@@ -65,7 +65,7 @@ def buyer_key(order_id: str, email: str | None) -> str:
 def estimate(shipped: datetime | None, code: str, ship_country: str, transit: dict) -> tuple:
     if shipped is None:
         return None, None
-    days = transit.get(code, TRANSIT_DAYS.get(code, DEFAULT_TRANSIT_DAYS))
+    days = transit.get(code, transit_days(code))
     mkt_country = {"UK": "GB"}.get(code, code)
     if ship_country and ship_country != mkt_country:
         days += CROSS_BORDER_EXTRA

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from core import Rule, SettingField, SettingsPage, hookimpl
+from core import Params, Rule, SettingField, SettingsPage, hookimpl
 from core.contracts import parse_codes
 
 from .presets import LISTS, presets_for
@@ -24,9 +24,6 @@ PLUGIN = "sequences"
 skus = parse_codes
 
 
-PARAMS = ("list", "values")
-
-
 def _list_name(value) -> str:
     """The SKU list a rule names; ``ValueError`` for any other."""
     name = str(value or "").strip()
@@ -35,18 +32,8 @@ def _list_name(value) -> str:
     return name
 
 
-def validate_sku_list(params) -> dict[str, str]:
-    """What is wrong with a ``sku_list`` rule's parameters (read as ``sku_list`` reads them)."""
-    problems = {
-        str(key): f"unknown parameter (the SKU-list rule takes {', '.join(PARAMS)})"
-        for key in params or {}
-        if key not in PARAMS
-    }
-    try:
-        _list_name((params or {}).get("list"))
-    except ValueError as exc:
-        problems["list"] = str(exc)
-    return problems
+# The rule's parameters, read as core reads its own rules' (same wording for a typo).
+SKU_LIST = Params("SKU list", {"list": _list_name, "values": skus})
 
 
 def sku_list(engine, order, params):
@@ -84,7 +71,7 @@ def register_rules(engine):
             "SKU is on a list (bulky, customized, manual)",
             sku_list,
             "list: bulky, customized or manual; values: SKUs (empty: the Sequences settings)",
-            validate=validate_sku_list,
+            validate=SKU_LIST.problems,
         )
     ]
 
