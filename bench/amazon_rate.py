@@ -10,9 +10,8 @@ from __future__ import annotations
 import os
 import time
 
-from core.models import Campaign, SellerAccount, Step
-from core.services import save_account_credentials
 from tests.fake_spapi import FakeSPAPI
+from tests.fake_spapi.harness import CREDS, connect, review_step
 
 from .data import make_engine
 
@@ -33,22 +32,9 @@ def run() -> dict:
             }
         )
         engine.settings.section("dispatch")  # batch size from config (50)
-        account = SellerAccount.create(
-            name="Bench", source="amazon", region="EU", marketplaces=["DE"]
-        )
-        save_account_credentials(
-            engine,
-            account,
-            {"refresh_token": "good-refresh-token", "lwa_app_id": "app", "lwa_client_secret": "s"},
-        )
-        campaign = Campaign.create(name="Review", status="active")
-        Step.create(
-            campaign=campaign,
-            trigger="delivered",
-            sender="amazon_review",
-            window_start_hour=0,
-            window_end_hour=24,
-        )
+        creds = dict(CREDS, lwa_app_id="app", lwa_client_secret="s")
+        account = connect(engine, name="Bench", creds=creds)
+        review_step()  # Request a Review on delivery
         result = sync_account(engine, account.id)
         plan_orders(engine, result.changed_ids)
         start = time.perf_counter()

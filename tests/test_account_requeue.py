@@ -17,9 +17,9 @@ from core.models import Campaign, Message, Order, SellerAccount, Step
 from core.planning import plan_orders
 from core.sync import sync_account
 from tests.fake_spapi.harness import amazon_settings, review_step
+from tests.support.outbox import add_message
 from tests.support.servers import ACCOUNT_SECRETS as SECRETS
-from tests.support.web import csrf_token, login, make_admin
-from web import create_app
+from tests.support.web import ACCOUNT_FORM, accounts_post, connect_account
 
 ORDER = "302-8888888-1000001"
 LATER = timedelta(days=1)
@@ -35,33 +35,6 @@ def fake(accounts_fake):
 @pytest.fixture
 def engine(make_engine, fake):
     return make_engine(plugin_settings=amazon_settings(fake, timeout=2))
-
-
-@pytest.fixture
-def web(engine):
-    app = create_app(engine=engine)
-    app.config["TESTING"] = True
-    make_admin()
-    client = app.test_client()
-    assert login(client).status_code == 302
-    return client
-
-
-def post(client, path, **data):
-    return client.post(path, data={"csrf_token": csrf_token(client, "/accounts/"), **data})
-
-
-def connect(client, name="EU shop", **overrides):
-    return post(
-        client,
-        "/accounts/new",
-        name=name,
-        source="amazon",
-        region="EU",
-        marketplaces=["DE"],
-        test_address="me@example.com",
-        **{**SECRETS, **overrides},
-    )
 
 
 def revoked_and_postponed(engine, fake, account) -> Message:
@@ -84,20 +57,16 @@ def revoked_and_postponed(engine, fake, account) -> Message:
     return message
 
 
-def test_saving_new_credentials_requeues_and_the_message_is_sent_once(web, engine, fake):
-    assert connect(web).status_code == 302
+def test_saving_new_credentials_requeues_and_the_message_is_sent_once(signed_in, engine, fake):
+    assert connect_account(signed_in).status_code == 302
     account = SellerAccount.get()
     message = revoked_and_postponed(engine, fake, account)
     # The seller authorizes the app again and pastes the new refresh token.
     fake.refresh_tokens.add("Atzr|IwEB-authorized-again")
-    response = post(
-        web,
+    response = accounts_post(
+        signed_in,
         f"/accounts/{account.id}/edit",
-        name="EU shop",
-        source="amazon",
-        region="EU",
-        marketplaces=["DE"],
-        test_address="me@example.com",
+        **ACCOUNT_FORM,
         refresh_token="Atzr|IwEB-authorized-again",
     )
     assert response.status_code == 302
@@ -109,46 +78,40 @@ def test_saving_new_credentials_requeues_and_the_message_is_sent_once(web, engin
     assert fake.solicited[ORDER] == 1
 
 
-def test_saving_only_the_name_requeues_nothing(web, engine, fake):
-    connect(web)
+def test_saving_only_the_name_requeues_nothing(signed_in, engine, fake):
+    connect_account(signed_in)
     account = SellerAccount.get()
     message = revoked_and_postponed(engine, fake, account)
-    post(
-        web,
-        f"/accounts/{account.id}/edit",
-        name="EU shop renamed",
-        source="amazon",
-        region="EU",
-        marketplaces=["DE"],
-        test_address="me@example.com",
+    accounts_post(
+        signed_in, f"/accounts/{account.id}/edit", **dict(ACCOUNT_FORM, name="EU shop renamed")
     )
     assert Message.get_by_id(message.id).due_at == message.due_at
 
 
-def test_successful_test_connection_requeues(web, engine, fake):
-    connect(web)
+def test_successful_test_connection_requeues(signed_in, engine, fake):
+    connect_account(signed_in)
     account = SellerAccount.get()
     message = revoked_and_postponed(engine, fake, account)
     fake.revoked.clear()  # Amazon's side recovered (or the seller re-authorized the app)
     access_token_client.cache.clear()
-    post(web, f"/accounts/{account.id}/test")
-    assert "Connected" in web.get("/accounts/").get_data(as_text=True)
+    accounts_post(signed_in, f"/accounts/{account.id}/test")
+    assert "Connected" in signed_in.get("/accounts/").get_data(as_text=True)
     assert SellerAccount.get_by_id(account.id).status == "ok"
     message = Message.get_by_id(message.id)
     assert message.due_at <= utcnow() and message.reason.startswith("re-queued:")
 
 
-def test_failed_test_connection_requeues_nothing(web, engine, fake):
-    connect(web)
+def test_failed_test_connection_requeues_nothing(signed_in, engine, fake):
+    connect_account(signed_in)
     account = SellerAccount.get()
     message = revoked_and_postponed(engine, fake, account)
-    post(web, f"/accounts/{account.id}/test")  # still revoked
+    accounts_post(signed_in, f"/accounts/{account.id}/test")  # still revoked
     assert Message.get_by_id(message.id).due_at == message.due_at
     assert SellerAccount.get_by_id(account.id).status == "error"
 
 
-def test_successful_sync_requeues(web, engine, fake):
-    connect(web)
+def test_successful_sync_requeues(signed_in, engine, fake):
+    connect_account(signed_in)
     account = SellerAccount.get()
     message = revoked_and_postponed(engine, fake, account)
     fake.revoked.clear()
@@ -180,17 +143,7 @@ def test_requeue_touches_only_waiting_messages_of_that_account(engine):
             last_updated_at=utcnow(),
         )
         step = Step.create(campaign=campaign, trigger="delivered", sender="amazon_review")
-        rows[label] = Message.create(
-            order=order,
-            step=step,
-            campaign=campaign,
-            account=account,
-            state=state,
-            due_at=later,
-            reason=reason,
-            error=error,
-            sender="amazon_review",
-        )
+        rows[label] = add_message(order, step, state, due_at=later, reason=reason, error=error)
 
     message("scheduled", ours, "scheduled", problem)
     message("retry", ours, "retry", "", f"{ACCOUNT_PROBLEM}: Login with Amazon: invalid_grant")

@@ -7,28 +7,26 @@ import pytest
 
 from core.dispatch import dispatch_due
 from core.models import Message, Order, SellerAccount
-from core.planning import plan_orders
 from core.services import save_account_credentials
 from core.sync import sync_account
 from tests.fake_spapi.auth import access_token_for
-from tests.fake_spapi.harness import CREDS, amazon_settings, connect, review_step
+from tests.fake_spapi.harness import (
+    CREDS,
+    amazon_settings,
+    connect,
+    connected,
+    review_step,
+    sync_and_plan,
+)
 
 pytestmark = pytest.mark.usefixtures("fresh_limiter")
 
 
 @pytest.fixture
 def amazon(make_engine, fake):
-    engine = make_engine(plugin_settings=amazon_settings(fake))
-    account = connect(engine)
+    engine, account = connected(make_engine, fake)
     review_step()
     return engine, account
-
-
-def sync_and_plan(engine, account):
-    result = sync_account(engine, account.id)
-    assert not result.errors, result.errors
-    plan_orders(engine, result.changed_ids)
-    return result
 
 
 def test_sync_plan_send_exactly_once(amazon, fake):

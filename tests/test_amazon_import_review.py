@@ -20,7 +20,7 @@ from core.clock import utcnow
 from core.dispatch import dispatch_due
 from core.importer import import_orders
 from core.models import Decision, Message, Order, SellerAccount, Step
-from tests.fake_spapi.harness import amazon_settings, connect, review_step
+from tests.fake_spapi.harness import connected, review_step
 
 COLUMNS = (
     "amazon-order-id",
@@ -157,11 +157,9 @@ def test_a_late_last_update_moves_the_latest_possible_delivery(make_engine, tmp_
 
 @pytest.fixture
 def amazon(make_engine, fake):
-    engine = make_engine(plugin_settings=amazon_settings(fake))
-    account = connect(engine)
+    engine, account = connected(make_engine, fake)
     review_step()
-    yield engine, account
-    clock.freeze(None)
+    return engine, account
 
 
 def offer_from_now_on(fake, order_id: str) -> None:

@@ -22,8 +22,6 @@ from core import Attachment, Rendered, Waiting, clock
 from core.clock import utcnow
 from core.dispatch import dispatch_due
 from core.models import Message, SellerAccount
-from core.planning import plan_orders
-from core.sync import sync_account
 from plugins.amazon import client as amazon_client
 from plugins.amazon.senders import (
     messaging_preflight,
@@ -33,21 +31,25 @@ from plugins.amazon.senders import (
     review_send,
 )
 from tests.fake_spapi import server as fake_server
-from tests.fake_spapi.harness import amazon_settings, connect, messaging_step, review_step
+from tests.fake_spapi.harness import MANUAL_PDF as PDF  # a minimal PDF
+from tests.fake_spapi.harness import (
+    connected,
+    messaging_step,
+    review_step,
+    sync_and_plan,
+)
 from tests.fake_spapi.http import error
 
 ORDER = "302-7777777-1000001"
 POST = "createProductReviewAndSellerFeedbackSolicitation"
 ACTIONS = "getSolicitationActionsForOrder"
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 pytestmark = pytest.mark.usefixtures("fresh_limiter")
 
 
 @pytest.fixture
 def amazon(make_engine, fake):
-    engine = make_engine(plugin_settings=amazon_settings(fake))
-    return engine, connect(engine)
+    return connected(make_engine, fake)
 
 
 @pytest.fixture
@@ -78,9 +80,7 @@ def plan(engine, account, order_id=ORDER, **order) -> Message:
     """Sync the fake's order, plan it and make its message due now."""
     fake_order = order.pop("fake")
     fake_order.add_order(order_id, **order)
-    result = sync_account(engine, account.id)
-    assert not result.errors, result.errors
-    plan_orders(engine, result.changed_ids)
+    sync_and_plan(engine, account)
     Message.update(due_at=utcnow()).execute()
     return Message.get()
 
@@ -171,8 +171,7 @@ READ_FAULTS = {
 def test_transient_read_failure_is_rechecked_within_minutes(make_engine, fake, one_read_try, fault):
     faults, setup = READ_FAULTS[fault]
     fake.hang_seconds = 1.5  # longer than the client's 1 s timeout
-    engine = make_engine(plugin_settings=amazon_settings(fake))
-    account = connect(engine)
+    engine, account = connected(make_engine, fake)
     review_step()
     message = plan(engine, account, fake=fake)
     if setup:

@@ -25,16 +25,7 @@ from core.models import Campaign, Decision, Message, Template, TemplateVariant, 
 from core.planning import plan_orders
 from core.store import store_orders
 from tests.conftest import order_data
-
-REVIEW_STEP = dict(
-    name="Request a review",
-    trigger="delivered",
-    delay_days=0,
-    sender="dry_run",
-    message_type="review_request",
-    window_start_hour=0,
-    window_end_hour=24,
-)
+from tests.support.campaigns import REVIEW_STEP
 
 
 def template(body: str, language: str = "en") -> Template:

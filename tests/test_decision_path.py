@@ -73,8 +73,7 @@ def live(make_engine):
     channel = Amazonish()
     engine = make_engine(extra_plugins=[("live", channel)])
     account = SellerAccount.create(name="S", source="demo")
-    yield engine, channel, account
-    clock.freeze(None)
+    return engine, channel, account
 
 
 def review_campaign(name: str, status: str = "active", sender: str = "live_review") -> Step:

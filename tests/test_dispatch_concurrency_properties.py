@@ -50,7 +50,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 from hypothesis import HealthCheck, event, settings
@@ -77,12 +77,21 @@ from core.dispatch import (
     renew,
 )
 from core.engine import Engine
-from core.models import Campaign, Message, Order, SellerAccount, Step
+from core.models import Message, Order, SellerAccount
 from core.planning import plan_orders
 from core.services import add_opt_out
 from core.store import store_orders
-from tests.conftest import base_config, order_data
-from tests.test_dispatch_properties import BEHAVIOURS, LEASE, START, WorkerKilled, _shift
+from tests.conftest import base_config
+from tests.test_dispatch_properties import (
+    BEHAVIOURS,
+    LEASE,
+    ORDER_DRAWS,
+    START,
+    WorkerKilled,
+    answer_after_send,
+    flaky_campaigns,
+    planned_order,
+)
 
 log = logging.getLogger(__name__)
 
@@ -176,13 +185,7 @@ class InterleavingChannel:
             (order.order_id, message.step_id, message.review_request, seq, loaded, message.id)
         )
         self.during_send(message)
-        if b == "die_after_send":
-            raise WorkerKilled
-        if b == "timeout_after_commit":
-            return SendResult("in_doubt", "timed out after the request was sent")
-        if b == "raise_after_commit":
-            raise TimeoutError("read timed out")
-        return SendResult("sent", "ok")
+        return answer_after_send(b)
 
     def preflight(self, engine, message, order):
         if self.behaviour == "offered_once":
@@ -263,21 +266,7 @@ class ConcurrentDispatchMachine(RuleBasedStateMachine):
         self.engine = Engine(_settings(self.tmp), extra_plugins=(("flaky", self.channel),))
         self.engine.migrate()
         self.account = SellerAccount.create(name="S", source="demo")
-        for name, sender, kind in (
-            ("Review A", "flaky_review", "review_request"),
-            ("Review B", "flaky_review", "review_request"),
-            ("Instructions", "flaky_plain", ""),
-        ):
-            c = Campaign.create(name=name, status="active")
-            Step.create(
-                campaign=c,
-                trigger="delivered",
-                sender=sender,
-                message_type=kind,
-                window_start_hour=0,
-                window_end_hour=24,
-                delay_days=0,
-            )
+        flaky_campaigns()
         self.workers = [Worker(f"w{i}") for i in range(WORKERS)]
         self.running: set[str] = set()  # workers inside a step: not interleaved with selves
         self.interrupt: Interrupt | None = None
@@ -433,29 +422,18 @@ class ConcurrentDispatchMachine(RuleBasedStateMachine):
     # --- orders and the seller
 
     # Every example starts with an order, so the workers have messages from step one.
-    @initialize(
-        target=orders,
-        mkt=st.sampled_from(["US", "DE", "JP"]),
-        delivered=st.integers(min_value=5, max_value=25),
-    )
+    @initialize(target=orders, **ORDER_DRAWS)
     def first_order(self, mkt, delivered):
         return self._new_order(mkt, delivered)
 
     # A few orders are enough to interleave on; more only slow each step down.
     @precondition(lambda self: len(self.datas) < MAX_ORDERS)
-    @rule(
-        target=orders,
-        mkt=st.sampled_from(["US", "DE", "JP"]),
-        delivered=st.integers(min_value=5, max_value=25),
-    )
+    @rule(target=orders, **ORDER_DRAWS)
     def new_order(self, mkt, delivered):
         return self._new_order(mkt, delivered)
 
     def _new_order(self, mkt, delivered):
-        data = order_data(mkt, days_ago=delivered + 3, delivered_days_ago=delivered)
-        data = _shift(data, datetime.now(UTC) - self.now())  # onto the frozen clock
-        ids = store_orders(self.account, [data], "test", set(self.engine.marketplaces))
-        plan_orders(self.engine, ids.changed_ids)  # as a sync does
+        data = planned_order(self.engine, self.account, mkt, delivered)
         self.datas[data.order_id] = data
         return data.order_id
 

@@ -66,13 +66,9 @@ class Channel:
         ]
 
 
-@pytest.fixture
-def world(make_engine):
-    clock.freeze(clock.utcnow())  # the orders below are dated from now
-    channel = Channel()
-    engine = make_engine(
-        extra_plugins=[("slow", channel)], dispatch={"lease_seconds": LEASE, "batch_size": 10}
-    )
+def planned(engine, count: int) -> None:
+    """``count`` orders delivered two days ago, each with one message planned on the slow
+    channel (an active campaign of one step)."""
     account = SellerAccount.create(name="S", source="demo")
     campaign = Campaign.create(name="Instructions", status="active")
     Step.create(
@@ -82,10 +78,19 @@ def world(make_engine):
         window_start_hour=0,
         window_end_hour=24,
     )
-    orders = [order_data("US", delivered_days_ago=2) for _ in range(3)]
+    orders = [order_data("US", delivered_days_ago=2) for _ in range(count)]
     plan_orders(engine, store_orders(account, orders, "t").changed_ids)
-    yield engine, channel
-    clock.freeze(None)
+
+
+@pytest.fixture
+def world(make_engine):
+    clock.freeze(clock.utcnow())  # the orders below are dated from now
+    channel = Channel()
+    engine = make_engine(
+        extra_plugins=[("slow", channel)], dispatch={"lease_seconds": LEASE, "batch_size": 10}
+    )
+    planned(engine, 3)
+    return engine, channel
 
 
 def move(seconds: float) -> None:
@@ -187,17 +192,7 @@ def test_the_heartbeat_survives_a_failed_renewal_and_keeps_the_lease(make_engine
     from peewee import OperationalError
 
     engine = make_engine(extra_plugins=[("slow", Channel())], dispatch={"lease_seconds": 2})
-    account = SellerAccount.create(name="S", source="demo")
-    campaign = Campaign.create(name="Instructions", status="active")
-    Step.create(
-        campaign=campaign,
-        trigger="delivered",
-        sender="slow",
-        window_start_hour=0,
-        window_end_hour=24,
-    )
-    orders = [order_data("US", delivered_days_ago=2)]
-    plan_orders(engine, store_orders(account, orders, "t").changed_ids)
+    planned(engine, 1)
     (claimed,) = claim(engine, "worker-a", 1)
     calls = []
     real = dispatch.renew

@@ -56,6 +56,18 @@ class WorkerKilled(BaseException):  # noqa: N818 - models SIGKILL, not an error
     """The process died mid-call: nothing after this point runs, no handler catches it."""
 
 
+def answer_after_send(behaviour: str) -> SendResult:
+    """The flaky channel's answer once the request went out: the worker dies, the
+    answer times out or the call raises (in doubt), or "sent"."""
+    if behaviour == "die_after_send":
+        raise WorkerKilled
+    if behaviour == "timeout_after_commit":
+        return SendResult("in_doubt", "timed out after the request was sent")
+    if behaviour == "raise_after_commit":
+        raise TimeoutError("read timed out")
+    return SendResult("sent", "ok")
+
+
 class FlakyChannel:
     """Two senders over one ledger of what really 'went out'."""
 
@@ -78,13 +90,7 @@ class FlakyChannel:
         if b == "die_before_send":
             raise WorkerKilled
         self.went_out(message, order)
-        if b == "die_after_send":
-            raise WorkerKilled
-        if b == "timeout_after_commit":
-            return SendResult("in_doubt", "timed out after the request was sent")
-        if b == "raise_after_commit":
-            raise TimeoutError("read timed out")
-        return SendResult("sent", "ok")
+        return answer_after_send(b)
 
     def reconcile(self, engine, message, order):
         # Like the Solicitations actions endpoint: the channel can tell what it received.
@@ -108,6 +114,44 @@ class FlakyChannel:
         ]
 
 
+def flaky_campaigns() -> None:
+    """Two active review-request campaigns and one of plain messages, each one step on
+    delivery through the flaky channel."""
+    for name, sender, kind in (
+        ("Review A", "flaky_review", "review_request"),
+        ("Review B", "flaky_review", "review_request"),
+        ("Instructions", "flaky_plain", ""),
+    ):
+        c = Campaign.create(name=name, status="active")
+        Step.create(
+            campaign=c,
+            trigger="delivered",
+            sender=sender,
+            message_type=kind,
+            window_start_hour=0,
+            window_end_hour=24,
+            delay_days=0,
+        )
+
+
+# An order's draws: its marketplace and how many days ago it was delivered.
+ORDER_DRAWS = dict(
+    mkt=st.sampled_from(["US", "DE", "JP"]),
+    delivered=st.integers(min_value=5, max_value=25),
+)
+
+
+def planned_order(engine, account, mkt: str, delivered: int):
+    """An order delivered ``delivered`` days before the frozen clock, stored and planned
+    as a sync does; returns its data."""
+    data = order_data(mkt, days_ago=delivered + 3, delivered_days_ago=delivered)
+    # order_data counts from the real clock; shift it to the frozen one
+    data = _shift(data, datetime.now(UTC) - clock.utcnow().replace(tzinfo=UTC))
+    ids = store_orders(account, [data], "test", set(engine.marketplaces))
+    plan_orders(engine, ids.changed_ids)  # as a sync does
+    return data
+
+
 class DispatchMachine(RuleBasedStateMachine):
     orders = Bundle("orders")
 
@@ -123,21 +167,7 @@ class DispatchMachine(RuleBasedStateMachine):
         )
         self.engine.migrate()
         self.account = SellerAccount.create(name="S", source="demo")
-        for name, sender, kind in (
-            ("Review A", "flaky_review", "review_request"),
-            ("Review B", "flaky_review", "review_request"),
-            ("Instructions", "flaky_plain", ""),
-        ):
-            c = Campaign.create(name=name, status="active")
-            Step.create(
-                campaign=c,
-                trigger="delivered",
-                sender=sender,
-                message_type=kind,
-                window_start_hour=0,
-                window_end_hour=24,
-                delay_days=0,
-            )
+        flaky_campaigns()
         self.blocked: dict[str, int] = {}  # order id -> when (logical) it became unsendable
         self.datas: dict[str, object] = {}
 
@@ -149,18 +179,9 @@ class DispatchMachine(RuleBasedStateMachine):
     def now(self):
         return clock.utcnow().replace(tzinfo=UTC)
 
-    @rule(
-        target=orders,
-        mkt=st.sampled_from(["US", "DE", "JP"]),
-        delivered=st.integers(min_value=5, max_value=25),
-    )
+    @rule(target=orders, **ORDER_DRAWS)
     def new_order(self, mkt, delivered):
-        data = order_data(mkt, days_ago=delivered + 3, delivered_days_ago=delivered)
-        # order_data counts from the real clock; shift it to the frozen one
-        shift = datetime.now(UTC) - self.now()
-        data = _shift(data, shift)
-        ids = store_orders(self.account, [data], "test", set(self.engine.marketplaces))
-        plan_orders(self.engine, ids.changed_ids)  # as a sync does
+        data = planned_order(self.engine, self.account, mkt, delivered)
         self.datas[data.order_id] = data
         return data.order_id
 

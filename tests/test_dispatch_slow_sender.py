@@ -19,31 +19,21 @@ final or waiting with a reason.
 from __future__ import annotations
 
 import logging
-import signal
 import time
-from collections import Counter
 
-from core.config import load_settings
 from core.contracts import SENT
-from core.engine import Engine
 from core.queue import make_huey
 from core.tasks import Runtime
 from tests.fake_spapi.harness import (
     CUSTOM_POST,
     REVIEW_POST,
-    amazon_settings,
+    assert_never_twice,
     judge,
     review_and_customization,
+    two_thread_worker,
 )
 from tests.support.figures import record
-from tests.support.worker import (
-    WorkerPool,
-    keep_dispatch_queued,
-    pending_work,
-    wait_for,
-    worker_config,
-    worker_log,
-)
+from tests.support.worker import WorkerPool, keep_dispatch_queued, settle
 
 log = logging.getLogger(__name__)
 
@@ -75,17 +65,9 @@ def test_sender_slower_than_the_lease_never_sends_twice(tmp_path, fake):
         fake.delays[operation] = POST_DELAY
         for oid in ids[::8]:
             fake.delays[f"{operation}:{oid}"] = SLOW_DELAY
-    config = worker_config(
-        tmp_path,
-        ["amazon"],
-        amazon_settings(fake, timeout=CLIENT_TIMEOUT),
-        workers=None,  # the shipped default: two huey worker threads per process
-        lease_seconds=LEASE_SECONDS,
-        batch_size=BATCH_SIZE,
+    config, engine = two_thread_worker(
+        tmp_path, fake, timeout=CLIENT_TIMEOUT, lease_seconds=LEASE_SECONDS, batch_size=BATCH_SIZE
     )
-    engine = Engine(load_settings(config))
-    engine.migrate()
-    assert engine.settings.get("queue", "workers") == 2
     pool = None
     try:
         review_and_customization(engine, fake, ids, CUSTOM_SKU, SELLERS)
@@ -93,15 +75,11 @@ def test_sender_slower_than_the_lease_never_sends_twice(tmp_path, fake):
         keep_dispatch_queued(runtime, QUEUED_TASKS)
         pool = WorkerPool(config, 2, SP_API_DEFAULT_MARKETPLACE=None)
 
-        def settled() -> bool:
-            # Every thread keeps starting dispatch rounds, each of which first looks
-            # for expired leases: the moment a slow batch is taken for a dead one.
-            keep_dispatch_queued(runtime, QUEUED_TASKS)
-            return not pending_work(reconciled=("amazon_review",)).exists()
-
-        calm = wait_for(settled, until=deadline, poll=0.2)
-        left = Counter((m.sender, m.state) for m in pending_work(reconciled=("amazon_review",)))
-        codes = pool.stop(signal.SIGINT)
+        # Every thread keeps starting dispatch rounds, each of which first looks for
+        # expired leases: the moment a slow batch is taken for a dead one.
+        calm, left, codes = settle(
+            pool, lambda: keep_dispatch_queued(runtime, QUEUED_TASKS), deadline, ("amazon_review",)
+        )
         pool = None
         elapsed = time.monotonic() - started
         verdict = judge(fake)
@@ -110,14 +88,7 @@ def test_sender_slower_than_the_lease_never_sends_twice(tmp_path, fake):
         record("slow sender (2 processes x 2 threads)", figures)
         (tmp_path / "figures.txt").write_text(figures + "\n")
 
-        twice, overwritten, lost = verdict.duplicates, verdict.overwritten, verdict.lost
-        assert not twice, f"sent twice {twice[:20]}: {figures}"
-        assert not overwritten, f"sent overwritten {overwritten[:20]}: {figures}"
-        assert not lost, f"lost {lost[:20]}: {figures}"
-        phantom = verdict.phantom
-        assert not phantom, f"recorded sent, never accepted {phantom[:20]}: {figures}"
-        assert calm, f"still to do {dict(left)}: {figures}\n{worker_log(config)}"
-        assert codes == [0, 0], f"exit codes {codes}: {figures}\n{worker_log(config)}"
+        assert_never_twice(verdict, figures, config, calm, left, codes)
         # Slow is not stuck: nothing crashed and every answer came within the client's
         # timeout, so all but the odd message a 429 sent to a later try went out (a
         # dispatcher that sent nothing would pass every check above).

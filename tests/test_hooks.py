@@ -31,6 +31,7 @@ from core.planning import plan_orders
 from core.store import store_orders
 from core.tasks import Runtime
 from tests.conftest import order_data
+from tests.support.campaigns import REVIEW_STEP
 
 
 def store(engine, account, *datas):
@@ -41,17 +42,7 @@ def store(engine, account, *datas):
 
 def campaign(step_kwargs=None, **kwargs):
     c = Campaign.create(name=kwargs.pop("name", "C"), status=kwargs.pop("status", "active"))
-    values = dict(
-        campaign=c,
-        position=1,
-        name="review",
-        trigger="delivered",
-        delay_days=0,
-        sender="dry_run",
-        message_type="review_request",
-        window_start_hour=0,
-        window_end_hour=24,
-    )
+    values = dict(REVIEW_STEP, campaign=c, position=1, name="review")
     values.update(step_kwargs or {})
     return c, Step.create(**values)
 

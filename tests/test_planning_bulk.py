@@ -36,6 +36,7 @@ from core.models import (
 from core.planning import fit_send_window, plan_all
 from core.planning_bulk import replan
 from core.store import store_orders
+from tests.support.planning import assert_same_plans
 
 NOW = datetime(2026, 11, 20, 15, 37, 12, 345678)
 UTC = ZoneInfo("UTC")
@@ -350,13 +351,7 @@ def _compare(engine, seed: int, monkeypatch):
     result = replan(engine)
     monkeypatch.undo()
     got = _snapshot()
-    for kind, want, have in (("message", expected[0], got[0]), ("decision", expected[1], got[1])):
-        diff = {
-            k: (want.get(k), have.get(k))
-            for k in set(want) | set(have)
-            if want.get(k) != have.get(k)
-        }
-        assert not diff, f"seed {seed}: {len(diff)} {kind}s differ, e.g. {list(diff.items())[:3]}"
+    assert_same_plans(expected, got, f"seed {seed}: ")
     assert result == expected_result
     return expected, in_python
 

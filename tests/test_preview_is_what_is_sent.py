@@ -22,27 +22,17 @@ from core.services import send_step_now
 from core.store import store_orders
 from core.templates import save_language
 from tests.conftest import order_data
+from tests.support.campaigns import INSTRUCTIONS_STEP, PUSHY_TEXT
+from tests.support.campaigns import INSTRUCTIONS_TEXT as GOOD
 from tests.support.web import csrf_token
 from web import template_support
 from web.campaign_preview import build_preview
 
 MANUAL = "https://example.com/manuals/sku-1.pdf"
-GOOD = (
-    "Order {{ order_id }}: here is how to set up your {{ product_title }}. Fill the tank "
-    "with water before the first use and press the start button for three seconds."
-)
 WITH_MANUAL = GOOD + " The manual is at {{ manual_link }}."
 TOO_LONG = GOOD + " Rinse it after use." * 120  # > 2000 characters once rendered
-PUSHY = GOOD + " If you like it, please leave a 5-star review."
-STEP = dict(
-    name="Product instructions",
-    trigger="delivered",
-    delay_days=1,
-    sender="amazon_messaging",  # 2000 characters at most; a test campaign sends dry-run
-    message_type="product_instructions",
-    window_start_hour=0,
-    window_end_hour=24,
-)
+# Amazon's Messaging API: 2000 characters at most; a test campaign sends dry-run.
+STEP = dict(INSTRUCTIONS_STEP, sender="amazon_messaging")
 
 
 @pytest.fixture
@@ -118,7 +108,7 @@ def test_a_manual_link_from_the_step_is_rendered_in_both_previews(engine, order)
     [
         (WITH_MANUAL, f"skipped: {NO_MANUAL}"),
         (TOO_LONG, "amazon_messaging allows 2000"),
-        (PUSHY, "skipped: compliance"),
+        (PUSHY_TEXT, "skipped: compliance"),
     ],
     ids=["no manual", "too long", "compliance"],
 )

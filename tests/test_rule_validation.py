@@ -13,17 +13,8 @@ from core.models import Campaign, Message, Order, Step
 from core.planning import plan_orders
 from core.store import store_orders
 from tests.conftest import order_data
+from tests.support.campaigns import REVIEW_STEP, step_form
 from tests.support.web import csrf_token
-
-REVIEW_STEP = dict(
-    name="Request a review",
-    trigger="delivered",
-    delay_days=0,
-    sender="dry_run",
-    message_type="review_request",
-    window_start_hour=0,
-    window_end_hour=24,
-)
 
 
 def rules(name: str, **params) -> list[dict]:
@@ -187,30 +178,6 @@ def page_text(response) -> str:
     return html.unescape(response.get_data(as_text=True))
 
 
-def step_form(step: Step, rule: str, params: str, token: str) -> dict:
-    return {
-        "name": step.name,
-        "trigger": step.trigger,
-        "anchor": step.anchor,
-        "delay_days": str(step.delay_days),
-        "delay_hours": str(step.delay_hours),
-        "window_start_hour": str(step.window_start_hour),
-        "window_end_hour": str(step.window_end_hour),
-        "weekdays": list(step.weekdays),
-        "sender": step.sender,
-        "message_type": step.message_type,
-        "priority": str(step.priority),
-        "no_variant_policy": step.no_variant_policy,
-        "template": "",
-        "holdout_percent": "0",
-        "rule": [rule, ""],
-        "params": [params, ""],
-        "variant_template": ["", ""],
-        "variant_weight": ["1", "1"],
-        "csrf_token": token,
-    }
-
-
 @pytest.mark.parametrize(
     ("rule", "params", "shown"),
     [
@@ -228,7 +195,10 @@ def test_step_editor_refuses_bad_rule_values_next_to_the_row(
 ):
     step = web_campaign.steps.get()
     url = f"/campaigns/{web_campaign.id}/steps/{step.id}"
-    response = signed_in.post(url, data=step_form(step, rule, params, csrf_token(signed_in, url)))
+    form = step_form(
+        step, rule=[rule, ""], params=[params, ""], csrf_token=csrf_token(signed_in, url)
+    )
+    response = signed_in.post(url, data=form)
     page = page_text(response)
     assert response.status_code == 422
     row = re.search(r'<p class="field-error" id="params-1-error">([^<]*)</p>', page)

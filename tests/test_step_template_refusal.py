@@ -12,21 +12,9 @@ from core.models import Template, TemplateVersion
 from core.store import store_orders
 from core.templates import save_language
 from tests.conftest import order_data
+from tests.support.campaigns import INSTRUCTIONS_STEP as INSTRUCTIONS
+from tests.support.campaigns import INSTRUCTIONS_TEXT as GOOD
 from tests.support.web import csrf_token
-
-INSTRUCTIONS = dict(
-    name="Product instructions",
-    trigger="delivered",
-    delay_days=1,
-    sender="dry_run",
-    message_type="product_instructions",
-    window_start_hour=0,
-    window_end_hour=24,
-)
-GOOD = (
-    "Order {{ order_id }}: here is how to set up your {{ product_title }}. Fill the tank "
-    "with water before the first use and press the start button for three seconds."
-)
 
 
 def shared_template() -> Template:

@@ -18,7 +18,7 @@ from core.queue import make_huey
 from core.services import account_credentials, save_account_credentials
 from tests.fake_spapi.harness import amazon_settings
 from tests.support.servers import ACCOUNT_SECRETS as SECRETS
-from tests.support.web import csrf_token, login, make_admin
+from tests.support.web import accounts_post, connect_account, csrf_token, login, make_admin
 from web import create_app
 
 FR = "A13V1IB3VIYZZH"
@@ -48,26 +48,8 @@ def web(amazon_engine):
     return client
 
 
-def connect(client, **overrides):
-    data = {
-        "csrf_token": csrf_token(client, "/accounts/"),
-        "name": "EU shop",
-        "source": "amazon",
-        "region": "EU",
-        "marketplaces": ["DE"],
-        "test_address": "me@example.com",
-        **SECRETS,
-    }
-    data.update(overrides)
-    return client.post("/accounts/new", data=data)
-
-
-def post(client, path, **data):
-    return client.post(path, data={"csrf_token": csrf_token(client, "/accounts/"), **data})
-
-
 def test_connect_stores_credentials_encrypted_and_never_shows_them(web, amazon_engine):
-    response = connect(web)
+    response = connect_account(web)
     assert response.status_code == 302
     account = SellerAccount.get(SellerAccount.name == "EU shop")
     assert (account.region, account.marketplaces, account.test_address) == (
@@ -100,7 +82,7 @@ def test_connect_stores_credentials_encrypted_and_never_shows_them(web, amazon_e
 
 
 def test_edit_keeps_blank_secrets_and_replaces_typed_ones(web, amazon_engine):
-    connect(web)
+    connect_account(web)
     account = SellerAccount.get()
     response = web.post(
         f"/accounts/{account.id}/edit",
@@ -125,22 +107,22 @@ def test_edit_keeps_blank_secrets_and_replaces_typed_ones(web, amazon_engine):
 
 
 def test_bad_input_is_refused_with_422_and_secrets_not_echoed(web):
-    response = connect(web, name="", marketplaces=["DE", "US"])
+    response = connect_account(web, name="", marketplaces=["DE", "US"])
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Give the account a name" in page
     assert "US not in region EU" in page
     for secret in SECRETS.values():
         assert secret not in page
-    response = connect(web, region="", lwa_client_secret="")
+    response = connect_account(web, region="", lwa_client_secret="")
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Choose the region" in page and "Enter the LWA client secret" in page
-    assert connect(web, marketplaces=[]).status_code == 422
-    assert connect(web, test_address="not an address").status_code == 422
+    assert connect_account(web, marketplaces=[]).status_code == 422
+    assert connect_account(web, test_address="not an address").status_code == 422
     assert SellerAccount.select().count() == 0
-    assert connect(web).status_code == 302
-    assert connect(web).status_code == 422  # the same name twice
+    assert connect_account(web).status_code == 302
+    assert connect_account(web).status_code == 422  # the same name twice
 
 
 @pytest.mark.parametrize(
@@ -171,12 +153,12 @@ def test_test_connection_says_exactly_what_failed(web, fake, setup, expected):
     # tokens by refresh token, which would hide a bad client secret.
     token = f"Atzr|unique-{expected[:12]}-{time.monotonic_ns()}"
     fake.refresh_tokens.add(token)
-    assert connect(web, refresh_token=token).status_code == 302
+    assert connect_account(web, refresh_token=token).status_code == 302
     setup(fake)
     if expected.startswith("the refresh token"):
         fake.refresh_tokens.discard(token)
     account = SellerAccount.get()
-    response = post(web, f"/accounts/{account.id}/test")
+    response = accounts_post(web, f"/accounts/{account.id}/test")
     assert response.status_code == 302
     page = web.get("/accounts/").get_data(as_text=True)
     assert expected in page
@@ -190,9 +172,9 @@ def test_test_connection_says_exactly_what_failed(web, fake, setup, expected):
 def test_sync_now_runs_the_sync_and_the_progress_fragment_stops_polling(web, fake):
     for n in range(5):
         fake.add_order(f"302-100000{n}-1234567")
-    connect(web)
+    connect_account(web)
     account = SellerAccount.get()
-    assert post(web, f"/accounts/{account.id}/sync", mode="incremental").status_code == 302
+    assert accounts_post(web, f"/accounts/{account.id}/sync", mode="incremental").status_code == 302
     assert Order.select().where(Order.account == account).count() == 5
     fragment = web.get(f"/accounts/{account.id}/progress").get_data(as_text=True)
     assert "Sync done: 5 orders read" in fragment
@@ -202,7 +184,7 @@ def test_sync_now_runs_the_sync_and_the_progress_fragment_stops_polling(web, fak
     assert "EU shop" in status and "Sync done" in status and "hx-trigger" not in status
     # A full sync forgets the cursor and reads everything again, storing nothing twice.
     fake.add_order("302-1000009-1234567")
-    assert post(web, f"/accounts/{account.id}/sync", mode="full").status_code == 302
+    assert accounts_post(web, f"/accounts/{account.id}/sync", mode="full").status_code == 302
     assert Order.select().count() == 6
     assert "Sync done: 6 orders read" in web.get(f"/accounts/{account.id}/progress").get_data(
         as_text=True
@@ -216,15 +198,15 @@ def test_queued_sync_polls_every_second_until_the_worker_runs_it(amazon_engine, 
     client = app.test_client()
     login(client)
     fake.add_order("302-2000001-1234567")
-    connect(client)
+    connect_account(client)
     account = SellerAccount.get()
-    post(client, f"/accounts/{account.id}/sync")
+    accounts_post(client, f"/accounts/{account.id}/sync")
     fragment = client.get(f"/accounts/{account.id}/progress").get_data(as_text=True)
     assert 'hx-trigger="every 1s"' in fragment and "waiting for the background worker" in fragment
     status = client.get("/accounts/sync-status").get_data(as_text=True)
     assert 'hx-trigger="every 1s"' in status
     # a second click while queued does not queue it twice
-    post(client, f"/accounts/{account.id}/sync")
+    accounts_post(client, f"/accounts/{account.id}/sync")
     assert len(huey) == 1
     task = huey.dequeue()
     huey.execute(task)  # what the worker does
@@ -232,13 +214,13 @@ def test_queued_sync_polls_every_second_until_the_worker_runs_it(amazon_engine, 
     assert "Sync done: 1 orders read" in fragment and "hx-trigger" not in fragment
     assert SellerAccount.get_by_id(account.id).status == "ok"
     # a sync no worker picks up is not polled for ever; the page says what to check
-    post(client, f"/accounts/{account.id}/sync")
+    accounts_post(client, f"/accounts/{account.id}/sync")
     progress = SellerAccount.get_by_id(account.id).sync_progress
     progress["queued_at"] = (utcnow() - timedelta(minutes=20)).isoformat()
     SellerAccount.update(sync_progress=progress).execute()
     fragment = client.get(f"/accounts/{account.id}/progress").get_data(as_text=True)
     assert "no background worker picked it up" in fragment and "hx-trigger" not in fragment
-    post(client, f"/accounts/{account.id}/sync")  # queued again
+    accounts_post(client, f"/accounts/{account.id}/sync")  # queued again
     assert len(huey) == 2
 
 
@@ -249,7 +231,7 @@ def test_roles_are_enforced(amazon_engine, fake):
     make_admin("eddie", role="editor")
     admin = app.test_client()
     login(admin)
-    connect(admin)
+    connect_account(admin)
     account = SellerAccount.get()
     viewer = app.test_client()
     login(viewer, "vera")
@@ -257,25 +239,25 @@ def test_roles_are_enforced(amazon_engine, fake):
     assert "Sync now" not in viewer.get("/accounts/").get_data(as_text=True)
     assert viewer.get("/accounts/new").status_code == 403
     for path in ("test", "sync", "delete", "edit"):
-        assert post(viewer, f"/accounts/{account.id}/{path}").status_code == 403
+        assert accounts_post(viewer, f"/accounts/{account.id}/{path}").status_code == 403
     editor = app.test_client()
     login(editor, "eddie")
-    assert post(editor, f"/accounts/{account.id}/test").status_code == 302
-    assert post(editor, f"/accounts/{account.id}/delete").status_code == 403
-    assert connect(editor).status_code == 403
+    assert accounts_post(editor, f"/accounts/{account.id}/test").status_code == 302
+    assert accounts_post(editor, f"/accounts/{account.id}/delete").status_code == 403
+    assert connect_account(editor).status_code == 403
     # no CSRF token: refused before anything happens
     assert editor.post(f"/accounts/{account.id}/sync").status_code == 400
 
 
 def test_delete_asks_first_and_keeps_the_history_of_sent_messages(web, amazon_engine):
-    connect(web)
+    connect_account(web)
     account = SellerAccount.get()
     page = web.get(f"/accounts/{account.id}/delete").get_data(as_text=True)
     assert "Delete EU shop?" in page and "cannot be undone" in page
-    assert post(web, f"/accounts/{account.id}/delete").status_code == 302
+    assert accounts_post(web, f"/accounts/{account.id}/delete").status_code == 302
     assert SellerAccount.select().count() == 0
     # an account that sent messages cannot be deleted: its history prevents a second message
-    connect(web)
+    connect_account(web)
     account = SellerAccount.get()
     order = Order.create(
         account=account,
@@ -293,7 +275,7 @@ def test_delete_asks_first_and_keeps_the_history_of_sent_messages(web, amazon_en
         state="sent",
         due_at=account.created_at,
     )
-    response = post(web, f"/accounts/{account.id}/delete")
+    response = accounts_post(web, f"/accounts/{account.id}/delete")
     assert response.status_code == 409
     assert "1 messages were sent" in response.get_data(as_text=True)
     assert SellerAccount.select().count() == 1
@@ -333,13 +315,13 @@ def test_import_an_all_orders_report_file(web):
 
 
 def test_undecryptable_credentials_ask_to_enter_them_again(web, amazon_engine):
-    connect(web)
+    connect_account(web)
     account = SellerAccount.get()
     SellerAccount.update(credentials=b"gAAAA-not-a-token").execute()
     with pytest.raises(CredentialError):
         account_credentials(amazon_engine, SellerAccount.get_by_id(account.id))
     page = web.get(f"/accounts/{account.id}/edit").get_data(as_text=True)
     assert "cannot be decrypted — enter it again" in page
-    post(web, f"/accounts/{account.id}/test")
+    accounts_post(web, f"/accounts/{account.id}/test")
     assert "encryption_key changed" in web.get("/accounts/").get_data(as_text=True)
     save_account_credentials(amazon_engine, account, SECRETS)

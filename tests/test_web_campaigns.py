@@ -12,32 +12,14 @@ from core import Preset, hookimpl
 from core.models import AuditLog, Campaign, Message, Step, Template, TemplateVersion, User
 from core.store import store_orders
 from tests.conftest import order_data
+from tests.support.campaigns import INSTRUCTIONS_STEP as INSTRUCTIONS
+from tests.support.campaigns import INSTRUCTIONS_TEXT as COMPLIANT
+from tests.support.campaigns import PUSHY_TEXT as PUSHY
+from tests.support.campaigns import REVIEW_STEP, step_form
 from tests.support.web import csrf_token, login, make_admin
 from web import create_app
 
-REVIEW = dict(
-    name="Request a review",
-    trigger="delivered",
-    delay_days=5,
-    sender="dry_run",
-    message_type="review_request",
-    window_start_hour=0,
-    window_end_hour=24,
-)
-INSTRUCTIONS = dict(
-    name="Product instructions",
-    trigger="delivered",
-    delay_days=1,
-    sender="dry_run",
-    message_type="product_instructions",
-    window_start_hour=0,
-    window_end_hour=24,
-)
-COMPLIANT = (
-    "Order {{ order_id }}: here is how to set up your {{ product_title }}. Fill the tank "
-    "with water before the first use and press the start button for three seconds."
-)
-PUSHY = COMPLIANT + " If you like it, please leave a 5-star review."
+REVIEW = dict(REVIEW_STEP, delay_days=5)
 
 
 class PresetPlugin:
@@ -86,32 +68,6 @@ def create_preset(client, fulfillment="FBA"):
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     return Campaign.get(Campaign.preset == f"test-{fulfillment.lower()}")
-
-
-def step_form(step: Step, **changes) -> dict:
-    """The editor's form as a browser would submit it for ``step``, with ``changes``."""
-    data = {
-        "name": step.name,
-        "trigger": step.trigger,
-        "anchor": step.anchor,
-        "delay_days": str(step.delay_days),
-        "delay_hours": str(step.delay_hours),
-        "window_start_hour": str(step.window_start_hour),
-        "window_end_hour": str(step.window_end_hour),
-        "weekdays": list(step.weekdays),
-        "sender": step.sender,
-        "message_type": step.message_type,
-        "priority": str(step.priority),
-        "no_variant_policy": step.no_variant_policy,
-        "template": str(step.template_id or ""),
-        "holdout_percent": str(step.holdout_percent),
-        "rule": [""],
-        "params": [""],
-        "variant_template": ["", ""],
-        "variant_weight": ["1", "1"],
-    }
-    data.update(changes)
-    return data
 
 
 def save_text(client, step, body, language="en"):

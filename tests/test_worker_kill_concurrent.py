@@ -36,14 +36,11 @@ import logging
 import random
 import signal
 import time
-from collections import Counter
 from datetime import timedelta
 
 from core.attachments import StoredFile
 from core.clock import utcnow
-from core.config import load_settings
 from core.contracts import RETRY, SCHEDULED, SENDING
-from core.engine import Engine
 from core.models import Message, Order
 from core.queue import make_huey
 from core.tasks import Runtime
@@ -52,20 +49,13 @@ from tests.fake_spapi.harness import (
     CUSTOM_POST,
     MANUAL_PDF,
     REVIEW_POST,
-    amazon_settings,
+    assert_never_twice,
     judge,
     review_and_customization,
+    two_thread_worker,
 )
 from tests.support.figures import record
-from tests.support.worker import (
-    WorkerPool,
-    keep_dispatch_queued,
-    owner_pid,
-    pending_work,
-    wait_for,
-    worker_config,
-    worker_log,
-)
+from tests.support.worker import WorkerPool, keep_dispatch_queued, owner_pid, settle, worker_log
 
 log = logging.getLogger(__name__)
 
@@ -165,17 +155,9 @@ def test_two_worker_processes_killed_100_times_never_send_twice(tmp_path, fake):
     fake.page_size = 100
     fake.limits_per_seller = True  # Amazon's usage plans are per seller and operation
     fake.hang_seconds = CLIENT_TIMEOUT + 2
-    config = worker_config(
-        tmp_path,
-        ["amazon"],
-        amazon_settings(fake, timeout=CLIENT_TIMEOUT),
-        workers=None,  # the shipped default: two huey worker threads per process
-        lease_seconds=LEASE_SECONDS,
-        batch_size=BATCH_SIZE,
+    config, engine = two_thread_worker(
+        tmp_path, fake, timeout=CLIENT_TIMEOUT, lease_seconds=LEASE_SECONDS, batch_size=BATCH_SIZE
     )
-    engine = Engine(load_settings(config))
-    engine.migrate()
-    assert engine.settings.get("queue", "workers") == 2
     pool = None
     try:
         ids = set_up(engine, fake)
@@ -212,13 +194,9 @@ def test_two_worker_processes_killed_100_times_never_send_twice(tmp_path, fake):
             next_kill = time.monotonic() + rng.uniform(*KILL_GAP)
         log.info("%d kills after %.0f s", kills, time.monotonic() - started)
 
-        def settled() -> bool:
-            feeder.top_up(release=False)
-            return not pending_work(reconciled=("amazon_review",)).exists()
-
-        calm = wait_for(settled, until=deadline, poll=0.2)
-        left = Counter((m.sender, m.state) for m in pending_work(reconciled=("amazon_review",)))
-        codes = pool.stop(signal.SIGINT)
+        calm, left, codes = settle(
+            pool, lambda: feeder.top_up(release=False), deadline, ("amazon_review",)
+        )
         pool = None
         elapsed = time.monotonic() - started
         verdict = judge(fake, feeder.messages)
@@ -231,14 +209,7 @@ def test_two_worker_processes_killed_100_times_never_send_twice(tmp_path, fake):
         record("kill test (2 processes x 2 threads)", figures)
         (tmp_path / "figures.txt").write_text(figures + "\n")
 
-        twice, overwritten, lost = verdict.duplicates, verdict.overwritten, verdict.lost
-        assert not twice, f"sent twice {twice[:20]}: {figures}"
-        assert not overwritten, f"sent overwritten {overwritten[:20]}: {figures}"
-        assert not lost, f"lost {lost[:20]}: {figures}"
-        phantom = verdict.phantom
-        assert not phantom, f"recorded sent, never accepted {phantom[:20]}: {figures}"
-        assert calm, f"still to do {dict(left)}: {figures}\n{worker_log(config)}"
-        assert codes == [0, 0], f"exit codes {codes}: {figures}\n{worker_log(config)}"
+        assert_never_twice(verdict, figures, config, calm, left, codes)
         # The run tested something: many sends under the kills, several with the POST
         # on the wire when its worker died, the manual with each customization message.
         assert held_kills >= 5, figures

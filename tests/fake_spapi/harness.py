@@ -19,6 +19,7 @@ from core.models import (
     TemplateVersion,
 )
 from core.services import save_account_credentials
+from tests.support.worker import worker_config, worker_log
 
 CREDS = {
     "refresh_token": "good-refresh-token",
@@ -41,6 +42,24 @@ def connect(engine, *, marketplaces=("DE",), region="EU", creds=None, name="EU s
     )
     save_account_credentials(engine, account, dict(creds or CREDS))
     return account
+
+
+def connected(make_engine, fake, **settings) -> tuple:
+    """(an engine whose Amazon plugin talks to ``fake``, a seller account connected to
+    it); ``settings``: more of the plugin's settings (``amazon_settings``)."""
+    engine = make_engine(plugin_settings=amazon_settings(fake, **settings))
+    return engine, connect(engine)
+
+
+def sync_and_plan(engine, account):
+    """Sync ``account`` from the fake (no errors) and plan what changed, as a worker does."""
+    from core.planning import plan_orders
+    from core.sync import sync_account
+
+    result = sync_account(engine, account.id)
+    assert not result.errors, result.errors
+    plan_orders(engine, result.changed_ids)
+    return result
 
 
 def review_step(**kw) -> Step:
@@ -220,3 +239,37 @@ def judge(fake, message_ids=None) -> Judgement:
         if m.state == SENT and not accepted:
             verdict.phantom.append((m.id, oid, m.sender, m.reason))
     return verdict
+
+
+def two_thread_worker(tmp_path, fake, *, timeout: int, lease_seconds: int, batch_size: int):
+    """(the config of a worker process sending through the Amazon plugin to ``fake`` with
+    the shipped two huey threads, an engine on its migrated database)."""
+    from core.config import load_settings
+    from core.engine import Engine
+
+    config = worker_config(
+        tmp_path,
+        ["amazon"],
+        amazon_settings(fake, timeout=timeout),
+        workers=None,  # the shipped default: two huey worker threads per process
+        lease_seconds=lease_seconds,
+        batch_size=batch_size,
+    )
+    engine = Engine(load_settings(config))
+    engine.migrate()
+    assert engine.settings.get("queue", "workers") == 2
+    return config, engine
+
+
+def assert_never_twice(verdict: Judgement, figures: str, config, calm, left, codes) -> None:
+    """What must hold once the worker processes settled (``settle``'s ``calm``, ``left``
+    and exit ``codes``), judged by the fake's record: nothing sent twice, overwritten,
+    lost or recorded sent without Amazon accepting it; nothing left to do; clean exits."""
+    twice, overwritten, lost = verdict.duplicates, verdict.overwritten, verdict.lost
+    assert not twice, f"sent twice {twice[:20]}: {figures}"
+    assert not overwritten, f"sent overwritten {overwritten[:20]}: {figures}"
+    assert not lost, f"lost {lost[:20]}: {figures}"
+    phantom = verdict.phantom
+    assert not phantom, f"recorded sent, never accepted {phantom[:20]}: {figures}"
+    assert calm, f"still to do {dict(left)}: {figures}\n{worker_log(config)}"
+    assert codes == [0, 0], f"exit codes {codes}: {figures}\n{worker_log(config)}"

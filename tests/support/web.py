@@ -14,6 +14,7 @@ from waitress.server import create_server
 
 from core.models import User
 from core.passwords import hash_password
+from tests.support.servers import ACCOUNT_SECRETS
 from web import create_app
 
 PASSWORD = "correct-horse-battery"
@@ -72,6 +73,29 @@ def login(client, username: str = "admin", password: str = PASSWORD):
 def signed_in(client):
     assert login(client).status_code == 302
     return client
+
+
+# The Accounts page's form for an Amazon seller in Germany, its secrets aside.
+ACCOUNT_FORM = dict(
+    name="EU shop",
+    source="amazon",
+    region="EU",
+    marketplaces=["DE"],
+    test_address="me@example.com",
+)
+
+
+def accounts_post(client, path: str, **data):
+    """POST ``data`` to ``path`` with the CSRF token of the Accounts page."""
+    return client.post(path, data={"csrf_token": csrf_token(client, "/accounts/"), **data})
+
+
+def connect_account(client, **overrides):
+    """Connect the ``ACCOUNT_FORM`` seller with ``ACCOUNT_SECRETS`` on the Accounts page;
+    ``overrides`` change any field."""
+    return accounts_post(
+        client, "/accounts/new", **{**ACCOUNT_FORM, **ACCOUNT_SECRETS, **overrides}
+    )
 
 
 def serve(app):

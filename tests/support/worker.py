@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -198,3 +199,20 @@ def pending_work(reconciled: tuple[str, ...] = ()):
             & (Message.reason != "reconciled: retried once")
         )
     )
+
+
+def settle(
+    pool: WorkerPool, tick: Callable[[], object], until: float, reconciled: tuple[str, ...] = ()
+) -> tuple[bool, Counter, list[int]]:
+    """Call ``tick`` (it keeps dispatch tasks queued) until the workers have nothing left
+    to do (``pending_work``) or the monotonic deadline ``until``, then stop the pool with
+    SIGINT. Returns whether they got there, what was left by (sender, state), and the
+    processes' exit codes."""
+
+    def settled() -> bool:
+        tick()
+        return not pending_work(reconciled).exists()
+
+    calm = wait_for(settled, until=until, poll=0.2)
+    left = Counter((m.sender, m.state) for m in pending_work(reconciled))
+    return calm, left, pool.stop(signal.SIGINT)
