@@ -82,12 +82,18 @@ def planned(engine, count: int) -> None:
     plan_orders(engine, store_orders(account, orders, "t").changed_ids)
 
 
-@pytest.fixture
-def world(make_engine):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request, make_engine):
+    """Three planned messages on the slow channel, on each database the product runs on
+    (SQLite serialises writers; PostgreSQL claims with FOR UPDATE SKIP LOCKED and
+    re-checks an UPDATE's WHERE on the row it waited for)."""
+    database = {"url": request.getfixturevalue("pg_url")} if request.param != "sqlite" else {}
     clock.freeze(clock.utcnow())  # the orders below are dated from now
     channel = Channel()
     engine = make_engine(
-        extra_plugins=[("slow", channel)], dispatch={"lease_seconds": LEASE, "batch_size": 10}
+        extra_plugins=[("slow", channel)],
+        dispatch={"lease_seconds": LEASE, "batch_size": 10},
+        **({"database": database} if database else {}),
     )
     planned(engine, 3)
     return engine, channel
