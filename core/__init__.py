@@ -1,13 +1,34 @@
 """Followup's core: data, scheduling, delivery guarantees, and the plugin contract.
 
-Plugins import what they need from here and nothing else from the core:
+This package's namespace is the whole plugin API: plugins import what they need from
+here and nothing else from the core (``tests/test_meta.py`` holds them to it), e.g.
 
     from core import hookimpl, Trigger, Rule, Sender, SendResult, OrderData, ItemData
+
+What is here, and where each part is documented (docs/plugins.md walks through it):
+
+* the hook markers and the value types plugins return (``core.contracts``);
+* Amazon's fixed facts that plugins share (review window, attachment limits, codes);
+* the linter's types for ``register_content_checks`` and the SQL context for
+  ``Rule.sql``;
+* the clock (UTC, patchable in tests);
+* the operations a plugin may perform on stored data (stop an order's messages, add an
+  opt-out, record a buyer message, mark an account, read its credentials), and the
+  models plugins read. Plugins change state only through the operations.
 """
 
+from .clock import to_naive_utc, utcnow
+from .compliance.base import ContentCheck, Finding, LintInput
 from .contracts import (
     ALL_STATES,
+    ATTACHMENT_MAX_BYTES,
+    ATTACHMENT_SIGNATURES,
+    ATTACHMENT_TYPES,
     EVENT_KINDS,
+    LIBRARY_LANGUAGES,
+    RECHECK_WAITING,
+    REVIEW_CLOSES_AFTER,
+    REVIEW_OPENS_AFTER,
     Attachment,
     DeliveryWindow,
     ItemData,
@@ -28,9 +49,45 @@ from .contracts import (
     TimeWindow,
     Trigger,
     Waiting,
+    is_review_request,
+    parse_codes,
+    transit_days,
 )
 from .crypto import CredentialError
 from .hookspecs import for_steps, hookimpl
+
+# Loaded on first use (PEP 562): these pull in the database layer, the dispatcher and
+# the planner, which themselves import ``core.contracts``; importing them here eagerly
+# would make ``import core`` circular and slow for every plugin at load time.
+_LAZY = {
+    "find_order": "services",
+    "stop_order_messages": "services",
+    "add_opt_out": "services",
+    "account_credentials": "services",
+    "mark_account": "services",
+    "ACCOUNT_PROBLEM": "services",
+    "record_buyer_message": "inbox",
+    "SqlContext": "planning_bulk",
+    "Order": "models",
+    "OrderItem": "models",
+    "OrderEvent": "models",
+    "Message": "models",
+    "Step": "models",
+    "Template": "models",
+    "SellerAccount": "models",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'core' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ALL_STATES",
@@ -58,4 +115,20 @@ __all__ = [
     "Waiting",
     "for_steps",
     "hookimpl",
+    "ATTACHMENT_MAX_BYTES",
+    "ATTACHMENT_SIGNATURES",
+    "ATTACHMENT_TYPES",
+    "LIBRARY_LANGUAGES",
+    "RECHECK_WAITING",
+    "REVIEW_CLOSES_AFTER",
+    "REVIEW_OPENS_AFTER",
+    "ContentCheck",
+    "Finding",
+    "LintInput",
+    "is_review_request",
+    "parse_codes",
+    "transit_days",
+    "to_naive_utc",
+    "utcnow",
+    *_LAZY,
 ]

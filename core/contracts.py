@@ -74,7 +74,7 @@ class Trigger:
 class Rule:
     """A filter a campaign step can use.
 
-    ``check(order, params, engine)`` returns ``None`` when the order passes, else a
+    ``check(engine, order, params)`` returns ``None`` when the order passes, else a
     reason such as ``"rule: SKU not in campaign"``. Rules are checked at planning and
     again at send time on fresh data.
 

@@ -18,7 +18,29 @@ The value types (``Trigger``, ``Rule``, ``Sender`` ...) live in ``core.contracts
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
 import pluggy
+
+if TYPE_CHECKING:  # the types only; importing them for real would be a cycle
+    from .compliance import ContentCheck
+    from .contracts import (
+        Attachment,
+        DeliveryWindow,
+        Job,
+        Marketplace,
+        OrderSource,
+        Preset,
+        Rule,
+        Sender,
+        SendResult,
+        SettingsPage,
+        TimeWindow,
+        Trigger,
+    )
+    from .engine import Engine
+    from .models import Message, Order, Step
 
 hookspec = pluggy.HookspecMarker("followup")
 hookimpl = pluggy.HookimplMarker("followup")
@@ -65,8 +87,10 @@ PER_MARKETPLACE_HOOKS = frozenset(
 
 
 @hookspec
-def register_marketplaces(engine):
+def register_marketplaces(engine: Engine) -> list[Marketplace]:
     """Declare the marketplaces (storefronts) this plugin knows.
+
+    Called from ``Engine.__init__`` (once, at start): ``engine.marketplaces``.
 
     :param engine: the running ``core.engine.Engine``.
     :returns: a list of ``core.contracts.Marketplace``; codes must be unique across plugins.
@@ -74,8 +98,11 @@ def register_marketplaces(engine):
 
 
 @hookspec
-def register_triggers(engine):
+def register_triggers(engine: Engine) -> list[Trigger]:
     """Declare order events a campaign step can start from.
+
+    Called from ``Engine.__init__``: ``engine.triggers``, read by planning (``core.planning``)
+    and the step editor.
 
     :param engine: the running engine.
     :returns: a list of ``core.contracts.Trigger`` (ordered, shipped, delivered, ... are
@@ -84,8 +111,11 @@ def register_triggers(engine):
 
 
 @hookspec
-def register_rules(engine):
+def register_rules(engine: Engine) -> list[Rule]:
     """Declare filters a campaign step can apply to an order.
+
+    Called from ``Engine.__init__``: ``engine.rules``; ``check`` runs in ``core.decide``,
+    ``validate`` in ``core.campaigns``.
 
     :param engine: the running engine.
     :returns: a list of ``core.contracts.Rule``; each ``check`` answers ``None`` or a reason.
@@ -97,8 +127,10 @@ def register_rules(engine):
 
 
 @hookspec
-def register_senders(engine):
+def register_senders(engine: Engine) -> list[Sender]:
     """Declare channels that deliver messages (Request a Review, Messaging API, email...).
+
+    Called from ``Engine.__init__``: ``engine.senders``; ``send`` runs in ``core.dispatch``.
 
     :param engine: the running engine.
     :returns: a list of ``core.contracts.Sender``. The dry-run sender is in ``core``.
@@ -106,8 +138,10 @@ def register_senders(engine):
 
 
 @hookspec
-def register_order_sources(engine):
+def register_order_sources(engine: Engine) -> list[OrderSource]:
     """Declare where orders come from (an API, a report file, demo data).
+
+    Called from ``Engine.__init__``: ``engine.sources``; fetched by ``core.sync``.
 
     :param engine: the running engine.
     :returns: a list of ``core.contracts.OrderSource``; a seller account names one.
@@ -115,8 +149,10 @@ def register_order_sources(engine):
 
 
 @hookspec
-def register_jobs(engine):
+def register_jobs(engine: Engine) -> list[Job]:
     """Declare periodic background jobs (order sync, eligibility re-checks...).
+
+    Called from ``Engine.__init__``: ``engine.jobs``; run by the worker's tick (``core.tasks``).
 
     :param engine: the running engine.
     :returns: a list of ``core.contracts.Job``; the worker runs each on its schedule.
@@ -124,8 +160,10 @@ def register_jobs(engine):
 
 
 @hookspec
-def register_settings_pages(engine):
+def register_settings_pages(engine: Engine) -> list[SettingsPage]:
     """Declare a plugin's settings form, shown per marketplace on the Plugins page.
+
+    Called from ``Engine.__init__``: the Plugins page and ``engine.plugin_setting``.
 
     :param engine: the running engine.
     :returns: a list of ``core.contracts.SettingsPage``; values are read back with
@@ -134,8 +172,11 @@ def register_settings_pages(engine):
 
 
 @hookspec
-def register_content_checks(engine, marketplace):
+def register_content_checks(engine: Engine, marketplace: str | None) -> list[ContentCheck]:
     """Contribute compliance-linter rules, possibly different per marketplace.
+
+    Called from ``engine.content_checks(marketplace)``: the linter (``core.compliance``) at
+    compose, preview and activation.
 
     :param engine: the running engine.
     :param marketplace: the marketplace code being linted for, or ``None`` for all.
@@ -144,8 +185,10 @@ def register_content_checks(engine, marketplace):
 
 
 @hookspec(firstresult=True)
-def delivery_window(engine, order):
+def delivery_window(engine: Engine, order: Order) -> DeliveryWindow | None:
     """Say when an order is (or was) expected to arrive.
+
+    Called from ``engine.delivery_window(order)``: triggers, the review window, placeholders.
 
     firstresult: the first plugin that answers decides.
 
@@ -157,8 +200,10 @@ def delivery_window(engine, order):
 
 
 @hookspec(firstresult=True)
-def review_request_window(engine, order):
+def review_request_window(engine: Engine, order: Order) -> TimeWindow | None:
     """Say when a review may be requested for an order.
+
+    Called from ``engine.review_window(order)``: ``core.due`` (anchor), the review vetoes.
 
     firstresult: the first plugin that answers decides.
 
@@ -169,8 +214,12 @@ def review_request_window(engine, order):
 
 
 @hookspec(firstresult=True)
-def adjust_send_time(engine, order, step, due_at):
+def adjust_send_time(
+    engine: Engine, order: Order, step: Step, due_at: datetime
+) -> tuple[datetime, str] | None:
     """Move a planned message's due time (good local hour, public holidays...).
+
+    Called from ``engine.adjust_send_time``: ``core.due``, at planning and at each re-plan.
 
     firstresult: the first plugin that answers decides.
 
@@ -186,8 +235,10 @@ def adjust_send_time(engine, order, step, due_at):
 
 
 @hookspec
-def default_sequences(engine, marketplace, fulfillment):
+def default_sequences(engine: Engine, marketplace: str, fulfillment: str) -> list[Preset]:
     """Offer preset campaigns a seller can create in one click.
+
+    Called from ``engine.presets``: the new-campaign page.
 
     :param engine: the running engine.
     :param marketplace: marketplace code, e.g. ``"DE"``.
@@ -197,8 +248,10 @@ def default_sequences(engine, marketplace, fulfillment):
 
 
 @hookspec(firstresult=True)
-def invoice_url(engine, order):
+def invoice_url(engine: Engine, order: Order) -> str | None:
     """Give the link to the order's invoice (EU VAT), if the seller has one.
+
+    Called from ``engine.invoice_url(order)``: ``core.compose`` (the ``invoice_link`` placeholder).
 
     firstresult: the first plugin that answers decides.
 
@@ -209,8 +262,12 @@ def invoice_url(engine, order):
 
 
 @hookspec
-def message_attachments(engine, order, message, step):
+def message_attachments(
+    engine: Engine, order: Order, message: Message, step: Step
+) -> list[Attachment] | None:
     """Contribute files to attach to a message (manuals, invoices, warranty).
+
+    Called from ``engine.attachments``: ``core.compose``, before every send and preview.
 
     Results of all plugins are concatenated. Amazon allows only instructions, invoices
     and warranty documents as attachments (docs/amazon-rules.md §3); the sender enforces its
@@ -227,8 +284,13 @@ def message_attachments(engine, order, message, step):
 
 
 @hookspec
-def template_context(engine, order, message):
+def template_context(
+    engine: Engine, order: Order, message: Message | None
+) -> dict[str, Any] | None:
     """Contribute placeholders to a message's template.
+
+    Called from ``engine.template_context``: ``core.compose`` (sends and previews), the editors'
+    palette.
 
     Results of all plugins are merged; two plugins giving the same key is an error.
 
@@ -241,8 +303,11 @@ def template_context(engine, order, message):
 
 
 @hookspec
-def send_vetoes(engine, message, order):
+def send_vetoes(engine: Engine, message: Message, order: Order) -> str | list[str] | None:
     """Forbid a send regardless of the campaign (Amazon's limits, opt-outs...).
+
+    Called from ``engine.vetoes``: only ``core.decide`` (planning, the send-time re-check, dry
+    run, send now).
 
     Every plugin is asked; any reason vetoes. Vetoes are checked at planning and again
     at send time, on fresh data, always through ``core.decide`` (after the step's rules).
@@ -261,8 +326,10 @@ def send_vetoes(engine, message, order):
 
 
 @hookspec
-def message_sent(engine, message, order, result):
+def message_sent(engine: Engine, message: Message, order: Order, result: SendResult) -> None:
     """Notification after a message was recorded as sent.
+
+    Called from ``engine.notify_sent``: ``core.dispatch``, after the result is stored.
 
     :param engine: the running engine.
     :param message: the ``core.models.Message`` (state ``sent``).
@@ -273,8 +340,10 @@ def message_sent(engine, message, order, result):
 
 
 @hookspec
-def message_failed(engine, message, order, error):
+def message_failed(engine: Engine, message: Message, order: Order, error: str) -> None:
     """Notification after a send failed (retryable or permanent) or went in doubt.
+
+    Called from ``engine.notify_failed``: ``core.dispatch``, after the state is stored.
 
     :param engine: the running engine.
     :param message: the ``core.models.Message`` (state ``retry``, ``failed`` or ``in_doubt``).

@@ -4,7 +4,8 @@
   default can be replaced by unregistering it.
 * Plugins named in ``[plugins] enabled`` are found by name in the ``followup``
   entry-point group (Followup's own plugins are published there by pyproject.toml, just
-  like a third party's) or, when the name contains a dot, imported as a module path.
+  like a third party's); a name that is no entry point is imported as a module path,
+  dotted (``mypackage.followup_rules``) or bare (``my_followup_plugin``).
 * With ``[plugins] entrypoints = true`` every *third-party* plugin installed in the
   environment is loaded as well, the way datasette loads its plugins.
 """
@@ -89,15 +90,20 @@ def make_plugin_manager(
 def _load(name: str, installed: dict[str, EntryPoint]) -> ModuleType | object:
     if name in installed:
         return installed[name].load()
-    if "." in name:
-        try:
-            return importlib.import_module(name)
-        except ImportError as exc:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name and not name.startswith(f"{exc.name}."):
+            # The module exists but itself imports something missing: say that.
             raise ConfigError(f"[plugins] enabled: cannot import {name!r}: {exc}") from exc
+    except ImportError as exc:
+        raise ConfigError(f"[plugins] enabled: cannot import {name!r}: {exc}") from exc
     known = ", ".join(sorted(installed)) or "(none installed)"
     raise ConfigError(
-        f"[plugins] enabled: unknown plugin {name!r}. Installed plugins: {known}. "
-        "Remove it from the list, or install the package that provides it."
+        f"[plugins] enabled: unknown plugin {name!r}: no installed plugin has that "
+        f"entry-point name and no module has that path. Installed plugins: {known}. "
+        "Remove it from the list, install the package that provides it, or give the "
+        "module's import path."
     )
 
 

@@ -96,7 +96,7 @@ def template_context(engine, order, message):
     A link to the marketplace's review form is the one link a review request needs;
     it is https and on Amazon's domain, so the linter allows it.
     """
-    from core.models import OrderItem
+    from core import OrderItem
 
     mkt = BY_CODE.get(order.marketplace)
     item = OrderItem.select().where(OrderItem.order == order.id).first() if order.id else None

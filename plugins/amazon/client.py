@@ -40,9 +40,7 @@ from sp_api.auth import AccessTokenClient
 from sp_api.base import Marketplaces, SellingApiException, SellingApiRequestThrottledException
 from sp_api.base.exceptions import get_exception_for_code
 
-from core import CredentialError
-from core.clock import to_naive_utc, utcnow
-from core.services import account_credentials
+from core import CredentialError, account_credentials, to_naive_utc, utcnow
 
 from .ratelimit import RateLimiter
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
-from core import ItemData, OrderData
-from core.contracts import transit_days
+from core import ItemData, OrderData, transit_days
 
 from .marketplaces import BY_ID
 

@@ -45,10 +45,7 @@ from sp_api.base import (
     SellingApiRequestThrottledException,
 )
 
-from core import Sender, SendResult, Waiting
-from core.clock import utcnow
-from core.contracts import RECHECK_WAITING
-from core.services import ACCOUNT_PROBLEM, mark_account
+from core import ACCOUNT_PROBLEM, RECHECK_WAITING, Sender, SendResult, Waiting, mark_account, utcnow
 
 from .client import (
     TIMEOUT,
@@ -137,7 +134,7 @@ def _actions(response) -> set[str]:
 
 
 def _account(order):
-    from core.models import SellerAccount
+    from core import SellerAccount
 
     return SellerAccount.get_by_id(order.account_id)
 
@@ -430,7 +427,7 @@ def messaging_prepare(engine, message, order):
         return _read_problem(account, exc, "getAttributes")
     locale = ((response.payload or {}).get("buyer") or {}).get("locale", "")
     if locale and locale != order.buyer_locale:
-        from core.models import Order
+        from core import Order
 
         Order.update(buyer_locale=locale).where(Order.id == order.id).execute()
         order.buyer_locale = locale

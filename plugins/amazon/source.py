@@ -19,7 +19,7 @@ import httpx
 from sp_api.api import Orders, Reports, Sellers
 from sp_api.base import SellingApiException, SellingApiForbiddenException
 
-from core.clock import utcnow
+from core import utcnow
 
 from .client import AmazonError, call, error_text, make_client
 from .mapping import MappingError, from_v0, from_v2026

@@ -27,9 +27,7 @@ from email.policy import default as default_policy
 from email.utils import parseaddr, parsedate_to_datetime
 from html import unescape
 
-from core.clock import to_naive_utc, utcnow
-from core.inbox import record_buyer_message
-from core.services import add_opt_out, stop_order_messages
+from core import add_opt_out, record_buyer_message, stop_order_messages, to_naive_utc, utcnow
 
 from .config import PLUGIN, ConfigProblem, ServerConfig, imap_config, setting
 from .matching import OPT_OUT_BOUNCE, OTHER, REPLY, Incoming, classify, match_order

@@ -16,8 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.models import Order
-from core.services import find_order
+from core import Order, find_order
 
 # Amazon order ids are 3-7-7 digits (docs/amazon-rules.md §3: "the 17-digit order ID").
 ORDER_ID = re.compile(r"(?<!\d)(\d{3}-\d{7}-\d{7})(?!\d)")

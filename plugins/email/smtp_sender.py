@@ -34,10 +34,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid, parseaddr
 
-from core import SendResult
-from core.clock import utcnow
-from core.contracts import ATTACHMENT_MAX_BYTES, ATTACHMENT_TYPES
-from core.models import Step
+from core import ATTACHMENT_MAX_BYTES, ATTACHMENT_TYPES, SendResult, Step, utcnow
 
 from .config import PLUGIN, ConfigProblem, ServerConfig, from_address, smtp_config
 

@@ -28,9 +28,16 @@ from __future__ import annotations
 
 import logging
 
-from core import Attachment, Preset, RetryLater, SettingsPage, for_steps, hookimpl
-from core.contracts import LIBRARY_LANGUAGES
-from core.models import Template
+from core import (
+    LIBRARY_LANGUAGES,
+    Attachment,
+    Preset,
+    RetryLater,
+    SettingsPage,
+    Template,
+    for_steps,
+    hookimpl,
+)
 
 from .config import FIELDS, PLUGIN, InvoiceSettings, serves, settings_for, validate
 from .sources import InvoiceMissing, fill, get_invoice

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core import SettingField
-from core.contracts import ATTACHMENT_MAX_BYTES
+from core import ATTACHMENT_MAX_BYTES, SettingField
 
 PLUGIN = "eu_vat"
 

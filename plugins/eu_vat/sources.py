@@ -24,7 +24,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.contracts import ATTACHMENT_SIGNATURES
+from core import ATTACHMENT_SIGNATURES
 
 from .config import InvoiceSettings
 

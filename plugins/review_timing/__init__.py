@@ -19,9 +19,15 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from core import SettingField, SettingsPage, TimeWindow, for_steps, hookimpl
-from core.clock import utcnow
-from core.contracts import is_review_request
+from core import (
+    SettingField,
+    SettingsPage,
+    TimeWindow,
+    for_steps,
+    hookimpl,
+    is_review_request,
+    utcnow,
+)
 
 from .timing import (
     CLOSING_MARGIN,

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
-from core.contracts import REVIEW_CLOSES_AFTER, REVIEW_OPENS_AFTER
+from core import REVIEW_CLOSES_AFTER, REVIEW_OPENS_AFTER
 
 # Request a Review: "from 5 days after the order's earliest delivery date to 30 days after
 # its latest delivery date" (Solicitations API, productReviewAndSellerFeedback;

@@ -11,8 +11,7 @@
 
 from __future__ import annotations
 
-from core import Params, Rule, SettingField, SettingsPage, hookimpl
-from core.contracts import parse_codes
+from core import Params, Rule, SettingField, SettingsPage, hookimpl, parse_codes
 
 from .presets import LISTS, presets_for
 
@@ -38,7 +37,7 @@ SKU_LIST = Params("SKU list", {"list": _list_name, "values": skus})
 
 def sku_list(engine, order, params):
     """``None`` when an item of ``order`` is on the named list, else the reason."""
-    from core.models import OrderItem
+    from core import OrderItem
 
     try:
         name = _list_name(params.get("list"))

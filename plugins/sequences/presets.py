@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core import Marketplace, Preset
-from core.contracts import LIBRARY_LANGUAGES
+from core import LIBRARY_LANGUAGES, Marketplace, Preset
 
 # Languages the shipped template library (core/library/*.toml) is written in. A
 # marketplace whose languages are not among them gets no free-text steps: a message in
