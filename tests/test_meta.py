@@ -214,3 +214,18 @@ def test_docs_plugins_covers_the_whole_plugin_api():
     missing += [f"core.{n}" for n in core.__all__ if not named(n)]
     missing += [f"engine.{a}" for a in sorted(used) if f"`engine.{a}" not in guide]
     assert not missing, f"docs/plugins.md does not document: {missing}"
+
+
+def test_the_readme_map_names_every_core_module():
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("## Architecture in one screen")
+    block = readme[start : readme.index("\nplugins/", start)]
+    missing = []
+    for path in sorted((REPO / "core").iterdir()):
+        name = path.stem if path.suffix == ".py" else path.name
+        if name.startswith("__") or (path.is_dir() and not (path / "__init__.py").exists()):
+            continue
+        shown = "default_*" if name.startswith("default_") else name
+        if not re.search(rf"(?<![\w.]){re.escape(shown)}(?![\w])", block):
+            missing.append(name)
+    assert not missing, f"README's architecture map does not name core modules: {missing}"
