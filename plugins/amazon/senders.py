@@ -30,13 +30,12 @@ Amazon's rules encoded here (docs/amazon-rules.md §2):
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from datetime import timedelta
 
 import httpx
-from sp_api.api import Messaging, Solicitations, Upload
+from sp_api.api import Messaging
 from sp_api.auth.exceptions import AuthorizationError
 from sp_api.base import (
     SellingApiBadRequestException,
@@ -60,6 +59,7 @@ from .client import (
     retry_after,
 )
 from .marketplaces import BY_CODE
+from .operations import ModelSolicitations, ModelUpload
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +350,7 @@ def review_preflight(engine, message, order):
             engine,
             account,
             order,
-            Solicitations,
+            ModelSolicitations,
             "getSolicitationActionsForOrder",
             "get_solicitation_actions_for_order",
         )
@@ -364,7 +364,7 @@ def review_preflight(engine, message, order):
 def review_send(engine, message, order, rendered):
     account = _account(order)
     try:
-        client = make_client(engine, account, Solicitations, order.marketplace)
+        client = make_client(engine, account, ModelSolicitations, order.marketplace)
     except AmazonError as exc:  # nothing was sent: the seller must fix the account
         return SendResult("retry", _account_problem(account, str(exc)))
     try:
@@ -397,7 +397,7 @@ def review_reconcile(engine, message, order):
             engine,
             account,
             order,
-            Solicitations,
+            ModelSolicitations,
             "getSolicitationActionsForOrder",
             "get_solicitation_actions_for_order",
         )
@@ -461,15 +461,15 @@ def messaging_preflight(engine, message, order):
 def _upload(engine, account, order, kind: str, attachment) -> dict:
     """Uploads API: a destination for this message's resource, then the PUT of the bytes
     to the returned URL with exactly the returned headers (docs/amazon-rules.md §2)."""
-    client = make_client(engine, account, Upload, order.marketplace)
+    client = make_client(engine, account, ModelUpload, order.marketplace)
     resource = f"messaging/v1/orders/{order.order_id}/messages/{PATH_SEGMENT[kind]}"
     response = call(
         account,
         UPLOAD_OPERATION,
-        client.upload_document,
+        client.create_upload_destination_for_resource,
         resource,
-        io.BytesIO(attachment.data),  # the library reads a file object to hash it
-        content_type=attachment.content_type,
+        attachment.data,
+        attachment.content_type,
         write=True,
     )
     payload = response.payload or {}

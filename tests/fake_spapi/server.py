@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from . import auth, messaging, orders, reports
+from . import auth, messaging, orders, reports, validate
 from .http import Reply, Request, error
 from .state import Call, State
 
@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 PRE_FAULTS = {"forbidden", "throttle", "500", "500_html", "503"}
 SHAPE_FAULTS = {"partial", "unknown_status", "missing_dates"}
 POST_FAULTS = {"timeout_after_commit", "500_after_commit", "malformed", "empty_body"}
+# Faults whose whole point is an answer that breaks Amazon's model: not violations.
+BROKEN_ON_PURPOSE = SHAPE_FAULTS | {"500_html", "malformed", "empty_body"}
+# Solicitations and Messaging answer HAL (their models produce application/hal+json).
+HAL_MODELS = {"solicitations.json", "messaging.json"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,13 @@ class Route:
     handler: Callable
     model: str | None  # file in shared/sp-api-models, None for non-SP-API endpoints
     auth: bool = True
+    # What requests and answers are validated against (``validate``): the model file, or
+    # "sellers" for the Sellers API, which is not among the shared models.
+    checked_by: str | None = None
+
+    @property
+    def contract(self) -> str | None:
+        return self.model or self.checked_by
 
     @property
     def regex(self) -> re.Pattern:
@@ -157,6 +168,7 @@ ROUTES: list[Route] = [
         "getMarketplaceParticipations",
         orders.marketplace_participations,
         None,
+        checked_by="sellers",
     ),
     Route(
         "POST",
@@ -232,9 +244,16 @@ class FakeSPAPI(ThreadingHTTPServer):
         self.report_polls = 1
         self.report_outcome = "DONE"
         self.report_gzip = False
+        # A looping Amazon: paging answers hand back the token they were asked with.
+        self.repeat_tokens = False
+        self.token_repeats: Counter = Counter()
         self.denied = 0
         # Marketplace ids the seller sells in (None: all); other ids answer 400.
         self.seller_marketplaces: set[str] | None = None
+        # Requests and answers that broke Amazon's models (``validate``); a test that
+        # sends a bad request on purpose clears what it caused.
+        self.violations: list[str] = []
+        self.validating = validate.available()
         self._thread: threading.Thread | None = None
 
     # -- the Request a Review POST's usage plan, set directly by the rate benchmark ----
@@ -262,9 +281,21 @@ class FakeSPAPI(ThreadingHTTPServer):
         self._thread.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self.shutdown()
         self.server_close()
+        if exc_type is None and self.violations:
+            raise AssertionError(
+                f"the fake SP-API saw {len(self.violations)} violation(s) of Amazon's "
+                "models:\n" + "\n".join(self.violations[:30])
+            )
+
+    def note_violations(self, where: str, problems: list[str]) -> None:
+        """Record what broke Amazon's models (see ``validate``); the test fails at exit."""
+        if problems:
+            with self.lock:
+                self.violations.extend(f"{where}: {p}" for p in problems)
+                log.error("fake SP-API: %s violates the model: %s", where, problems)
 
     def handle_error(self, request, client_address):
         pass  # a client that timed out and hung up is part of the tests, not an error
@@ -355,6 +386,7 @@ class Handler(BaseHTTPRequestHandler):
         if route is None:
             self._send(error(404, "NotFound", f"{self.command} {url.path}"))
             return
+        contract = route.contract if fake.validating else None
         req = Request(
             method=self.command,
             path=url.path,
@@ -364,13 +396,25 @@ class Handler(BaseHTTPRequestHandler):
             params=params,
             operation=route.operation,
         )
+        where = f"{route.operation} {self.command} {url.path}"
+        if contract:
+            fake.note_violations(where, validate.request_problems(contract, route.template, req))
+
+        def answer(reply: Reply, fault: str | None = None) -> None:
+            if route.model in HAL_MODELS and reply.content_type == "application/json":
+                reply.content_type = "application/hal+json"
+            if contract and fault not in BROKEN_ON_PURPOSE and not reply.broken:
+                problems = validate.answer_problems(contract, route.template, self.command, reply)
+                fake.note_violations(where, problems)
+            self._send(reply, route.operation if route.auth else None)
+
         if route.auth and not auth.authorized(fake, req):
             fake.denied += 1
-            self._send(error(403, "Unauthorized", messaging.UNAUTHORIZED), route.operation)
+            answer(error(403, "Unauthorized", messaging.UNAUTHORIZED))
             return
         seller = req.headers.get("x-amz-access-token", "") if fake.limits_per_seller else ""
         if route.auth and not fake.state.admit(route.operation, seller):
-            self._send(quota_exceeded(), route.operation)
+            answer(quota_exceeded())
             return
         order_id = orders.order_id_of(req)
         write = self.command in ("POST", "PUT", "PATCH") and route.auth
@@ -378,7 +422,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "throttle":  # a 429 like the rate limit's: not a call Amazon acted on
             with fake.lock:
                 fake.state.throttled += 1
-            self._send(quota_exceeded(), route.operation)
+            answer(quota_exceeded())
             return
         body = None
         if raw and route.auth:
@@ -391,7 +435,7 @@ class Handler(BaseHTTPRequestHandler):
                 Call(route.operation, order_id, body, req.query, self.command, url.path)
             )
         if fault in PRE_FAULTS:
-            self._send(_pre_fault(fault), route.operation)
+            answer(_pre_fault(fault), fault)
             return
         if fault in SHAPE_FAULTS:
             req.fault = fault
@@ -418,7 +462,7 @@ class Handler(BaseHTTPRequestHandler):
             reply = Reply(reply.status, raw=reply.payload()[: max(1, len(reply.payload()) // 2)])
         elif fault == "empty_body":
             reply = Reply(reply.status, raw=b"")
-        self._send(reply, route.operation if route.auth else None)
+        answer(reply, fault)
 
     do_GET = do_POST = do_PUT = _handle
 
