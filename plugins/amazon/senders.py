@@ -414,6 +414,22 @@ def review_reconcile(engine, message, order):
 # -- Messaging ------------------------------------------------------------------------
 
 
+def buyer_locale(payload) -> str:
+    """The buyer's locale (``de-DE``, ``fr-FR``...) of a getAttributes answer, or ""."""
+    buyer = (payload or {}).get("buyer") if isinstance(payload, dict) else None
+    return (buyer or {}).get("locale") or ""
+
+
+def upload_destination(payload) -> tuple[str, str, dict]:
+    """(destination id, URL, headers to PUT with) of a createUploadDestinationForResource
+    answer's payload; AmazonError when the id or URL is missing."""
+    payload = payload if isinstance(payload, dict) else {}
+    destination, url = payload.get("uploadDestinationId"), payload.get("url")
+    if not destination or not url:
+        raise AmazonError("malformed", "the upload answer has no uploadDestinationId or url")
+    return destination, url, dict(payload.get("headers") or {})
+
+
 def messaging_prepare(engine, message, order):
     """Learn the buyer's language from getAttributes before the text is chosen."""
     account = _account(order)
@@ -428,7 +444,7 @@ def messaging_prepare(engine, message, order):
         )
     except READ_ERRORS as exc:
         return _read_problem(account, exc, "getAttributes")
-    locale = ((response.payload or {}).get("buyer") or {}).get("locale", "")
+    locale = buyer_locale(response.payload)
     if locale and locale != order.buyer_locale:
         from core.models import Order
 
@@ -472,14 +488,9 @@ def _upload(engine, account, order, kind: str, attachment) -> dict:
         attachment.content_type,
         write=True,
     )
-    payload = response.payload or {}
-    destination, url = payload.get("uploadDestinationId"), payload.get("url")
-    if not destination or not url:
-        raise AmazonError("malformed", "the upload answer has no uploadDestinationId or url")
+    destination, url, headers = upload_destination(response.payload)
     timeout = float(engine.plugin_setting("amazon", "timeout", default=TIMEOUT))
-    put = httpx.put(
-        url, content=attachment.data, headers=dict(payload.get("headers") or {}), timeout=timeout
-    )
+    put = httpx.put(url, content=attachment.data, headers=headers, timeout=timeout)
     if put.status_code >= 300:
         raise AmazonError(
             "server",
