@@ -23,6 +23,8 @@ Public surface used by tests and the bench:
   ``unknown_status``, ``missing_dates``. After the effect is recorded:
   ``timeout_after_commit`` (answers after ``hang_seconds``), ``500_after_commit``,
   ``malformed`` (truncated JSON), ``empty_body``;
+* ``add_feedback(order_id, rating, ...)`` / ``feedback``: seller feedback, served by the
+  Reports API as GET_SELLER_FEEDBACK_DATA;
 * ``seller_marketplaces``: the marketplace ids the seller sells in (None: all);
 * LWA: ``refresh_tokens``, ``revoke(token)``, ``clients`` (client id -> secret; a
   listed id with another secret gets ``invalid_client``, unlisted ids are accepted).
@@ -37,6 +39,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -233,6 +236,8 @@ class FakeSPAPI(ThreadingHTTPServer):
         self.uploads: dict[str, dict] = {}
         self.reports: dict[str, dict] = {}
         self.documents: dict[str, str] = {}
+        # Seller feedback buyers left (``add_feedback``), served as GET_SELLER_FEEDBACK_DATA.
+        self.feedback: list[dict] = []
         self.cursors: dict[str, tuple] = {}
         self.faults: dict[str, list[str]] = {}
         self.limits_per_seller = False
@@ -317,6 +322,30 @@ class FakeSPAPI(ThreadingHTTPServer):
         """Change an order and bump its lastUpdatedTime, as Amazon does."""
         with self.lock:
             orders.touch(self.orders[order_id], **changes)
+
+    def add_feedback(
+        self,
+        order_id: str,
+        rating: int,
+        *,
+        days_ago: float = 1,
+        comments: str = "",
+        response: str = "",
+        marketplace_id: str | None = None,
+    ) -> dict:
+        """Seller feedback on an order (its marketplace unless ``marketplace_id``)."""
+        market = marketplace_id or self.orders[order_id]["marketplaceId"]
+        entry = {
+            "order_id": order_id,
+            "rating": rating,
+            "date": datetime.now(UTC) - timedelta(days=days_ago),
+            "comments": comments,
+            "response": response,
+            "marketplace_id": market,
+        }
+        with self.lock:
+            self.feedback.append(entry)
+        return entry
 
     def revoke(self, refresh_token: str) -> None:
         """The seller removed the app's authorization: the refresh grant fails."""
