@@ -228,3 +228,21 @@ def test_the_feedback_page_needs_a_login(make_engine, fake):
     app = create_app(engine=engine)
     answer = app.test_client().get("/feedback/")
     assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+
+
+def test_a_full_replan_keeps_the_veto(make_engine, fake):
+    """The set-based re-plan sends review steps through the veto while negative
+    feedback exists (``@for_steps``), with the same outcome as planning order by order."""
+    from core.planning_bulk import replan
+
+    seed(fake)
+    engine, account = setup(make_engine, fake)
+    feedback.run(engine)
+    sync_and_plan(engine, account)
+    review_step()  # a new campaign: the full re-plan plans it for every stored order
+    replan(engine)
+    bad = Order.get(Order.order_id == BAD)
+    assert not Message.select().where(Message.order == bad).exists()
+    reasons = [d.reason for d in Decision.select().where(Decision.order == bad)]
+    assert reasons and all("negative seller feedback" in r for r in reasons), reasons
+    assert Message.select().where(Message.state == "scheduled").count() == 2

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 from core import Job, OrderSource, SettingField, SettingsPage, for_steps, hookimpl
-from core.contracts import is_review_request
 
 from . import feedback
 from .marketplaces import BY_CODE, MARKETPLACES
@@ -58,7 +57,7 @@ def register_jobs(engine):
 
 
 @hookimpl
-@for_steps(is_review_request)
+@for_steps(feedback.vetoes_step)
 def send_vetoes(engine, message, order):
     """No review request after negative seller feedback on the order."""
     if not message.review_request:

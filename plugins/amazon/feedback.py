@@ -33,6 +33,7 @@ from sp_api.auth.exceptions import AuthorizationError
 from sp_api.base import SellingApiException
 
 from core.clock import to_naive_utc, utcnow
+from core.contracts import is_review_request
 
 from .client import AmazonError, call, error_text, make_client
 from .marketplaces import BY_CODE
@@ -316,6 +317,18 @@ def run(engine) -> int:
 
 
 # -- the veto ---------------------------------------------------------------------------
+
+
+def vetoes_step(engine, step) -> bool:
+    """Whether the veto can answer for ``step`` (``@for_steps``): a review request, while
+    some order has negative feedback. Without any, a full re-plan keeps review steps
+    set-based; feedback read during a re-plan is still caught by the send-time check."""
+    from core.models import SellerFeedback
+
+    return (
+        is_review_request(engine, step)
+        and SellerFeedback.select().where(SellerFeedback.rating <= NEGATIVE_MAX).exists()
+    )
 
 
 def negative_feedback_veto(order) -> str | None:
