@@ -286,3 +286,58 @@ def test_unknown_paths_and_bad_tokens_are_refused(fake):
         headers={"x-amz-access-token": "Atza|stolen"},
     )
     assert denied.status_code == 403 and fake.count("getOrders") == 0
+
+
+# -- the fake's own check of every request and answer ---------------------------------
+
+
+def test_a_model_violation_is_recorded_and_fails_at_exit():
+    """What makes every end-to-end test a contract test: the fake checks each request
+    and answer against the models and raises when it is closed."""
+    server = FakeSPAPI()
+    with pytest.raises(AssertionError, match="violation") as raised:
+        with server:
+            server.add_order(ORDER)
+            client = Client(server)
+            # marketplaceIds has at most one item in the model
+            client.send("GET", f"/messaging/v1/orders/{ORDER}", {"marketplaceIds": f"{DE},{DE}"})
+            # a body where the model has none
+            client.send(
+                "POST",
+                f"/solicitations/v1/orders/{ORDER}/solicitations/productReviewAndSellerFeedback",
+                {"marketplaceIds": DE},
+                {"marketplaceIds": [DE]},
+            )
+    text = str(raised.value)
+    assert "marketplaceIds: 2 values, the model allows 1" in text
+    assert "where the model defines none" in text
+
+
+def test_answers_the_fake_would_send_wrongly_are_caught():
+    from tests.fake_spapi.http import Reply
+    from tests.fake_spapi.validate import answer_problems
+
+    path = "/solicitations/v1/orders/{amazonOrderId}"
+    good = {"_links": {"self": {"href": "/x"}, "actions": []}, "_embedded": {"actions": []}}
+    hal = "application/hal+json"
+    assert (
+        answer_problems("solicitations.json", path, "GET", Reply(200, good, content_type=hal)) == []
+    )
+    assert answer_problems("solicitations.json", path, "GET", Reply(200, good)) == [
+        "answered 'application/json', the model produces ['application/hal+json']"
+    ]
+    missing = {"_links": {"actions": []}, "_embedded": {"actions": []}}
+    [problem] = answer_problems(
+        "solicitations.json", path, "GET", Reply(200, missing, content_type=hal)
+    )
+    assert "'self' is a required property" in problem
+    assert answer_problems("solicitations.json", path, "GET", Reply(418, {})) == [
+        "status 418 is not an answer the model lists"
+    ]
+    participation = {"isParticipating": True, "hasSuspendedListings": False}
+    market = {"id": DE, "name": "Amazon.de"}
+    sellers = {"payload": [{"marketplace": market, "participation": participation}]}
+    found = answer_problems(
+        "sellers", "/sellers/v1/marketplaceParticipations", "GET", Reply(200, sellers)
+    )
+    assert len(found) == 4 and all("is a required property" in p for p in found)

@@ -25,6 +25,12 @@ Public surface used by tests and the bench:
   ``malformed`` (truncated JSON), ``empty_body``;
 * ``add_feedback(order_id, rating, ...)`` / ``feedback``: seller feedback, served by the
   Reports API as GET_SELLER_FEEDBACK_DATA;
+* ``violations``: every request received and answer sent that breaks Amazon's models
+  (``validate``; on when the models are beside the clone): leaving the context manager
+  raises with them, so the test that caused one fails; a test that sends a bad request
+  on purpose clears them. Answers broken on purpose (``BROKEN_ON_PURPOSE`` faults, an
+  order's ``_fault``) are not checked. ``repeat_tokens``: paging answers hand back the
+  token they were asked with (a looping Amazon);
 * ``seller_marketplaces``: the marketplace ids the seller sells in (None: all);
 * LWA: ``refresh_tokens``, ``revoke(token)``, ``clients`` (client id -> secret; a
   listed id with another secret gets ``invalid_client``, unlisted ids are accepted).
