@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from plugins.amazon.feedback import document_location, report_id_of, report_state
 from plugins.amazon.mapping import from_v0, from_v2026
 from plugins.amazon.senders import _actions, buyer_locale, upload_destination
 from tests.fake_spapi.schema import MODELS, load
@@ -265,3 +266,33 @@ def test_upload_destination_id_url_and_headers():
         "Content-MD5": payload["payload"]["headers"]["Content-MD5"],
         "x-amz-server-side-encryption": "aws:kms",
     }
+
+
+# -- Reports (the seller-feedback document flow) ------------------------------------
+
+REPORTS = "reports_2021-06-30.json"
+
+
+def test_report_id_from_create_report():
+    answers = examples(REPORTS, "/reports/2021-06-30/reports", "post", "202")
+    assert answers
+    for payload in answers:
+        assert report_id_of(payload) == payload["reportId"]
+
+
+def test_report_status_and_document_from_get_report():
+    answers = examples(REPORTS, "/reports/2021-06-30/reports/{reportId}", "get", "200")
+    assert answers
+    for payload in answers:
+        assert report_state(payload) == (
+            payload["processingStatus"],
+            payload.get("reportDocumentId"),
+        )
+
+
+def test_document_url_and_compression_from_get_report_document():
+    answers = examples(REPORTS, "/reports/2021-06-30/documents/{reportDocumentId}", "get", "200")
+    assert answers
+    for payload in answers:
+        gzipped = payload.get("compressionAlgorithm") == "GZIP"
+        assert document_location(payload) == (payload["url"], gzipped)

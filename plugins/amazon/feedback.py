@@ -200,14 +200,11 @@ def fetch_report(engine, account, code: str, start: datetime, end: datetime) -> 
         marketplaceIds=[BY_CODE[code].marketplace_id],
         write=True,
     )
-    report_id = (created.payload or {}).get("reportId")
-    if not report_id:
-        raise AmazonError("malformed", "createReport answered without a reportId")
+    report_id = report_id_of(created.payload)
     for _ in range(MAX_POLLS):
-        report = call(account, "getReport", client.get_report, report_id).payload or {}
-        status = report.get("processingStatus")
+        report = call(account, "getReport", client.get_report, report_id).payload
+        status, document_id = report_state(report)
         if status == "DONE":
-            document_id = report.get("reportDocumentId")
             break
         if status in ("CANCELLED", "FATAL"):
             # CANCELLED: Amazon had no data for the range (Reports API docs).
@@ -219,20 +216,37 @@ def fetch_report(engine, account, code: str, start: datetime, end: datetime) -> 
         raise AmazonError("timeout", "the feedback report was not ready in time")
     if not document_id:
         raise AmazonError("malformed", "getReport answered DONE without a reportDocumentId")
-    document = (
-        call(account, "getReportDocument", client.get_report_document, document_id).payload or {}
-    )
-    if not document.get("url"):
-        raise AmazonError("malformed", "getReportDocument answered without a url")
-    response = httpx.get(document["url"], timeout=120)
+    document = call(account, "getReportDocument", client.get_report_document, document_id)
+    url, gzipped = document_location(document.payload)
+    response = httpx.get(url, timeout=120)
     if response.status_code != 200:
         raise AmazonError(
             "server", f"downloading the feedback report failed (HTTP {response.status_code})"
         )
-    data = response.content
-    if (document.get("compressionAlgorithm") or "").upper() == "GZIP":
-        data = gzip.decompress(data)
+    data = gzip.decompress(response.content) if gzipped else response.content
     return data.decode("utf-8-sig")
+
+
+def report_id_of(payload) -> str:
+    """The ``reportId`` of a createReport answer."""
+    report_id = payload.get("reportId") if isinstance(payload, dict) else None
+    if not report_id:
+        raise AmazonError("malformed", "createReport answered without a reportId")
+    return report_id
+
+
+def report_state(payload) -> tuple[str, str | None]:
+    """(``processingStatus``, ``reportDocumentId`` or None) of a getReport answer."""
+    payload = payload if isinstance(payload, dict) else {}
+    return payload.get("processingStatus") or "", payload.get("reportDocumentId")
+
+
+def document_location(payload) -> tuple[str, bool]:
+    """(download URL, whether it is gzip-compressed) of a getReportDocument answer."""
+    payload = payload if isinstance(payload, dict) else {}
+    if not payload.get("url"):
+        raise AmazonError("malformed", "getReportDocument answered without a url")
+    return payload["url"], (payload.get("compressionAlgorithm") or "").upper() == "GZIP"
 
 
 def _iso(when: datetime) -> str:
