@@ -341,3 +341,36 @@ def test_answers_the_fake_would_send_wrongly_are_caught():
         "sellers", "/sellers/v1/marketplaceParticipations", "GET", Reply(200, sellers)
     )
     assert len(found) == 4 and all("is a required property" in p for p in found)
+
+
+def test_requests_that_break_the_models_are_caught():
+    from tests.fake_spapi.http import Request
+    from tests.fake_spapi.validate import request_problems
+
+    def create_report(body, content_type="application/json"):
+        req = Request(
+            "POST",
+            "/reports/2021-06-30/reports",
+            {},
+            {"content-type": content_type},
+            raw=json.dumps(body).encode(),
+        )
+        return request_problems(REPORTS, "/reports/2021-06-30/reports", req)
+
+    good = {"reportType": "GET_SELLER_FEEDBACK_DATA", "marketplaceIds": [DE]}
+    assert create_report(good) == []
+    assert create_report({**good, "dataStartTime": "2026-11-01T00:00:00Z"}) == []
+    [late] = create_report({**good, "dataStartTime": "yesterday"})
+    assert "dataStartTime" in late and "date-time" in late
+    [missing] = create_report({"marketplaceIds": [DE]})
+    assert "'reportType' is a required property" in missing
+    assert create_report(good, "text/plain") == [
+        "body sent as 'text/plain', the model consumes application/json"
+    ]
+    search = Request("GET", "/orders/2026-01-01/orders", {"lastUpdatedAfter": ["last week"]}, {})
+    assert request_problems("orders_2026-01-01.json", "/orders/2026-01-01/orders", search) == [
+        "lastUpdatedAfter: 'last week' is not an RFC 3339 date-time"
+    ]
+
+
+REPORTS = "reports_2021-06-30.json"

@@ -23,9 +23,10 @@ caused it when the fake is closed (``FakeSPAPI.__exit__``).
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from functools import cache
 
-from jsonschema import Draft4Validator
+from jsonschema import Draft4Validator, FormatChecker
 
 from .schema import MODELS, load
 
@@ -110,6 +111,18 @@ SELLERS = {
 }
 
 
+# Swagger's ``format: date-time`` is RFC 3339; checked without an extra dependency.
+FORMATS = FormatChecker(formats=())
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _date_time(value) -> bool:
+    if not isinstance(value, str) or "T" not in value:
+        return False
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.tzinfo is not None
+
+
 def available() -> bool:
     """Whether the models are beside the clone (CI always has them)."""
     return MODELS.is_dir()
@@ -131,7 +144,9 @@ def _validator(model: str, path: str, method: str, where: str) -> Draft4Validato
     else:
         schema = operation["responses"][where]["schema"]
     # Swagger's "#/definitions/X" references resolve against this root.
-    return Draft4Validator({**schema, "definitions": doc.get("definitions", {})})
+    return Draft4Validator(
+        {**schema, "definitions": doc.get("definitions", {})}, format_checker=FORMATS
+    )
 
 
 def _parameters(model: str, path: str, method: str) -> list[dict]:
@@ -155,6 +170,13 @@ def _scalar_problem(param: dict, value: str) -> str | None:
             return f"{value!r} is not an integer"
     elif kind == "boolean" and value not in ("true", "false"):
         return f"{value!r} is not true or false"
+    elif param.get("format") == "date-time":
+        try:
+            ok = _date_time(value)
+        except ValueError:
+            ok = False
+        if not ok:
+            return f"{value!r} is not an RFC 3339 date-time"
     if "enum" in param and value not in param["enum"]:
         return f"{value!r} is not one of {param['enum']}"
     return None
