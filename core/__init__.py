@@ -75,6 +75,8 @@ _LAZY = {
     "Step": "models",
     "Template": "models",
     "SellerAccount": "models",
+    "SellerFeedback": "models",
+    "FeedbackRead": "models",
 }
 
 

@@ -344,3 +344,33 @@ class EmailTheme(BaseModel):
 
 
 ALL_MODELS += (EmailTheme,)
+
+
+class SellerFeedback(BaseModel):
+    """Seller feedback a buyer left on an order, as read from the marketplace (Amazon's
+    seller-feedback report: docs/amazon-rules.md, "Seller feedback"). One per order; the
+    text stays on the seller's own server, no buyer data is kept."""
+
+    account = ForeignKeyField(SellerAccount, backref="feedback", on_delete="CASCADE")
+    order_id = CharField(max_length=40, index=True)
+    marketplace = CharField(max_length=4, default="")
+    rating = IntegerField()  # 1-5 stars; 1-2 negative, 3 neutral
+    left_at = DateTimeField(index=True)  # the day the buyer left it (UTC midnight)
+    comments = TextField(default="")
+    response = TextField(default="")  # the seller's public answer, if any
+    read_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("account", "order_id"), True),)
+
+
+class FeedbackRead(BaseModel):
+    """When an account's seller feedback was last read, up to when, and what went wrong."""
+
+    account = ForeignKeyField(SellerAccount, unique=True, on_delete="CASCADE")
+    last_run_at = DateTimeField(null=True)
+    read_until = DateTimeField(null=True)  # the last report's data end: the next start
+    last_error = TextField(default="")
+
+
+ALL_MODELS += (SellerFeedback, FeedbackRead)

@@ -52,7 +52,10 @@ def _validate(data: OrderData, known_marketplaces) -> None:
 
 
 def _fields(data: OrderData) -> dict:
-    return dict(
+    """The order row's values from a source. The buyer's locale only when the source
+    knows it: order lists carry none (Amazon gives it per order, through getAttributes
+    at send time), and a re-sync must neither wipe it nor count that as a change."""
+    values = dict(
         marketplace=data.marketplace,
         fulfillment=data.fulfillment,
         status=data.status,
@@ -73,6 +76,9 @@ def _fields(data: OrderData) -> dict:
         shipped_late=data.shipped_late,
         item_count=sum(i.quantity for i in data.items),
     )
+    if not values["buyer_locale"]:
+        del values["buyer_locale"]
+    return values
 
 
 def store_one(

@@ -113,6 +113,9 @@ def test_the_fake_would_have_refused_it_too(make_engine, fake):
         headers={"x-amz-access-token": access_token_for("good-refresh-token")},
     )
     assert answer.status_code == 400 and "400 characters" in answer.text
+    # the fake's check against Amazon's model saw it too (maxLength 400)
+    assert any("digitalAccessKey" in v and "body text" in v for v in fake.violations)
+    fake.violations.clear()  # this test's own doing
 
 
 def test_attachment_goes_through_uploads_and_is_referenced(make_engine, fake):

@@ -73,8 +73,14 @@ class Client:
         )
 
     def send(self, method, path, query=None, body=None):
+        if body is None:
+            return self.http.request(method, path, params=query)
         return self.http.request(
-            method, path, params=query, content=None if body is None else json.dumps(body)
+            method,
+            path,
+            params=query,
+            content=json.dumps(body),
+            headers={"content-type": "application/json"},
         )
 
 
@@ -136,8 +142,10 @@ def sample(client: Client, route) -> tuple[str, str, dict, object]:
         )
     if t == "/orders/v0/orders":
         return "GET", t, {"LastUpdatedAfter": "2020-01-01T00:00:00Z", "MarketplaceIds": DE}, None
-    if t.startswith("/orders/"):
+    if t.startswith("/orders/2026-01-01/"):
         return "GET", t.replace("{orderId}", ORDER), {"includedData": "FULFILLMENT,PACKAGES"}, None
+    if t.startswith("/orders/"):
+        return "GET", t.replace("{orderId}", ORDER), {}, None
     if t.startswith("/uploads/"):
         path = t.replace("{resource}", f"messaging/v1/orders/{ORDER}/messages/invoice")
         return "POST", path, {**mkt, "contentMD5": MD5, "contentType": "application/pdf"}, None
@@ -244,6 +252,9 @@ def test_required_parameters_are_enforced(fake, route):
             f"{param['name']} missing: {answer.status_code} {answer.text}"
         )
         assert problems(answer.json(), operation["responses"]["400"]["schema"], defs) == []
+        # The fake's own model check saw the bad request too (and it is this test's doing).
+        assert any(param["name"] in v or "body" in v for v in fake.violations), fake.violations
+        fake.violations.clear()
 
 
 def test_throttled_and_faulted_answers_use_the_error_shape(fake):
@@ -275,3 +286,91 @@ def test_unknown_paths_and_bad_tokens_are_refused(fake):
         headers={"x-amz-access-token": "Atza|stolen"},
     )
     assert denied.status_code == 403 and fake.count("getOrders") == 0
+
+
+# -- the fake's own check of every request and answer ---------------------------------
+
+
+def test_a_model_violation_is_recorded_and_fails_at_exit():
+    """What makes every end-to-end test a contract test: the fake checks each request
+    and answer against the models and raises when it is closed."""
+    server = FakeSPAPI()
+    with pytest.raises(AssertionError, match="violation") as raised:
+        with server:
+            server.add_order(ORDER)
+            client = Client(server)
+            # marketplaceIds has at most one item in the model
+            client.send("GET", f"/messaging/v1/orders/{ORDER}", {"marketplaceIds": f"{DE},{DE}"})
+            # a body where the model has none
+            client.send(
+                "POST",
+                f"/solicitations/v1/orders/{ORDER}/solicitations/productReviewAndSellerFeedback",
+                {"marketplaceIds": DE},
+                {"marketplaceIds": [DE]},
+            )
+    text = str(raised.value)
+    assert "marketplaceIds: 2 values, the model allows 1" in text
+    assert "where the model defines none" in text
+
+
+def test_answers_the_fake_would_send_wrongly_are_caught():
+    from tests.fake_spapi.http import Reply
+    from tests.fake_spapi.validate import answer_problems
+
+    path = "/solicitations/v1/orders/{amazonOrderId}"
+    good = {"_links": {"self": {"href": "/x"}, "actions": []}, "_embedded": {"actions": []}}
+    hal = "application/hal+json"
+    assert (
+        answer_problems("solicitations.json", path, "GET", Reply(200, good, content_type=hal)) == []
+    )
+    assert answer_problems("solicitations.json", path, "GET", Reply(200, good)) == [
+        "answered 'application/json', the model produces ['application/hal+json']"
+    ]
+    missing = {"_links": {"actions": []}, "_embedded": {"actions": []}}
+    [problem] = answer_problems(
+        "solicitations.json", path, "GET", Reply(200, missing, content_type=hal)
+    )
+    assert "'self' is a required property" in problem
+    assert answer_problems("solicitations.json", path, "GET", Reply(418, {})) == [
+        "status 418 is not an answer the model lists"
+    ]
+    participation = {"isParticipating": True, "hasSuspendedListings": False}
+    market = {"id": DE, "name": "Amazon.de"}
+    sellers = {"payload": [{"marketplace": market, "participation": participation}]}
+    found = answer_problems(
+        "sellers", "/sellers/v1/marketplaceParticipations", "GET", Reply(200, sellers)
+    )
+    assert len(found) == 4 and all("is a required property" in p for p in found)
+
+
+def test_requests_that_break_the_models_are_caught():
+    from tests.fake_spapi.http import Request
+    from tests.fake_spapi.validate import request_problems
+
+    def create_report(body, content_type="application/json"):
+        req = Request(
+            "POST",
+            "/reports/2021-06-30/reports",
+            {},
+            {"content-type": content_type},
+            raw=json.dumps(body).encode(),
+        )
+        return request_problems(REPORTS, "/reports/2021-06-30/reports", req)
+
+    good = {"reportType": "GET_SELLER_FEEDBACK_DATA", "marketplaceIds": [DE]}
+    assert create_report(good) == []
+    assert create_report({**good, "dataStartTime": "2026-11-01T00:00:00Z"}) == []
+    [late] = create_report({**good, "dataStartTime": "yesterday"})
+    assert "dataStartTime" in late and "date-time" in late
+    [missing] = create_report({"marketplaceIds": [DE]})
+    assert "'reportType' is a required property" in missing
+    assert create_report(good, "text/plain") == [
+        "body sent as 'text/plain', the model consumes application/json"
+    ]
+    search = Request("GET", "/orders/2026-01-01/orders", {"lastUpdatedAfter": ["last week"]}, {})
+    assert request_problems("orders_2026-01-01.json", "/orders/2026-01-01/orders", search) == [
+        "lastUpdatedAfter: 'last week' is not an RFC 3339 date-time"
+    ]
+
+
+REPORTS = "reports_2021-06-30.json"

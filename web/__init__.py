@@ -23,6 +23,7 @@ from . import (
     auth,
     campaigns,
     dashboard,
+    feedback,
     files,
     messages,
     orders,
@@ -71,6 +72,7 @@ def create_app(
         accounts.bp,
         plugins_page.bp,
         settings_page.bp,
+        feedback.bp,
     ):
         app.register_blueprint(bp)
 

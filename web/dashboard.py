@@ -34,6 +34,7 @@ from core.ledger import daily_usage
 from core.models import Message, Order, OrderEvent, SellerAccount
 
 from .charts import Series, stacked_bars
+from .feedback import alert as feedback_alert
 from .security import requires
 from .views_format import audit, engine
 
@@ -261,6 +262,7 @@ def index():
         attention=_attention(),
         gauges=_gauges(accounts),
         inbox=_inbox(now),
+        feedback=feedback_alert(),
         response_hours=int(RESPONSE_DUE.total_seconds() // 3600),
         accounts=accounts,
         has_demo=any(a.is_demo for a in accounts),

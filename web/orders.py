@@ -22,6 +22,8 @@ from core.planning import active_steps
 from core.services import add_opt_out, send_step_now, stop_order_messages
 
 from .dashboard import clear_cache
+from .feedback import for_order as feedback_for
+from .feedback import kind as feedback_kind
 from .security import current_user, requires
 from .views_format import date_range, engine, keyset_after, keyset_cursor
 
@@ -166,6 +168,8 @@ def _render_detail(order: Order, status: int = 200, **extra):
             can_act=user is not None and user.role in ("editor", "admin"),
             delivery=eng.delivery_window(order),
             review_window=eng.review_window(order),
+            feedback=feedback_for(order),
+            feedback_kind=feedback_kind,
             marketplace=eng.marketplace(order.marketplace),
             **extra,
         ),

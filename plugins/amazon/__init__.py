@@ -6,13 +6,17 @@
 * Settings (``[plugin_settings.amazon]`` or the Plugins page): ``orders_api``,
   ``first_sync_days``, ``backfill_report``, ``transit_days``, ``timeout``, and for the
   sandbox or tests ``endpoint``, ``lwa_url`` and ``report_poll_seconds`` (how often the
-  backfill asks whether the report is ready; 5 by default).
+  backfill asks whether the report is ready; 5 by default), ``feedback_hours`` (how
+  often seller feedback is read; 0 = never).
+* Seller feedback (``feedback``): a periodic job reads Amazon's seller-feedback report
+  per account; a review request is vetoed after negative feedback on its order.
 """
 
 from __future__ import annotations
 
-from core import OrderSource, SettingField, SettingsPage, hookimpl
+from core import Job, OrderSource, SettingField, SettingsPage, for_steps, hookimpl
 
+from . import feedback
 from .marketplaces import BY_CODE, MARKETPLACES
 from .report import parse_file
 from .senders import SENDERS
@@ -47,6 +51,21 @@ def register_senders(engine):
 
 
 @hookimpl
+def register_jobs(engine):
+    """Seller feedback, read hourly at most; each account every ``feedback_hours``."""
+    return [Job("amazon_feedback", 3600, feedback.run)]
+
+
+@hookimpl
+@for_steps(feedback.vetoes_step)
+def send_vetoes(engine, message, order):
+    """No review request after negative seller feedback on the order."""
+    if not message.review_request:
+        return None
+    return feedback.negative_feedback_veto(order)
+
+
+@hookimpl
 def register_settings_pages(engine):
     return [
         SettingsPage(
@@ -70,6 +89,13 @@ def register_settings_pages(engine):
                     "for large accounts",
                 ),
                 SettingField("timeout", "Request timeout (seconds)", "int", 20),
+                SettingField(
+                    "feedback_hours",
+                    "Read seller feedback every (hours)",
+                    "int",
+                    feedback.FEEDBACK_HOURS,
+                    "0 = never; a review request is never sent after negative feedback",
+                ),
                 SettingField(
                     "endpoint",
                     "API endpoint override",

@@ -154,7 +154,8 @@ def from_v2026(raw: dict, transit: dict | None = None) -> OrderData:
         buyer_key=buyer_key(order_id, email),
         buyer_email=email or "",
         ship_country=ship_country,
-        is_business="BUSINESS" in (raw.get("programs") or []),
+        # Amazon's program names (orders model ``programs``): AMAZON_BUSINESS, PRIME...
+        is_business="AMAZON_BUSINESS" in (raw.get("programs") or []),
         is_prime="PRIME" in (raw.get("programs") or []),
         shipped_at=shipped,
         earliest_delivery=earliest,

@@ -30,13 +30,12 @@ Amazon's rules encoded here (docs/amazon-rules.md §2):
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from datetime import timedelta
 
 import httpx
-from sp_api.api import Messaging, Solicitations, Upload
+from sp_api.api import Messaging
 from sp_api.auth.exceptions import AuthorizationError
 from sp_api.base import (
     SellingApiBadRequestException,
@@ -57,6 +56,7 @@ from .client import (
     retry_after,
 )
 from .marketplaces import BY_CODE
+from .operations import ModelSolicitations, ModelUpload
 
 log = logging.getLogger(__name__)
 
@@ -347,7 +347,7 @@ def review_preflight(engine, message, order):
             engine,
             account,
             order,
-            Solicitations,
+            ModelSolicitations,
             "getSolicitationActionsForOrder",
             "get_solicitation_actions_for_order",
         )
@@ -361,7 +361,7 @@ def review_preflight(engine, message, order):
 def review_send(engine, message, order, rendered):
     account = _account(order)
     try:
-        client = make_client(engine, account, Solicitations, order.marketplace)
+        client = make_client(engine, account, ModelSolicitations, order.marketplace)
     except AmazonError as exc:  # nothing was sent: the seller must fix the account
         return SendResult("retry", _account_problem(account, str(exc)))
     try:
@@ -394,7 +394,7 @@ def review_reconcile(engine, message, order):
             engine,
             account,
             order,
-            Solicitations,
+            ModelSolicitations,
             "getSolicitationActionsForOrder",
             "get_solicitation_actions_for_order",
         )
@@ -411,6 +411,22 @@ def review_reconcile(engine, message, order):
 # -- Messaging ------------------------------------------------------------------------
 
 
+def buyer_locale(payload) -> str:
+    """The buyer's locale (``de-DE``, ``fr-FR``...) of a getAttributes answer, or ""."""
+    buyer = (payload or {}).get("buyer") if isinstance(payload, dict) else None
+    return (buyer or {}).get("locale") or ""
+
+
+def upload_destination(payload) -> tuple[str, str, dict]:
+    """(destination id, URL, headers to PUT with) of a createUploadDestinationForResource
+    answer's payload; AmazonError when the id or URL is missing."""
+    payload = payload if isinstance(payload, dict) else {}
+    destination, url = payload.get("uploadDestinationId"), payload.get("url")
+    if not destination or not url:
+        raise AmazonError("malformed", "the upload answer has no uploadDestinationId or url")
+    return destination, url, dict(payload.get("headers") or {})
+
+
 def messaging_prepare(engine, message, order):
     """Learn the buyer's language from getAttributes before the text is chosen."""
     account = _account(order)
@@ -425,7 +441,7 @@ def messaging_prepare(engine, message, order):
         )
     except READ_ERRORS as exc:
         return _read_problem(account, exc, "getAttributes")
-    locale = ((response.payload or {}).get("buyer") or {}).get("locale", "")
+    locale = buyer_locale(response.payload)
     if locale and locale != order.buyer_locale:
         from core import Order
 
@@ -458,25 +474,20 @@ def messaging_preflight(engine, message, order):
 def _upload(engine, account, order, kind: str, attachment) -> dict:
     """Uploads API: a destination for this message's resource, then the PUT of the bytes
     to the returned URL with exactly the returned headers (docs/amazon-rules.md §2)."""
-    client = make_client(engine, account, Upload, order.marketplace)
+    client = make_client(engine, account, ModelUpload, order.marketplace)
     resource = f"messaging/v1/orders/{order.order_id}/messages/{PATH_SEGMENT[kind]}"
     response = call(
         account,
         UPLOAD_OPERATION,
-        client.upload_document,
+        client.create_upload_destination_for_resource,
         resource,
-        io.BytesIO(attachment.data),  # the library reads a file object to hash it
-        content_type=attachment.content_type,
+        attachment.data,
+        attachment.content_type,
         write=True,
     )
-    payload = response.payload or {}
-    destination, url = payload.get("uploadDestinationId"), payload.get("url")
-    if not destination or not url:
-        raise AmazonError("malformed", "the upload answer has no uploadDestinationId or url")
+    destination, url, headers = upload_destination(response.payload)
     timeout = float(engine.plugin_setting("amazon", "timeout", default=TIMEOUT))
-    put = httpx.put(
-        url, content=attachment.data, headers=dict(payload.get("headers") or {}), timeout=timeout
-    )
+    put = httpx.put(url, content=attachment.data, headers=headers, timeout=timeout)
     if put.status_code >= 300:
         raise AmazonError(
             "server",

@@ -74,10 +74,11 @@ def fetch(engine, account, since, progress):
     version = engine.plugin_setting("amazon", "orders_api", default="2026-01-01")
     done = 0
     rejected: list[str] = []
+    looped: list[str] = []
     for codes in _by_region(account).values():
         mids = [BY_CODE[c].marketplace_id for c in codes]
         pages = _v0_pages if version == "v0" else _v2026_pages
-        for batch in pages(engine, account, codes[0], mids, since):
+        for batch in pages(engine, account, codes[0], mids, since, looped):
             for order in batch:
                 if isinstance(order, MappingError):
                     rejected.append(str(order))
@@ -85,6 +86,14 @@ def fetch(engine, account, since, progress):
                 done += 1
                 yield order
             progress(done, None, f"{done} orders read")
+    if looped:
+        # Also only after every order read was stored; the cursor stays put, so what the
+        # loop hid is asked for again at the next sync.
+        raise AmazonError(
+            "malformed",
+            f"warning: {looped[0]}; stopped reading there: the orders read so far are "
+            "stored, the rest is asked for again at the next sync",
+        )
     if rejected:
         # Raised only after every readable order was yielded (and stored): the account
         # shows the problem, the sync cursor stays put so the unreadable orders are read
@@ -96,9 +105,24 @@ def fetch(engine, account, since, progress):
         )
 
 
-def _v2026_pages(engine, account, code, mids, since):
+def _repeated(seen: set, token: str | None, operation: str, looped: list[str]) -> bool:
+    """Whether ``token`` was already followed: Amazon handing out a pagination token a
+    second time would page forever, so reading stops there and the account says so."""
+    if not token:
+        return False
+    if token in seen:
+        text = f"Amazon repeated the pagination token of {operation} ({token[:40]})"
+        log.warning(text)
+        looped.append(text)
+        return True
+    seen.add(token)
+    return False
+
+
+def _v2026_pages(engine, account, code, mids, since, looped):
     client = make_client(engine, account, Orders, code, version="2026-01-01")
     token = None
+    seen: set[str] = set()
     transit = _transit(engine)
     while True:
         # includedData on every page: a page asked for without it comes back without
@@ -115,13 +139,14 @@ def _v2026_pages(engine, account, code, mids, since):
             raise AmazonError("malformed", "searchOrders answered without an orders list")
         yield [_map(from_v2026, raw, transit) for raw in payload["orders"]]
         token = (payload.get("pagination") or {}).get("nextToken") or response.next_token
-        if not token:
+        if not token or _repeated(seen, token, "searchOrders", looped):
             return
 
 
-def _v0_pages(engine, account, code, mids, since):
+def _v0_pages(engine, account, code, mids, since, looped):
     client = make_client(engine, account, Orders, code, version="v0")
     token = None
+    seen: set[str] = set()
     transit = _transit(engine)
     while True:
         kwargs = (
@@ -138,18 +163,19 @@ def _v0_pages(engine, account, code, mids, since):
             raise AmazonError("malformed", "getOrders answered without an Orders list")
         batch = []
         for raw in payload["Orders"]:
-            items = _v0_items(account, client, raw.get("AmazonOrderId", ""))
+            items = _v0_items(account, client, raw.get("AmazonOrderId", ""), looped)
             batch.append(_map(from_v0, raw, transit, items))
         yield batch
         token = payload.get("NextToken") or response.next_token
-        if not token:
+        if not token or _repeated(seen, token, "getOrders", looped):
             return
 
 
-def _v0_items(account, client, order_id: str) -> list[dict]:
+def _v0_items(account, client, order_id: str, looped: list[str]) -> list[dict]:
     """Every item of a v0 order (getOrderItems pages by NextToken)."""
     items: list[dict] = []
     token = None
+    seen: set[str] = set()
     while True:
         kwargs = {"NextToken": token} if token else {}
         response = call(account, "getOrderItems", client.get_order_items, order_id, **kwargs)
@@ -158,7 +184,7 @@ def _v0_items(account, client, order_id: str) -> list[dict]:
             raise AmazonError("malformed", f"getOrderItems for {order_id} has no OrderItems")
         items.extend(payload["OrderItems"])
         token = payload.get("NextToken")
-        if not token:
+        if not token or _repeated(seen, token, f"getOrderItems for {order_id}", looped):
             return items
 
 

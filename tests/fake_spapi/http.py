@@ -45,6 +45,8 @@ class Reply:
     raw: bytes | None = None
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    # An answer broken on purpose (an order's ``_fault``): not checked against the model.
+    broken: bool = False
 
     def payload(self) -> bytes:
         if self.raw is not None:

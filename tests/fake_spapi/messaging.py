@@ -15,7 +15,6 @@ import base64
 import hashlib
 import itertools
 from datetime import UTC, datetime, timedelta
-from urllib.parse import unquote
 
 from .http import Reply, Request, error
 
@@ -92,7 +91,17 @@ def solicitation_actions(fake, req: Request) -> Reply:
     )
 
 
+def no_body(req: Request) -> Reply | None:
+    """Amazon's models define these POSTs without a body: a strict server refuses one."""
+    if req.raw:
+        return error(415, "UnsupportedMediaType", f"{req.operation} takes no request body")
+    return None
+
+
 def create_solicitation(fake, req: Request) -> Reply:
+    refused = no_body(req)
+    if refused:
+        return refused
     order, problem = _order_for(fake, req)
     if problem:
         return problem
@@ -141,6 +150,8 @@ def create_message(fake, req: Request) -> Reply:
         return problem
     if action not in offered_messages(order):
         return error(403, "Unauthorized", UNAUTHORIZED)
+    if not req.raw:
+        return error(400, "InvalidInput", "the body is required")
     try:
         body = req.json()
     except ValueError:
@@ -176,17 +187,33 @@ def create_message(fake, req: Request) -> Reply:
 # -- Uploads ---------------------------------------------------------------------------
 
 
+def _md5_problem(md5: str) -> str | None:
+    """The query's ``contentMD5`` must be the base64 MD5 (24 characters, 16 bytes), sent
+    percent-encoded exactly once: a twice-encoded value arrives here still encoded."""
+    try:
+        digest = base64.b64decode(md5, validate=True)
+    except ValueError:
+        digest = b""
+    if len(digest) != 16:
+        return f"contentMD5 {md5!r} is not a base64 MD5 digest (was it encoded twice?)"
+    return None
+
+
 def create_upload_destination(fake, req: Request) -> Reply:
+    refused = no_body(req)
+    if refused:
+        return refused
     if not req.qlist("marketplaceIds"):
         return error(400, "InvalidInput", "marketplaceIds is required")
     md5 = req.qget("contentMD5")
     if not md5:
         return error(400, "InvalidInput", "contentMD5 is required")
-    # The library percent-encodes the base64 digest once more than httpx needs to.
-    md5 = unquote(md5)
-    content_type = req.qget("contentType") or "application/octet-stream"
+    problem = _md5_problem(md5)
+    if problem:
+        return error(400, "InvalidInput", problem)
     dest_id = f"amzn1.tortuga.4.eu.fake{next(_upload_ids):06d}"
-    headers = {"Content-Type": content_type, "x-amz-server-side-encryption": "AES256"}
+    # The headers of Amazon's example answer: S3 checks the MD5 and the encryption.
+    headers = {"Content-MD5": md5, "x-amz-server-side-encryption": "aws:kms"}
     with fake.lock:
         fake.uploads[dest_id] = {
             "id": dest_id,

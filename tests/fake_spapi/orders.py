@@ -26,6 +26,18 @@ CHANNELS = {
     "A1805IZSGTT6HS": ("Amazon.nl", "EUR"),
     "A1VC38T7YXB528": ("Amazon.co.jp", "JPY"),
 }
+# marketplace id -> (country code, default language) as the Sellers API reports them
+SELLER_MARKETS = {
+    "ATVPDKIKX0DER": ("US", "en_US"),
+    "A2EUQ1WTGCTBG2": ("CA", "en_CA"),
+    "A1F83G8C2ARO7P": ("GB", "en_GB"),
+    "A1PA6795UKMFR9": ("DE", "de_DE"),
+    "A13V1IB3VIYZZH": ("FR", "fr_FR"),
+    "APJ6JRA9NG5V4": ("IT", "it_IT"),
+    "A1RKKUPIHCS9HS": ("ES", "es_ES"),
+    "A1805IZSGTT6HS": ("NL", "nl_NL"),
+    "A1VC38T7YXB528": ("JP", "ja_JP"),
+}
 V0_STATUS = {
     "PENDING_AVAILABILITY": "PendingAvailability",
     "PENDING": "Pending",
@@ -56,13 +68,16 @@ def make_order(
     items: list[dict] | None = None,
     messaging: tuple[str, ...] | None = None,
     delivery_window_days_ago: tuple[float, float] | None = None,
+    programs: tuple[str, ...] = (),
     now: datetime | None = None,
 ) -> dict:
     """The internal record of one order (see the module doc).
 
     ``delivery_window_days_ago`` = (earliest, latest) delivery estimate, days ago; by
     default both are the delivery day. ``messaging`` restricts the Messaging actions
-    Amazon offers (action names); None offers all.
+    Amazon offers (action names); None offers all. ``programs``: Amazon's order programs
+    (``AMAZON_BUSINESS``, ``PRIME``...), sent as v2026's ``programs`` and v0's
+    ``IsBusinessOrder``/``IsPrime``.
     """
     now = now or datetime.now(UTC)
     delivered = None
@@ -105,6 +120,7 @@ def make_order(
         "buyer_email": buyer_email or f"{order_id.replace('-', '')}@marketplace.amazon.de",
         "ship_country": ship_country,
         "messaging": messaging,
+        "programs": list(programs),
         "_fault": None,
     }
 
@@ -164,11 +180,19 @@ def render_v2026(order: dict, included: set[str], fault: str | None = None) -> d
             for i in order["items"]
         ],
     }
+    if order["programs"]:
+        shape["programs"] = list(order["programs"])
     if "FULFILLMENT" in included:
         shape["fulfillment"] = {
             "fulfillmentStatus": order["status"],
             "fulfilledBy": order["fulfilledBy"],
+            "fulfillmentServiceLevel": "STANDARD",
         }
+        if order["fulfilledBy"] == "MERCHANT" and order["earliest"] is not None:
+            shape["fulfillment"]["deliverByWindow"] = {
+                "earliestDateTime": iso(order["earliest"]),
+                "latestDateTime": iso(order["latest"]),
+            }
     if "PACKAGES" in included and order["shipped"] is not None:
         shape["packages"] = [
             {
@@ -201,8 +225,8 @@ def render_v0(order: dict, fault: str | None = None) -> dict:
         "SalesChannel": order["channel"],
         "MarketplaceId": order["marketplaceId"],
         "OrderTotal": {"CurrencyCode": order["currency"], "Amount": f"{total:.2f}"},
-        "IsBusinessOrder": False,
-        "IsPrime": False,
+        "IsBusinessOrder": "AMAZON_BUSINESS" in order["programs"],
+        "IsPrime": "PRIME" in order["programs"],
     }
     if order["earliest"] is not None:
         shape["EarliestDeliveryDate"] = iso(order["earliest"])
@@ -264,13 +288,24 @@ def _foreign(fake, markets) -> Reply | None:
 def marketplace_participations(fake, req: Request) -> Reply:
     """GET /sellers/v1/marketplaceParticipations: where the seller sells."""
     ids = fake.seller_marketplaces if fake.seller_marketplaces is not None else set(CHANNELS)
-    payload = [
-        {
-            "marketplace": {"id": mid, "name": CHANNELS.get(mid, ("Amazon", ""))[0]},
-            "participation": {"isParticipating": True, "hasSuspendedListings": False},
-        }
-        for mid in sorted(ids)
-    ]
+    payload = []
+    for mid in sorted(ids):
+        name, currency = CHANNELS.get(mid, ("Amazon.com", "USD"))
+        country, language = SELLER_MARKETS.get(mid, ("US", "en_US"))
+        payload.append(
+            {
+                "marketplace": {
+                    "id": mid,
+                    "name": name,
+                    "countryCode": country,
+                    "defaultCurrencyCode": currency,
+                    "defaultLanguageCode": language,
+                    "domainName": name.lower().replace("amazon", "www.amazon"),
+                },
+                "participation": {"isParticipating": True, "hasSuspendedListings": False},
+                "storeName": "Fake SP-API Store",
+            }
+        )
     return Reply(200, {"payload": payload})
 
 
@@ -283,6 +318,10 @@ def _page(fake, req: Request, token_name: str, ids_or_error, limit: int):
         if cursor is None:
             return error(400, "InvalidInput", f"{token_name} is invalid or expired"), None
         ids, start = cursor
+        if fake.repeat_tokens:
+            if _repeat(fake, token):
+                return ids[start : start + limit], token
+            return error(400, "InvalidInput", f"{token_name} is invalid or expired"), None
     else:
         if isinstance(ids_or_error, Reply):
             return ids_or_error, None
@@ -294,6 +333,20 @@ def _page(fake, req: Request, token_name: str, ids_or_error, limit: int):
         with fake.lock:
             fake.cursors[next_token] = (ids, start + limit)
     return page, next_token
+
+
+def _repeat(fake, token: str) -> bool:
+    """``fake.repeat_tokens``: a page asked for with a token answers that same token as
+    its next one (a looping Amazon), ``REPEAT_LIMIT`` times, then 400 so that a client
+    that follows it forever fails instead of hanging the test."""
+    if not fake.repeat_tokens:
+        return False
+    with fake.lock:
+        fake.token_repeats[token] += 1
+        return fake.token_repeats[token] <= REPEAT_LIMIT
+
+
+REPEAT_LIMIT = 5
 
 
 def _limit(fake, req: Request, name: str) -> int:
@@ -323,7 +376,7 @@ def search_orders(fake, req: Request) -> Reply:
     body: dict = {"orders": orders}
     if token:
         body["pagination"] = {"nextToken": token}
-    return Reply(200, body)
+    return Reply(200, body, broken=_any_fault(fake, page))
 
 
 def get_order_2026(fake, req: Request) -> Reply:
@@ -331,7 +384,8 @@ def get_order_2026(fake, req: Request) -> Reply:
     order = fake.orders.get(req.params["orderId"])
     if order is None:
         return error(404, "NotFound", f"order {req.params['orderId']} not found")
-    return Reply(200, {"order": render_v2026(order, set(req.qlist("includedData")), req.fault)})
+    shape = render_v2026(order, set(req.qlist("includedData")), req.fault)
+    return Reply(200, {"order": shape}, broken=bool(order["_fault"]))
 
 
 def get_orders_v0(fake, req: Request) -> Reply:
@@ -351,7 +405,7 @@ def get_orders_v0(fake, req: Request) -> Reply:
     }
     if token:
         payload["NextToken"] = token
-    return Reply(200, {"payload": payload})
+    return Reply(200, {"payload": payload}, broken=_any_fault(fake, page))
 
 
 def get_order_v0(fake, req: Request) -> Reply:
@@ -359,7 +413,7 @@ def get_order_v0(fake, req: Request) -> Reply:
     order = fake.orders.get(req.params["orderId"])
     if order is None:
         return error(404, "NotFound", f"order {req.params['orderId']} not found")
-    return Reply(200, {"payload": render_v0(order, req.fault)})
+    return Reply(200, {"payload": render_v0(order, req.fault)}, broken=bool(order["_fault"]))
 
 
 def get_order_items_v0(fake, req: Request) -> Reply:
@@ -374,6 +428,8 @@ def get_order_items_v0(fake, req: Request) -> Reply:
             start = int(token.removeprefix("items-"))
         except ValueError:
             return error(400, "InvalidInput", "NextToken is invalid")
+        if fake.repeat_tokens and not _repeat(fake, token):
+            return error(400, "InvalidInput", "NextToken is invalid or expired")
     size = fake.items_page_size
     chunk = order["items"][start : start + size]
     payload: dict = {
@@ -382,7 +438,14 @@ def get_order_items_v0(fake, req: Request) -> Reply:
     }
     if start + size < len(order["items"]):
         payload["NextToken"] = f"items-{start + size}"
+    if token and fake.repeat_tokens:
+        payload["NextToken"] = token
     return Reply(200, {"payload": payload})
+
+
+def _any_fault(fake, page: list[str]) -> bool:
+    """Whether an order of the page is corrupted on purpose (``order["_fault"]``)."""
+    return any(fake.orders[oid]["_fault"] for oid in page)
 
 
 def order_id_of(req: Request) -> str:
@@ -405,6 +468,7 @@ def seed(fake, count: int, *, marketplace_id: str = "A1PA6795UKMFR9") -> list[st
             sku=f"SKU-{n % 5}",
             title=("Lamp", "Kettle", "Grinder", "Skillet", "Mug")[n % 5],
             quantity=1 + n % 2,
+            programs=("AMAZON_BUSINESS",) * (n % 7 == 3) + ("PRIME",) * (n % 4 == 0),
         )
         ids.append(oid)
     return ids

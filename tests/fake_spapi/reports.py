@@ -1,9 +1,12 @@
-"""Reports API 2021-06-30 for the All Orders report, and the document download.
+"""Reports API 2021-06-30 for the All Orders and seller-feedback reports, and the
+document download.
 
 A report is ``IN_QUEUE``, then ``IN_PROGRESS`` for ``fake.report_polls`` getReport
 calls, then ``fake.report_outcome`` (``DONE`` by default, or ``FATAL``/``CANCELLED``).
 The document is the tab-separated "All Orders" layout that plugins/amazon/report.py
-parses, optionally gzip-compressed (``fake.report_gzip``) as Amazon may serve it.
+parses, or the seller-feedback layout (``fake.feedback``, in the marketplace's language
+and date format) that plugins/amazon/feedback.py parses, optionally gzip-compressed
+(``fake.report_gzip``) as Amazon may serve it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,20 @@ from datetime import UTC, datetime
 from .http import Reply, Request, error, iso, parse_iso
 
 ALL_ORDERS = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"
+FEEDBACK = "GET_SELLER_FEEDBACK_DATA"
+REPORT_TYPES = (ALL_ORDERS, FEEDBACK)
+# Seller Central's feedback file per marketplace: (column names, date format).
+FEEDBACK_LAYOUTS = {
+    "A1PA6795UKMFR9": (
+        ("Datum", "Bewertung", "Kommentare", "Ihre Antwort", "Bestellnummer", "E-Mail"),
+        "%d.%m.%y",
+    ),
+    "A1F83G8C2ARO7P": (
+        ("Date", "Rating", "Comments", "Response", "Order ID", "Rater Email"),
+        "%d/%m/%y",
+    ),
+}
+US_LAYOUT = (("Date", "Rating", "Comments", "Response", "Order ID", "Rater Email"), "%m/%d/%y")
 COLUMNS = (
     "amazon-order-id",
     "merchant-order-id",
@@ -57,21 +74,26 @@ def create_report(fake, req: Request) -> Reply:
         return error(400, "InvalidInput", "the body is not JSON")
     if not isinstance(spec, dict) or not spec.get("reportType") or not spec.get("marketplaceIds"):
         return error(400, "InvalidInput", "reportType and marketplaceIds are required")
-    if spec["reportType"] != ALL_ORDERS:
+    if spec["reportType"] not in REPORT_TYPES:
         return error(400, "InvalidInput", f"the fake has no report {spec['reportType']}")
     try:
         start = parse_iso(spec["dataStartTime"]) if spec.get("dataStartTime") else None
+        end = parse_iso(spec["dataEndTime"]) if spec.get("dataEndTime") else None
     except ValueError:
-        return error(400, "InvalidInput", "dataStartTime is not ISO 8601")
+        return error(400, "InvalidInput", "dataStartTime or dataEndTime is not ISO 8601")
+    if spec["reportType"] == FEEDBACK and len(spec["marketplaceIds"]) != 1:
+        return error(400, "InvalidInput", "the feedback report takes exactly one marketplace")
     report_id = str(next(_ids))
     with fake.lock:
         fake.reports[report_id] = {
             "reportId": report_id,
-            "reportType": ALL_ORDERS,
+            "reportType": spec["reportType"],
             "marketplaceIds": list(spec["marketplaceIds"]),
             "createdTime": iso(datetime.now(UTC)),
             "dataStartTime": iso(start) if start else None,
+            "dataEndTime": iso(end) if end else None,
             "_start": start,
+            "_end": end,
             "_polls": 0,
             "_document": None,
         }
@@ -94,7 +116,8 @@ def get_report(fake, req: Request) -> Reply:
         if status == "DONE":
             if report["_document"] is None:
                 doc_id = f"amzn1.spdoc.1.4.eu.fake{report['reportId']}"
-                fake.documents[doc_id] = build_document(fake, report)
+                build = build_feedback if report["reportType"] == FEEDBACK else build_document
+                fake.documents[doc_id] = build(fake, report)
                 report["_document"] = doc_id
             body["reportDocumentId"] = report["_document"]
             body["processingEndTime"] = iso(datetime.now(UTC))
@@ -166,4 +189,31 @@ def build_document(fake, report: dict) -> str:
                     ]
                 )
             )
+    return "\n".join(rows) + "\n"
+
+
+def build_feedback(fake, report: dict) -> str:
+    """The seller-feedback file of one marketplace: one tab-separated row per feedback
+    left in the report's data range, in the marketplace's column names and date format."""
+    [market] = report["marketplaceIds"]
+    columns, date_format = FEEDBACK_LAYOUTS.get(market, US_LAYOUT)
+    rows = ["\t".join(columns)]
+    start, end = report["_start"], report["_end"]
+    for entry in sorted(fake.feedback, key=lambda e: e["date"]):
+        if entry["marketplace_id"] != market:
+            continue
+        if (start and entry["date"] < start) or (end and entry["date"] > end):
+            continue
+        rows.append(
+            "\t".join(
+                [
+                    entry["date"].strftime(date_format),
+                    str(entry["rating"]),
+                    entry["comments"],
+                    entry["response"],
+                    entry["order_id"],
+                    f"{entry['order_id'].replace('-', '')}@marketplace.amazon.de",
+                ]
+            )
+        )
     return "\n".join(rows) + "\n"

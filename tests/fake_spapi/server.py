@@ -23,6 +23,14 @@ Public surface used by tests and the bench:
   ``unknown_status``, ``missing_dates``. After the effect is recorded:
   ``timeout_after_commit`` (answers after ``hang_seconds``), ``500_after_commit``,
   ``malformed`` (truncated JSON), ``empty_body``;
+* ``add_feedback(order_id, rating, ...)`` / ``feedback``: seller feedback, served by the
+  Reports API as GET_SELLER_FEEDBACK_DATA;
+* ``violations``: every request received and answer sent that breaks Amazon's models
+  (``validate``; on when the models are beside the clone): leaving the context manager
+  raises with them, so the test that caused one fails; a test that sends a bad request
+  on purpose clears them. Answers broken on purpose (``BROKEN_ON_PURPOSE`` faults, an
+  order's ``_fault``) are not checked. ``repeat_tokens``: paging answers hand back the
+  token they were asked with (a looping Amazon);
 * ``seller_marketplaces``: the marketplace ids the seller sells in (None: all);
 * LWA: ``refresh_tokens``, ``revoke(token)``, ``clients`` (client id -> secret; a
   listed id with another secret gets ``invalid_client``, unlisted ids are accepted).
@@ -37,10 +45,11 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from . import auth, messaging, orders, reports
+from . import auth, messaging, orders, reports, validate
 from .http import Reply, Request, error
 from .state import Call, State
 
@@ -49,6 +58,10 @@ log = logging.getLogger(__name__)
 PRE_FAULTS = {"forbidden", "throttle", "500", "500_html", "503"}
 SHAPE_FAULTS = {"partial", "unknown_status", "missing_dates"}
 POST_FAULTS = {"timeout_after_commit", "500_after_commit", "malformed", "empty_body"}
+# Faults whose whole point is an answer that breaks Amazon's model: not violations.
+BROKEN_ON_PURPOSE = SHAPE_FAULTS | {"500_html", "malformed", "empty_body"}
+# Solicitations and Messaging answer HAL (their models produce application/hal+json).
+HAL_MODELS = {"solicitations.json", "messaging.json"}
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,13 @@ class Route:
     handler: Callable
     model: str | None  # file in shared/sp-api-models, None for non-SP-API endpoints
     auth: bool = True
+    # What requests and answers are validated against (``validate``): the model file, or
+    # "sellers" for the Sellers API, which is not among the shared models.
+    checked_by: str | None = None
+
+    @property
+    def contract(self) -> str | None:
+        return self.model or self.checked_by
 
     @property
     def regex(self) -> re.Pattern:
@@ -157,6 +177,7 @@ ROUTES: list[Route] = [
         "getMarketplaceParticipations",
         orders.marketplace_participations,
         None,
+        checked_by="sellers",
     ),
     Route(
         "POST",
@@ -221,6 +242,8 @@ class FakeSPAPI(ThreadingHTTPServer):
         self.uploads: dict[str, dict] = {}
         self.reports: dict[str, dict] = {}
         self.documents: dict[str, str] = {}
+        # Seller feedback buyers left (``add_feedback``), served as GET_SELLER_FEEDBACK_DATA.
+        self.feedback: list[dict] = []
         self.cursors: dict[str, tuple] = {}
         self.faults: dict[str, list[str]] = {}
         self.limits_per_seller = False
@@ -232,9 +255,16 @@ class FakeSPAPI(ThreadingHTTPServer):
         self.report_polls = 1
         self.report_outcome = "DONE"
         self.report_gzip = False
+        # A looping Amazon: paging answers hand back the token they were asked with.
+        self.repeat_tokens = False
+        self.token_repeats: Counter = Counter()
         self.denied = 0
         # Marketplace ids the seller sells in (None: all); other ids answer 400.
         self.seller_marketplaces: set[str] | None = None
+        # Requests and answers that broke Amazon's models (``validate``); a test that
+        # sends a bad request on purpose clears what it caused.
+        self.violations: list[str] = []
+        self.validating = validate.available()
         self._thread: threading.Thread | None = None
 
     # -- the Request a Review POST's usage plan, set directly by the rate benchmark ----
@@ -262,9 +292,21 @@ class FakeSPAPI(ThreadingHTTPServer):
         self._thread.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self.shutdown()
         self.server_close()
+        if exc_type is None and self.violations:
+            raise AssertionError(
+                f"the fake SP-API saw {len(self.violations)} violation(s) of Amazon's "
+                "models:\n" + "\n".join(self.violations[:30])
+            )
+
+    def note_violations(self, where: str, problems: list[str]) -> None:
+        """Record what broke Amazon's models (see ``validate``); the test fails at exit."""
+        if problems:
+            with self.lock:
+                self.violations.extend(f"{where}: {p}" for p in problems)
+                log.error("fake SP-API: %s violates the model: %s", where, problems)
 
     def handle_error(self, request, client_address):
         pass  # a client that timed out and hung up is part of the tests, not an error
@@ -286,6 +328,30 @@ class FakeSPAPI(ThreadingHTTPServer):
         """Change an order and bump its lastUpdatedTime, as Amazon does."""
         with self.lock:
             orders.touch(self.orders[order_id], **changes)
+
+    def add_feedback(
+        self,
+        order_id: str,
+        rating: int,
+        *,
+        days_ago: float = 1,
+        comments: str = "",
+        response: str = "",
+        marketplace_id: str | None = None,
+    ) -> dict:
+        """Seller feedback on an order (its marketplace unless ``marketplace_id``)."""
+        market = marketplace_id or self.orders[order_id]["marketplaceId"]
+        entry = {
+            "order_id": order_id,
+            "rating": rating,
+            "date": datetime.now(UTC) - timedelta(days=days_ago),
+            "comments": comments,
+            "response": response,
+            "marketplace_id": market,
+        }
+        with self.lock:
+            self.feedback.append(entry)
+        return entry
 
     def revoke(self, refresh_token: str) -> None:
         """The seller removed the app's authorization: the refresh grant fails."""
@@ -355,6 +421,7 @@ class Handler(BaseHTTPRequestHandler):
         if route is None:
             self._send(error(404, "NotFound", f"{self.command} {url.path}"))
             return
+        contract = route.contract if fake.validating else None
         req = Request(
             method=self.command,
             path=url.path,
@@ -364,13 +431,25 @@ class Handler(BaseHTTPRequestHandler):
             params=params,
             operation=route.operation,
         )
+        where = f"{route.operation} {self.command} {url.path}"
+        if contract:
+            fake.note_violations(where, validate.request_problems(contract, route.template, req))
+
+        def answer(reply: Reply, fault: str | None = None) -> None:
+            if route.model in HAL_MODELS and reply.content_type == "application/json":
+                reply.content_type = "application/hal+json"
+            if contract and fault not in BROKEN_ON_PURPOSE and not reply.broken:
+                problems = validate.answer_problems(contract, route.template, self.command, reply)
+                fake.note_violations(where, problems)
+            self._send(reply, route.operation if route.auth else None)
+
         if route.auth and not auth.authorized(fake, req):
             fake.denied += 1
-            self._send(error(403, "Unauthorized", messaging.UNAUTHORIZED), route.operation)
+            answer(error(403, "Unauthorized", messaging.UNAUTHORIZED))
             return
         seller = req.headers.get("x-amz-access-token", "") if fake.limits_per_seller else ""
         if route.auth and not fake.state.admit(route.operation, seller):
-            self._send(quota_exceeded(), route.operation)
+            answer(quota_exceeded())
             return
         order_id = orders.order_id_of(req)
         write = self.command in ("POST", "PUT", "PATCH") and route.auth
@@ -378,7 +457,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "throttle":  # a 429 like the rate limit's: not a call Amazon acted on
             with fake.lock:
                 fake.state.throttled += 1
-            self._send(quota_exceeded(), route.operation)
+            answer(quota_exceeded())
             return
         body = None
         if raw and route.auth:
@@ -391,7 +470,7 @@ class Handler(BaseHTTPRequestHandler):
                 Call(route.operation, order_id, body, req.query, self.command, url.path)
             )
         if fault in PRE_FAULTS:
-            self._send(_pre_fault(fault), route.operation)
+            answer(_pre_fault(fault), fault)
             return
         if fault in SHAPE_FAULTS:
             req.fault = fault
@@ -418,7 +497,7 @@ class Handler(BaseHTTPRequestHandler):
             reply = Reply(reply.status, raw=reply.payload()[: max(1, len(reply.payload()) // 2)])
         elif fault == "empty_body":
             reply = Reply(reply.status, raw=b"")
-        self._send(reply, route.operation if route.auth else None)
+        answer(reply, fault)
 
     do_GET = do_POST = do_PUT = _handle
 

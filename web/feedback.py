@@ -1,0 +1,103 @@
+"""Seller feedback buyers left on orders (read from the marketplace by a plugin job):
+the Feedback page, the dashboard's alert on negative and neutral feedback, and the
+order page's feedback line. Read-only: the feedback itself is Amazon's."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, render_template, request
+from peewee import JOIN
+
+from core.clock import utcnow
+from core.models import FeedbackRead, Order, SellerAccount, SellerFeedback
+
+bp = Blueprint("feedback", __name__, url_prefix="/feedback")
+
+PAGE = 200
+ALERT_DAYS = 30
+NEGATIVE_MAX = 2  # 1-2 stars: negative; 3: neutral (Amazon's feedback scale)
+NEUTRAL = 3
+RATINGS = {
+    "critical": (SellerFeedback.rating <= NEUTRAL, "negative and neutral"),
+    "negative": (SellerFeedback.rating <= NEGATIVE_MAX, "negative"),
+    "neutral": (SellerFeedback.rating == NEUTRAL, "neutral"),
+    "all": (None, "all"),
+}
+
+
+def kind(rating: int) -> str:
+    """negative, neutral or positive, as Amazon counts stars."""
+    if rating <= NEGATIVE_MAX:
+        return "negative"
+    return "neutral" if rating == NEUTRAL else "positive"
+
+
+def _with_orders(query):
+    """Feedback rows with their order (when the order is stored), newest first."""
+    return (
+        query.select(SellerFeedback, Order.id)
+        .join(
+            Order,
+            JOIN.LEFT_OUTER,
+            on=(
+                (Order.account == SellerFeedback.account)
+                & (Order.order_id == SellerFeedback.order_id)
+            ),
+            attr="order",
+        )
+        .order_by(SellerFeedback.left_at.desc(), SellerFeedback.id.desc())
+    )
+
+
+def alert() -> dict:
+    """Negative and neutral feedback of the last ``ALERT_DAYS`` days, for the dashboard."""
+    since = utcnow() - timedelta(days=ALERT_DAYS)
+    recent = SellerFeedback.select().where(
+        (SellerFeedback.left_at >= since) & (SellerFeedback.rating <= NEUTRAL)
+    )
+    rows = list(_with_orders(recent).limit(5))
+    return {
+        "negative": recent.where(SellerFeedback.rating <= NEGATIVE_MAX).count(),
+        "neutral": recent.where(SellerFeedback.rating == NEUTRAL).count(),
+        "rows": rows,
+        "days": ALERT_DAYS,
+    }
+
+
+def for_order(order):
+    """The feedback the buyer left on ``order``, or None."""
+    return SellerFeedback.get_or_none(
+        (SellerFeedback.account == order.account_id) & (SellerFeedback.order_id == order.order_id)
+    )
+
+
+@bp.route("/")
+def index():
+    """Every feedback read from the marketplaces, filtered by rating, and when each
+    account's feedback was last read (or why it could not be)."""
+    shown = request.args.get("rating", "critical")
+    if shown not in RATINGS:
+        shown = "critical"
+    condition, label = RATINGS[shown]
+    query = SellerFeedback.select()
+    if condition is not None:
+        query = query.where(condition)
+    reads = {
+        r.account_id: r for r in FeedbackRead.select().where(FeedbackRead.account.is_null(False))
+    }
+    accounts = list(
+        SellerAccount.select()
+        .where((SellerAccount.source == "amazon") & (SellerAccount.is_demo == False))  # noqa: E712
+        .order_by(SellerAccount.name)
+    )
+    return render_template(
+        "feedback.html",
+        rows=list(_with_orders(query).limit(PAGE)),
+        shown=shown,
+        label=label,
+        choices=[(k, v[1]) for k, v in RATINGS.items()],
+        accounts=[(a, reads.get(a.id)) for a in accounts],
+        kind=kind,
+        page=PAGE,
+    )
