@@ -3,17 +3,26 @@ test client on a temp-file SQLite database)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import statistics
 import time
 from datetime import datetime, timedelta
 
+import pytest
+from werkzeug.http import parse_options_header
+
 from core import clock
-from core.models import LoginSession, Template, User
+from core.attachments import StoredFile, Upload, store
+from core.csv_out import safe_cell
+from core.models import Campaign, LoginSession, Template, User
 from tests.support.figures import record
 from tests.support.outbox import flashes, user_client
 from tests.support.web import PASSWORD, csrf_token, login
+from tests.test_attachments import PDF
+from web.downloads import content_disposition
 
 
 def _template() -> Template:
@@ -158,3 +167,160 @@ def test_unknown_and_known_users_get_the_same_answers_and_timing(app, engine):
         f"{timings['nobody-here'] * 1000:.0f} ms, ratio {ratio:.2f}",
     )
     assert 0.5 < ratio < 2.0
+
+
+# -- CSV exports never run as formulas ------------------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+def test_messages_export_neutralises_formula_cells(signed_in, account):
+    from tests.support.outbox import add_message, campaign_step, stored_order
+
+    account.name = "=cmd|' /C calc'!A0"
+    account.save()
+    step = campaign_step(name="+evil campaign")
+    for n, formula in enumerate(FORMULAS):
+        order = stored_order(account, order_id=f"{formula}-{n}")
+        add_message(order, step, "skipped", reason=formula)
+    rows = list(csv.reader(io.StringIO(signed_in.get("/messages/export.csv").get_data(True))))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert cells and not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "'=cmd|' /C calc'!A0" in cells and "'+evil campaign" in cells
+    assert {f"'{f}-{n}" for n, f in enumerate(FORMULAS)} <= set(cells)
+
+
+def test_ab_export_neutralises_formula_cells(signed_in):
+    from tests.support.outbox import campaign_step
+
+    step = campaign_step(name="=1+2")
+    body = signed_in.get(f"/campaigns/{step.campaign_id}/steps/{step.id}/ab.csv").get_data(True)
+    header, *rows = csv.reader(io.StringIO(body))
+    assert header[:2] == ["campaign", "step"]
+    for row in rows:
+        assert row[0] == "'=1+2" and row[1] == "'=1+2 step"
+
+
+def test_safe_cell_keeps_numbers_and_plain_text():
+    assert safe_cell(-5) == -5 and safe_cell(None) == "" and safe_cell("Lamp") == "Lamp"
+    assert safe_cell("-5") == "'-5" and safe_cell("\r=1") == "'\r=1"
+
+
+# -- downloads: any file name, no header injection -------------------------------------
+
+
+def _stored(filename: str) -> StoredFile:
+    """A file as an upload of ``filename`` stores it (browsers send ``"`` as it is)."""
+    campaign = Campaign.create(name="Manuals")
+    upload = Upload(
+        name="Manual",
+        kind="instructions",
+        filename=filename,
+        data=PDF,
+        campaign_id=campaign.id,
+        step_id=None,
+        sku="",
+    )
+    return store(upload, user="admin")
+
+
+@pytest.mark.parametrize(
+    ("filename", "fallback"),
+    [
+        ("取扱説明書.pdf", "download.pdf"),
+        ('a"; filename=evil.exe; x=".pdf', "a__ filename=evil.exe_ x=_.pdf"),
+        ("Gebrauchsanweisung für Wasserkocher.pdf", "Gebrauchsanweisung fur Wasserkocher.pdf"),
+    ],
+)
+def test_download_names_any_file_without_header_injection(signed_in, filename, fallback):
+    stored = _stored(filename)
+    response = signed_in.get(f"/files/{stored.id}")
+    assert response.status_code == 200 and response.data == PDF
+    header = response.headers["Content-Disposition"]
+    params = parse_options_header(header)
+    assert params[0] == "attachment"
+    assert set(params[1]) <= {"filename", "filename*"}  # no parameter added by the name
+    assert params[1]["filename"] == filename  # werkzeug decodes filename* (RFC 5987)
+    assert f'filename="{fallback}"' in header
+
+
+def test_content_disposition_is_one_header_line():
+    header = content_disposition('x"\r\nSet-Cookie: a=b.csv')
+    assert "\r" not in header and "\n" not in header
+    assert parse_options_header(header)[1]["filename"] == 'x"Set-Cookie: a=b.csv'
+
+
+# -- next= stays on this site --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/%09/evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "\\\\evil.example",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "/%2F/evil.example",
+        "/%5Cevil.example",
+        "/\t/evil.example",
+        "%2F%2Fevil.example",
+        "http:/evil.example",
+    ],
+)
+def test_next_never_leaves_the_site(client, target):
+    response = client.post(
+        "/login",
+        data={"username": "admin", "password": PASSWORD, "next": target,
+              "csrf_token": csrf_token(client)},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_next_to_a_local_page_is_kept(client):
+    response = client.post(
+        "/login",
+        data={"username": "admin", "password": PASSWORD, "next": "/orders/?q=a%20b",
+              "csrf_token": csrf_token(client)},
+    )  # fmt: skip
+    assert response.headers["Location"] == "/orders/?q=a%20b"
+
+
+# -- no 500s: bounded ids, filter typos ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/orders/9223372036854775808",
+        "/orders/99999999999999999999999",
+        "/orders/²",
+        "/orders/٣",
+        "/files/9223372036854775808",
+        "/templates/9223372036854775808",
+        "/campaigns/1/steps/9223372036854775808/ab.csv",
+        "/templates/1?order=²",
+        "/templates/1?order=99999999999999999999",
+        "/messages/?campaign=²&account=99999999999999999999",
+        "/messages/?after=99999999999999999999",
+        "/settings/audit?page=99999999999999999999",
+    ],
+)
+def test_out_of_range_and_unicode_numbers_are_not_server_errors(signed_in, path):
+    Template.create(name="Manual", channel="email", message_type="other")
+    assert signed_in.get(path).status_code in (200, 400, 404)
+
+
+@pytest.mark.parametrize(
+    "body", ["Hi {{ order_id|uper }}", "{% for x in order_id|revers %}{% endfor %}"]
+)
+def test_a_filter_typo_is_a_clear_error_in_the_editors(signed_in, body):
+    template = _template()
+    token = csrf_token(signed_in, "/templates/")
+    form = {"body": body, "language": "en", "csrf_token": token}
+    for url in (f"/templates/{template.id}/preview", f"/templates/{template.id}"):
+        response = signed_in.post(url, data=form)
+        assert response.status_code == 422
+        assert "No filter named" in response.get_data(as_text=True)

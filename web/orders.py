@@ -21,6 +21,7 @@ from core.models import (
 from core.planning import active_steps
 from core.services import add_opt_out, send_step_now, stop_order_messages
 
+from .converters import is_id
 from .dashboard import clear_cache
 from .security import current_user, requires
 from .views_format import date_range, engine, keyset_after, keyset_cursor
@@ -233,7 +234,7 @@ def send_now(order_pk: int):
     step_id = request.form.get("step", "")
     step = (
         Step.select(Step, Campaign).join(Campaign).where(Step.id == int(step_id)).first()
-        if step_id.isdigit()
+        if is_id(step_id)
         else None
     )
     if step is None:

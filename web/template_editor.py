@@ -26,6 +26,7 @@ from core.models import Order, Template, TemplateVersion
 from core.templates import import_from_library, save_language, variant_dicts
 
 from . import template_support as support
+from .converters import is_id
 from .security import current_user, requires
 from .views_format import audit, engine
 
@@ -114,7 +115,7 @@ def _posted_values() -> dict:
 
 
 def _preview_order(value: str) -> Order | None:
-    if value and value.isdigit():
+    if is_id(value):
         return Order.get_or_none(Order.id == int(value))
     return None
 
