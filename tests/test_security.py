@@ -17,7 +17,8 @@ from werkzeug.http import parse_options_header
 from core import clock
 from core.attachments import StoredFile, Upload, store
 from core.csv_out import safe_cell
-from core.models import Campaign, LoginSession, Template, User
+from core.models import Campaign, EmailTheme, LoginSession, Template, User
+from core.themes import lint_layout
 from tests.support.figures import record
 from tests.support.outbox import flashes, user_client
 from tests.support.web import PASSWORD, csrf_token, login
@@ -324,3 +325,33 @@ def test_a_filter_typo_is_a_clear_error_in_the_editors(signed_in, body):
         response = signed_in.post(url, data=form)
         assert response.status_code == 422
         assert "No filter named" in response.get_data(as_text=True)
+
+
+# -- the theme checker reads links as the browser does ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        '<a href="jav&#x61;script:alert(1)">manual</a>',
+        '<a href="javascript&colon;alert(1)">manual</a>',
+        '<a href="java&#9;script:alert(1)">manual</a>',
+        "<a href='&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;:alert(1)'>x</a>",
+        '<div style="background: \\75rl(https://track.example/p.gif)">x</div>',
+        '<style>@\\69mport "https://track.example/s.css";</style>',
+    ],
+)
+def test_theme_with_an_encoded_script_link_is_refused(signed_in, part):
+    token = csrf_token(signed_in, "/templates/themes")
+    layout = f"<div>{{{{ body }}}}</div>{part}"
+    refused = signed_in.post(
+        "/templates/themes", data={"csrf_token": token, "name": "Sneaky", "layout": layout}
+    )
+    assert refused.status_code == 422
+    assert "FU-THEME-ACTIVE" in refused.get_data(as_text=True)
+    assert EmailTheme.select().count() == 0
+
+
+def test_theme_with_an_escaped_ampersand_in_a_link_is_fine():
+    layout = '<div style="border-left: 3px solid #333">{{ body }}</div><p>Nordlicht &amp; Co</p>'
+    assert [f.rule_id for f in lint_layout(layout)] == []
