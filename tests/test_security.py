@@ -17,7 +17,16 @@ from werkzeug.http import parse_options_header
 from core import clock
 from core.attachments import StoredFile, Upload, store
 from core.csv_out import safe_cell
-from core.models import Campaign, EmailTheme, LoginSession, Template, User
+from core.models import (
+    AuditLog,
+    Campaign,
+    EmailTheme,
+    LoginSession,
+    Order,
+    SellerAccount,
+    Template,
+    User,
+)
 from core.themes import lint_layout
 from tests.support.figures import record
 from tests.support.outbox import flashes, user_client
@@ -355,3 +364,45 @@ def test_theme_with_an_encoded_script_link_is_refused(signed_in, part):
 def test_theme_with_an_escaped_ampersand_in_a_link_is_fine():
     layout = '<div style="border-left: 3px solid #333">{{ body }}</div><p>Nordlicht &amp; Co</p>'
     assert [f.rule_id for f in lint_layout(layout)] == []
+
+
+# -- order import: only admins create accounts, and it is audited -----------------------
+
+
+def _import(client, account: str, data: bytes, filename="All Orders.txt"):
+    return client.post(
+        "/accounts/import",
+        data={
+            "csrf_token": csrf_token(client, "/accounts/"),
+            "account": account,
+            "source": "amazon",
+            "file": (io.BytesIO(data), filename),
+        },
+        content_type="multipart/form-data",
+    )
+
+
+def test_an_editor_imports_into_existing_accounts_only(app):
+    from tests.test_cli import REPORT
+
+    editor = user_client(app, "editor")
+    for data in (b"order,date\n1,2\n", REPORT.encode()):  # a failed and a good import
+        refused = _import(editor, "=Shadow shop", data)
+        assert refused.status_code == 422
+        assert "ask an admin to create it" in refused.get_data(as_text=True)
+    assert SellerAccount.select().count() == 0
+    SellerAccount.create(name="My shop", source="amazon")
+    assert _import(editor, "My shop", REPORT.encode()).status_code == 302
+    assert Order.select().count() == 2 and SellerAccount.select().count() == 1
+
+
+def test_an_admin_import_that_creates_an_account_is_audited(signed_in):
+    from tests.test_cli import REPORT
+
+    failed = _import(signed_in, "New shop", b"order,date\n1,2\n", "wrong.csv")
+    assert failed.status_code == 422
+    assert SellerAccount.select().count() == 0  # a failed import leaves no account
+    assert _import(signed_in, "New shop", REPORT.encode()).status_code == 302
+    assert SellerAccount.get(SellerAccount.name == "New shop")
+    entry = AuditLog.get(AuditLog.action == "account_created")
+    assert entry.user == "admin" and entry.target == "New shop"
