@@ -108,16 +108,17 @@ def password():
     current = request.form.get("current_password", "")
     new = request.form.get("new_password", "")
     confirm = request.form.get("confirm_password", "")
-    errors = {}
+    problems = []  # (field, what to fix)
     if not verify_password(user.password_hash, current):
-        errors["current_password"] = "This is not your current password."
+        problems.append(("current_password", "This is not your current password."))
     problem = password_problem(new, user.username)
     if problem:
-        errors["new_password"] = problem
+        problems.append(("new_password", problem))
     elif new == current:
-        errors["new_password"] = "Choose a password different from the current one."
+        problems.append(("new_password", "Choose a password different from the current one."))
     if new != confirm:
-        errors["confirm_password"] = "The two new passwords differ."
+        problems.append(("confirm_password", "The two new passwords differ."))
+    errors = dict(problems)
     if errors:
         return render_template("password.html", errors=errors), 422
     # Every other session of this user ends; this browser gets a new one.
