@@ -65,6 +65,8 @@ def record_failure(username: str, address: str) -> None:
     """Count a failed sign-in under every key."""
     now = utcnow()
     with database.atomic():
+        # Forgotten failures go, so guessing many names cannot grow the table for long.
+        LoginThrottle.delete().where(LoginThrottle.last_failure_at < now - WINDOW).execute()
         for _rule, key in _keys(username, address):
             row, created = LoginThrottle.get_or_create(
                 key=key, defaults={"failures": 1, "last_failure_at": now}

@@ -363,7 +363,7 @@ class LoginThrottle(BaseModel):
 
     key = CharField(max_length=200, unique=True)
     failures = IntegerField(default=0)
-    last_failure_at = DateTimeField(default=utcnow)
+    last_failure_at = DateTimeField(default=utcnow, index=True)
 
 
 ALL_MODELS += (LoginSession, LoginThrottle)

@@ -79,6 +79,11 @@ def text_size(value: Any, limit: int = MAX_VALUE) -> int:
 
     Stops counting once past ``limit``, so a deeply nested list costs at most ``limit``
     steps."""
+    kind = type(value)
+    if kind is str or kind is Markup:
+        return len(value) + 2
+    if kind is int or kind is float or value is None:
+        return 24
     total = 0
     stack = [value]
     pop, extend = stack.pop, stack.extend
@@ -345,6 +350,8 @@ def _precheck(name: str, args: tuple, kwargs: dict) -> None:
         breaks = len(str(args[0])) // width + _lines(args[0])
         if len(str(args[0])) + breaks * len(str(wrap)) > MAX_VALUE:
             raise Limit("a wrapped text would be too large")
+    elif name == "batch" and len(args) > 1 and isinstance(args[1], int) and args[1] > MAX_ITEMS:
+        raise Limit(f"batch() is limited to {MAX_ITEMS} items a batch")
     elif name == "truncate" and args:
         end = args[3] if len(args) > 3 else kwargs.get("end", "...")
         _check_text(end)

@@ -120,14 +120,15 @@ def nests(draw):
     return body
 
 
-WORST = {"seconds": 0.0, "bytes": 0}
+WORST = {"seconds": 0.0, "bytes": 0, "slowest": ""}
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(nests(), st.booleans())
 def fuzz_one(source, html):
     elapsed, peak, outcome = measured(source, html)
-    WORST["seconds"] = max(WORST["seconds"], elapsed)
+    if elapsed > WORST["seconds"]:
+        WORST["seconds"], WORST["slowest"] = elapsed, source
     WORST["bytes"] = max(WORST["bytes"], peak)
     assert elapsed <= BUDGET_S + SLACK_S, f"{elapsed:.2f} s for {source[:120]}"
     assert peak < MEMORY_BOUND, f"{peak / 1e6:.0f} MB for {source[:120]}"
@@ -140,5 +141,6 @@ def test_fuzz_nested_filters_and_loops_stay_within_budgets():
     record(
         "render limits fuzz",
         f"slowest {WORST['seconds']:.3f} s (budget {BUDGET_S} s), "
-        f"peak {WORST['bytes'] / 1e6:.1f} MB (bound {MEMORY_BOUND / 1e6:.0f} MB)",
+        f"peak {WORST['bytes'] / 1e6:.1f} MB (bound {MEMORY_BOUND / 1e6:.0f} MB); "
+        f"slowest: {WORST['slowest'][:100]!r}",
     )
