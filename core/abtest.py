@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from peewee import CharField, DateField, FloatField, fn
 
+from .csv_out import SafeWriter
 from .db import database
 from .models import BaseModel, Message, OrderItem, Step
 
@@ -49,7 +50,7 @@ def variant_counts(step: Step) -> dict[str, dict[str, int]]:
 def export_csv(step: Step) -> str:
     """One row per variant and state, for a spreadsheet."""
     buf = io.StringIO()
-    writer = csv.writer(buf)
+    writer = SafeWriter(buf)
     writer.writerow(["campaign", "step", "variant", "state", "messages"])
     for variant, states in sorted(variant_counts(step).items()):
         for state, count in sorted(states.items()):

@@ -12,7 +12,7 @@ import getpass
 import logging
 import os
 import signal
-import subprocess
+import subprocess  # starts our own web and worker processes only  # nosec B404
 import sys
 import time
 from pathlib import Path
@@ -61,8 +61,9 @@ def cmd_run(args) -> int:
     settings = _settings(args)
     env = dict(os.environ, FOLLOWUP_CONFIG=str(settings.path))
     procs = [
-        subprocess.Popen([sys.executable, "-m", "web"], env=env),
-        subprocess.Popen([sys.executable, "-m", "core.worker"], env=env),
+        # A fixed argument list (this Python, our own modules), no shell.
+        subprocess.Popen([sys.executable, "-m", "web"], env=env),  # nosec B603
+        subprocess.Popen([sys.executable, "-m", "core.worker"], env=env),  # nosec B603
     ]
     url = f"http://{settings.get('web', 'host')}:{settings.get('web', 'port')}"
     print(f"Followup is running at {url}  (Ctrl-C stops it)")
@@ -96,7 +97,7 @@ def cmd_web(args) -> int:
     """Serve the web admin (replaces this process with ``python -m web``)."""
     _settings(args)  # fail here, with the key named, if the config is bad
     os.environ["FOLLOWUP_CONFIG"] = str(_settings(args).path)
-    os.execv(sys.executable, [sys.executable, "-m", "web"])
+    os.execv(sys.executable, [sys.executable, "-m", "web"])  # fixed arguments  # nosec B606
     return 0  # pragma: no cover
 
 

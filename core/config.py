@@ -72,7 +72,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "security": {
         "encryption_key": Key(str, None, "Fernet key for credentials at rest", secret=True),
-        "login_attempts": Key(int, 5, "failed logins before a 15-minute lock"),
+        "login_attempts": Key(
+            int, 5, "failed sign-ins from one address before further tries wait, doubling"
+        ),
     },
     "dispatch": {
         "interval_seconds": Key(int, 60, "how often due messages are dispatched"),

@@ -87,7 +87,9 @@ class Claim:
 
 
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{random.randrange(1 << 30)}"
+    return (
+        f"{socket.gethostname()}:{os.getpid()}:{random.randrange(1 << 30)}"  # a name, not a secret  # nosec B311
+    )
 
 
 def _lease_end(engine):
@@ -442,7 +444,7 @@ def record(
         return _throttled(engine, claim, message, order, result, attempt)
     if result.status == RETRY and message.attempts < max_attempts:
         delay = result.retry_after or min(3600, 60 * 2**message.attempts)
-        delay *= random.uniform(1.0, 1.25)  # jitter: retries of a burst do not align
+        delay *= random.uniform(1.0, 1.25)  # jitter: a burst's retries spread  # nosec B311
         due = utcnow() + timedelta(seconds=delay)
         state = _ended(claim, message, RETRY, error=result.detail, due_at=due, **done)
     elif result.status == IN_DOUBT:
@@ -475,7 +477,7 @@ def _throttled(engine, claim: Claim, message: Message, order: Order, result, att
             engine.notify_failed(message, order, message.error)
         return state
     backoff = min(THROTTLE_MAX_DELAY.total_seconds(), 60 * 2 ** len(times))
-    delay = max(result.retry_after or 0, backoff) * random.uniform(1.0, 1.25)
+    delay = max(result.retry_after or 0, backoff) * random.uniform(1.0, 1.25)  # jitter  # nosec B311
     due = now + timedelta(seconds=delay)
     return _ended(
         claim,

@@ -18,17 +18,33 @@ class ImportError_(Exception):  # noqa: N801 - avoid shadowing the builtin Impor
     """The file cannot be imported; the message names the file and what is wrong."""
 
 
-def import_orders(engine, path: Path, account_name: str, source_name: str = "amazon") -> str:
+def import_orders(
+    engine, path: Path, account_name: str, source_name: str = "amazon", *, create_account=True
+) -> str:
+    """Import ``path`` into the account named ``account_name``.
+
+    The account is created if it does not exist and ``create_account`` allows it (the web
+    admin allows it to admins only); a file that cannot be read leaves no new account."""
     source = engine.sources.get(source_name)
     if source is None or source.import_file is None:
         known = ", ".join(n for n, s in engine.sources.items() if s.import_file) or "none"
         raise ImportError_(f"order source {source_name!r} cannot import files (can: {known})")
     if not path.is_file():
         raise ImportError_(f"{path}: no such file")
-    account, _ = SellerAccount.get_or_create(name=account_name, defaults={"source": source_name})
+    account = SellerAccount.get_or_none(SellerAccount.name == account_name)
+    created = account is None
+    if created and not create_account:
+        raise ImportError_(
+            f"there is no account named {account_name!r}: choose an existing account, "
+            "or ask an admin to create it"
+        )
+    if created:
+        account = SellerAccount.create(name=account_name, source=source_name)
     try:
         batch = [with_delivery_window(o) for o in source.import_file(engine, account, path)]
     except ValueError as exc:
+        if created:
+            account.delete_instance()
         raise ImportError_(f"{path}: {exc}") from exc
     ingested = ingest(engine, account, batch, f"import:{path.name}")
     result, planned = ingested.stored, ingested.planned

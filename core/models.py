@@ -374,3 +374,26 @@ class FeedbackRead(BaseModel):
 
 
 ALL_MODELS += (SellerFeedback, FeedbackRead)
+
+
+class LoginSession(BaseModel):
+    """A signed-in browser (``core.sessions``): the cookie holds a random token, this row
+    only its SHA-256, so the session ends when the row goes (logout, password or role
+    change, disabled user)."""
+
+    token_hash = CharField(max_length=64, unique=True)
+    user = ForeignKeyField(User, backref="login_sessions", on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField(index=True)
+
+
+class LoginThrottle(BaseModel):
+    """Recent failed sign-ins per address, per user and per (user, address)
+    (``core.login_throttle``)."""
+
+    key = CharField(max_length=200, unique=True)
+    failures = IntegerField(default=0)
+    last_failure_at = DateTimeField(default=utcnow, index=True)
+
+
+ALL_MODELS += (LoginSession, LoginThrottle)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -34,3 +35,15 @@ def password_problem(password: str, username: str = "") -> str | None:
     if username and password.lower() == username.lower():
         return "The password must differ from the username."
     return None
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def verify_nobody(password: str) -> bool:
+    """Spend the time a real check takes, for a username that does not exist (or cannot
+    sign in), so the answer's timing does not tell which usernames exist. Always False."""
+    verify_password(_dummy_hash(), password)
+    return False

@@ -42,6 +42,13 @@ ACTIVE = re.compile(
     re.IGNORECASE,
 )
 HTTPS_URL = re.compile(r"https://[^\s<>\"']+")
+# What a browser reads, not what is typed: character references in attribute values
+# (``jav&#x61;script:``, ``javascript&colon;``), CSS escapes (``\\75rl(``) and the tabs and
+# newlines browsers drop from URLs must not hide an active part from ``ACTIVE``.
+ATTR_VALUE = re.compile(r"""=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""")
+STYLE_BLOCK = re.compile(r"<\s*style\b[^>]*>(.*?)(?:<\s*/\s*style\s*>|$)", re.IGNORECASE | re.S)
+CSS_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})\s?|(.))", re.S)
+SCRIPT_SCHEME = re.compile(r"^(?:javascript|vbscript|data:text/html)", re.IGNORECASE)
 
 SAMPLE_ORDER_ID = "305-1234567-7654321"
 SAMPLE_LINK = "https://manuals.example.com/lumio-x2.pdf"
@@ -229,6 +236,7 @@ def lint_layout(layout: str, checks=None) -> list[compliance.Finding]:
                 "content that can track the buyer; they are not allowed in a message.",
             )
         )
+    findings.extend(_hidden_active(layout))
     sample = compliance.LintInput(
         text=SAMPLE_TEXT,
         html=wrap(layout, SAMPLE_TEXT, SAMPLE_SUBJECT),
@@ -241,6 +249,47 @@ def lint_layout(layout: str, checks=None) -> list[compliance.Finding]:
     found = compliance.lint(sample, checks if checks is not None else compliance.BUILTIN_CHECKS)
     findings.extend(f for f in found if f.field == "html")
     return findings
+
+
+def _css_unescape(text: str) -> str:
+    def one(m: re.Match) -> str:
+        if m.group(1):
+            code = int(m.group(1), 16)
+            return chr(code) if 0 < code <= 0x10FFFF else "\ufffd"
+        return m.group(2)
+
+    return CSS_ESCAPE.sub(one, text)
+
+
+def _as_read(text: str, entities: bool) -> str:
+    """``text`` as the browser reads it: references and CSS escapes decoded, and the
+    control characters and spaces it skips in URLs removed."""
+    decoded = _css_unescape(html.unescape(text) if entities else text)
+    return re.sub(r"[\x00-\x20\x7f]+", "", decoded)
+
+
+def _hidden_active(layout: str) -> list[compliance.Finding]:
+    """``FU-THEME-ACTIVE`` findings for active parts that only show once decoded."""
+    spans = []
+    for m in ATTR_VALUE.finditer(layout):
+        value = next(g for g in m.groups() if g is not None)
+        read = _as_read(value, entities=True)
+        if (SCRIPT_SCHEME.match(read) or ACTIVE.search(read)) and not ACTIVE.search(value):
+            spans.append(m.span())
+    for m in STYLE_BLOCK.finditer(layout):
+        if ACTIVE.search(_as_read(m.group(1), entities=False)) and not ACTIVE.search(m.group(1)):
+            spans.append(m.span(1))
+    return [
+        _theme_finding(
+            "FU-THEME-ACTIVE",
+            start,
+            end,
+            layout,
+            "This part hides a script link, style sheet or background image behind "
+            "character references or escapes; they are not allowed in a message.",
+        )
+        for start, end in spans
+    ]
 
 
 def _slug(name: str) -> str:

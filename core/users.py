@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .models import User
 from .passwords import generate_password, hash_password, password_problem
+from .sessions import end_user_sessions
 
 ROLES = ("admin", "editor", "viewer")
 
@@ -41,8 +42,9 @@ def add_user(username: str, password: str, role: str = "editor", must_change: bo
 
 # -- managing users from the web admin --------------------------------------------
 # A disabled user keeps its row (the audit log names it) but its password hash is
-# wrapped in "!": argon2 cannot parse it, so sign-in fails, and the session check (the
-# hash's last 16 characters) changes, so open sessions end at once.
+# wrapped in "!": argon2 cannot parse it, so sign-in fails. Every change to who a user
+# is or what they may do (role, disabled, new password, deleted) ends their sessions
+# (``core.sessions``), so an old cookie cannot keep the old rights.
 
 DISABLED = "!"
 
@@ -71,8 +73,10 @@ def set_role(user: User, role: str) -> None:
         raise UserError(f"role {role!r} is not one of {', '.join(ROLES)}")
     if role != "admin":
         _guard_last_admin(user, "demote")
-    user.role = role
-    user.save()
+    if role != user.role:
+        user.role = role
+        user.save()
+        end_user_sessions(user)
 
 
 def disable_user(user: User) -> None:
@@ -82,6 +86,7 @@ def disable_user(user: User) -> None:
     _guard_last_admin(user, "disable")
     user.password_hash = f"{DISABLED}{user.password_hash}{DISABLED}"
     user.save()
+    end_user_sessions(user)
 
 
 def enable_user(user: User) -> str:
@@ -92,10 +97,21 @@ def enable_user(user: User) -> str:
     user.failed_logins = 0
     user.locked_until = None
     user.save()
+    end_user_sessions(user)
     return password
 
 
 def delete_user(user: User) -> None:
     """Delete a user; the last active admin cannot be deleted."""
     _guard_last_admin(user, "delete")
+    end_user_sessions(user)
     user.delete_instance()
+
+
+def change_password(user: User, new_password: str) -> None:
+    """Set a new password and end every session of ``user`` (the caller starts a new one
+    for the browser that made the change)."""
+    user.password_hash = hash_password(new_password)
+    user.must_change_password = False
+    user.save()
+    end_user_sessions(user)

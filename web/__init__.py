@@ -22,6 +22,7 @@ from . import (
     accounts,
     auth,
     campaigns,
+    converters,
     dashboard,
     feedback,
     files,
@@ -58,6 +59,7 @@ def create_app(
     )
     app.extensions["followup"] = engine
     app.extensions["followup_runtime"] = Runtime(engine, huey or make_huey(settings))
+    converters.init_app(app)  # before the blueprints: their rules use the converters
     htmx.init_app(app)
     security.init_app(app)
     views_format.init_app(app)

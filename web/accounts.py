@@ -27,7 +27,7 @@ from core.services import (
     save_account_credentials,
 )
 
-from .security import requires
+from .security import ROLE_RANK, current_user, requires
 from .views_format import audit, engine, runtime
 
 log = logging.getLogger(__name__)
@@ -413,15 +413,21 @@ def import_file():
     if problem:
         flash(problem, "error")
         return _index_422()
+    # Creating a seller account is an admin's action (as on the Accounts form): an editor
+    # imports into an existing account only.
+    is_admin = ROLE_RANK.get(current_user().role, -1) >= ROLE_RANK["admin"]
+    is_new = not SellerAccount.select().where(SellerAccount.name == account_name).exists()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / (secure_filename(upload.filename) or "orders.txt")
         upload.save(path)
         try:
-            text = import_orders(engine(), path, account_name, source_name)
+            text = import_orders(engine(), path, account_name, source_name, create_account=is_admin)
         except ImportError_ as exc:
             # The message names the file: the name the seller chose, not our temp path.
             flash(f"Nothing imported: {str(exc).replace(str(path), upload.filename)}", "error")
             return _index_422()
+    if is_new:
+        audit("account_created", account_name, f"by an order import ({source_name})")
     audit("orders_imported", account_name, text)
     flash(text, "success")
     return redirect(url_for("accounts.index"))

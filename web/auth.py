@@ -2,69 +2,98 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
+from core import login_throttle
 from core.clock import utcnow
 from core.models import User
-from core.passwords import hash_password, password_problem, verify_password
+from core.passwords import password_problem, verify_nobody, verify_password
+from core.sessions import end_session, start_session
+from core.users import change_password, is_disabled
 
 from .views_format import audit, engine
 
 bp = Blueprint("auth", __name__)
 
-LOCK_MINUTES = 15
-
 
 def _safe_next(target: str | None, default: str | None = None) -> str:
-    """``target`` if it is a local path, else ``default`` (the dashboard)."""
+    """``target`` if it is a path on this site, else ``default`` (the dashboard)."""
     # Only local paths: an open redirect would let a phishing link bounce through us.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return default if default is not None else url_for("dashboard.index")
+    return target if _is_local_path(target) else default or url_for("dashboard.index")
+
+
+def _is_local_path(target: str | None) -> bool:
+    """Whether a browser would stay on this site following ``Location: target``.
+
+    Checked on the decoded text too: browsers drop tabs and newlines and read ``\\`` as
+    ``/``, so ``/%09/evil.example/`` or ``/\\evil.example`` would leave the site."""
+    if not target or not isinstance(target, str):
+        return False
+    for text in (target, unquote(target)):
+        if any(ord(c) < 0x20 or c == "\x7f" for c in text) or "\\" in text:
+            return False
+        if not text.startswith("/") or text.startswith("//"):
+            return False
+        parts = urlsplit(text)
+        if parts.scheme or parts.netloc:
+            return False
+    return True
+
+
+def _login_page(status: int, message: str = "", category: str = "error"):
+    if message:
+        flash(message, category)
+    return render_template("login.html", next=request.form.get("next", "")), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """The sign-in form; throttled per user after repeated failures."""
+    """The sign-in form; failed tries slow further ones down (``core.login_throttle``)."""
     if request.method == "GET":
-        return render_template("login.html", next=request.args.get("next", ""))
+        next_path = request.args.get("next", "")
+        return render_template("login.html", next=next_path if _is_local_path(next_path) else "")
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
+    address = request.remote_addr or ""
+    attempts = engine().settings.get("security", "login_attempts")
+    wait = login_throttle.wait_seconds(username, address, attempts)
+    if wait:
+        # The same answer whether or not the username exists.
+        return _login_page(429, f"Too many failed sign-ins: try again in {wait} seconds.")
     user = User.get_or_none(User.username == username)
-    now = utcnow()
-    if user is not None and user.locked_until and user.locked_until > now:
-        minutes = int((user.locked_until - now).total_seconds() // 60) + 1
-        flash(f"Too many failed attempts. Try again in {minutes} minutes.", "error")
-        return render_template("login.html", next=request.form.get("next", "")), 429
-    if user is None or not verify_password(user.password_hash, password):
-        if user is not None:
-            user.failed_logins += 1
-            if user.failed_logins >= engine().settings.get("security", "login_attempts"):
-                user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-                user.failed_logins = 0
-            user.save()
-        flash("Wrong username or password.", "error")
-        return render_template("login.html", next=request.form.get("next", "")), 401
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+    if user is None or is_disabled(user):
+        ok = verify_nobody(password)
+    else:
+        ok = verify_password(user.password_hash, password)
+    if not ok:
+        login_throttle.record_failure(username, address)
+        return _login_page(401, "Wrong username or password.")
+    login_throttle.record_success(username, address)
+    user.last_login_at = utcnow()
     user.save()
-    session.clear()
-    session["uid"] = user.id
-    session["pw"] = user.password_hash[-16:]
-    session.permanent = True
-    g.user = user
+    _sign_in(user)
     audit("login", user.username)
     if user.must_change_password:
         return redirect(url_for("auth.password"))
     return redirect(_safe_next(request.form.get("next")))
 
 
+def _sign_in(user: User) -> None:
+    """A fresh session (new token, new CSRF token) for ``user`` in this browser."""
+    end_session(session.get("sid"))
+    session.clear()
+    session["sid"] = start_session(user)
+    session.permanent = True
+    g.user = user
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """Sign out (POST, so a link elsewhere cannot sign a user out)."""
+    """Sign out (POST, so a link elsewhere cannot sign a user out); the session ends on
+    the server, so a copy of the cookie stops working too."""
+    end_session(session.get("sid"))
     session.clear()
     flash("Signed out.", "info")
     return redirect(url_for("auth.login"))
@@ -79,22 +108,22 @@ def password():
     current = request.form.get("current_password", "")
     new = request.form.get("new_password", "")
     confirm = request.form.get("confirm_password", "")
-    errors = {}
+    problems = []  # (field, what to fix)
     if not verify_password(user.password_hash, current):
-        errors["current_password"] = "This is not your current password."
+        problems.append(("current_password", "This is not your current password."))
     problem = password_problem(new, user.username)
     if problem:
-        errors["new_password"] = problem
+        problems.append(("new_password", problem))
     elif new == current:
-        errors["new_password"] = "Choose a password different from the current one."
+        problems.append(("new_password", "Choose a password different from the current one."))
     if new != confirm:
-        errors["confirm_password"] = "The two new passwords differ."
+        problems.append(("confirm_password", "The two new passwords differ."))
+    errors = dict(problems)
     if errors:
         return render_template("password.html", errors=errors), 422
-    user.password_hash = hash_password(new)
-    user.must_change_password = False
-    user.save()
-    session["pw"] = user.password_hash[-16:]
+    # Every other session of this user ends; this browser gets a new one.
+    change_password(user, new)
+    _sign_in(user)
     audit("password_changed", user.username)
     flash("Password changed.", "success")
     return redirect(url_for("dashboard.index"))

@@ -10,6 +10,7 @@ from core.campaigns import rule_problems, validate_step
 from core.models import Step, Template
 from core.templates import import_from_library
 
+from .converters import is_id
 from .security import current_user
 
 INT_FIELDS = (
@@ -162,7 +163,7 @@ def parse_step_form(eng, form) -> tuple[dict, dict, dict[str, str]]:
         state["variants"].append({"template": template, "weight": weight})
         if not template:
             continue
-        if not weight.strip().isdigit() or not 1 <= int(weight) <= 100:
+        if not is_id(weight.strip()) or not 1 <= int(weight) <= 100:
             errors["variants"] = f"variant {label_index + 1}: weight is a whole number 1 to 100"
             continue
         ref = _template_ref(template)
@@ -184,7 +185,7 @@ def parse_step_form(eng, form) -> tuple[dict, dict, dict[str, str]]:
 
 def _template_ref(value: str):
     """A Template for a picker value: an id, or ``lib:<key>`` (imported on save)."""
-    if value.isdigit():
+    if is_id(value):
         return Template.get_or_none(Template.id == int(value))
     if value.startswith("lib:"):
         try:
@@ -242,7 +243,7 @@ def parse_product_form(form) -> tuple[dict, list[dict], dict[str, str]]:
     Field ids name the input (``pc-2-manual_link``) so the error sits next to it.
     """
     count = form.get("pc_rows", "0")
-    count = min(int(count), MAX_PRODUCT_ROWS) if count.isdigit() else 0
+    count = min(int(count), MAX_PRODUCT_ROWS) if is_id(count) else 0
     content: dict[str, dict] = {}
     rows: list[dict] = []
     errors: dict[str, str] = {}

@@ -14,6 +14,7 @@ from core.models import Campaign, Order, OrderItem, Step
 from core.planning import check_rules
 from core.templates import TextCheck, check_text
 
+from .converters import is_id
 from .template_support import (
     compose_on_order,
     preview_message,
@@ -56,7 +57,7 @@ def preview_order(
     of the campaign's account (or of all accounts), the newest the step's rules let
     through; else simply the newest. ``recent`` is ``recent_orders(campaign, scan)`` if
     the caller already has it."""
-    if order_pk.isdigit():
+    if is_id(order_pk):
         chosen = Order.get_or_none(Order.id == int(order_pk))
         if chosen is not None:
             return chosen

@@ -35,6 +35,8 @@ from core.campaigns import (
 from core.clock import utcnow
 from core.models import Campaign, Message, SellerAccount, Step
 
+from .converters import is_id
+from .downloads import content_disposition
 from .security import ROLE_RANK, current_user, requires
 from .views_format import audit, engine
 
@@ -146,7 +148,7 @@ def _new_page(marketplace: str, fulfillment: str, error: CampaignError | None = 
 
 
 def _account(value: str):
-    if value and value.isdigit():
+    if is_id(value):
         return SellerAccount.get_or_none(SellerAccount.id == int(value))
     return None
 
@@ -240,7 +242,7 @@ def dry_run_view(campaign_id: int):
     """What the campaign would have done over the last N days, sending nothing."""
     campaign = get_campaign(campaign_id)
     days = request.args.get("days", "30")
-    days = int(days) if days.isdigit() and 1 <= int(days) <= 365 else 30
+    days = int(days) if is_id(days) and 1 <= int(days) <= 365 else 30
     report = dry_run(engine(), campaign, days=days)
     template = (
         "campaigns/_dry_run.html" if request.headers.get("HX-Request") else "campaigns/dry_run.html"
@@ -322,8 +324,9 @@ def ab_csv(campaign_id: int, step_id: int):
         abtest.export_csv(step),
         mimetype="text/csv",
         headers={
-            "Content-Disposition": f"attachment; filename=campaign-{campaign_id}-step-"
-            f"{step.position}-ab.csv"
+            "Content-Disposition": content_disposition(
+                f"campaign-{campaign_id}-step-{step.position}-ab.csv"
+            )
         },
     )
 

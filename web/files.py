@@ -8,6 +8,8 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from core.attachments import KINDS, FileError, StoredFile, Upload, store
 from core.models import Campaign, Step
 
+from .converters import is_id
+from .downloads import content_disposition
 from .security import current_user, requires
 from .views_format import audit
 
@@ -55,13 +57,13 @@ def index():
     """
     values = {"campaign": request.args.get("campaign", ""), "sku": request.args.get("sku", "")}
     step = request.args.get("step", "")
-    if step.isdigit() and Step.get_or_none(Step.id == int(step)) is not None:
+    if is_id(step) and Step.get_or_none(Step.id == int(step)) is not None:
         values = {"target": f"step:{step}", "sku": values["sku"], "step": step}
     return _form(values=values)
 
 
 def _int(value: str) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return int(value) if is_id(value) else None
 
 
 @bp.route("/", methods=["POST"])
@@ -99,7 +101,7 @@ def download(file_id: int):
     return Response(
         bytes(stored.data),
         mimetype=stored.content_type,
-        headers={"Content-Disposition": f'attachment; filename="{stored.filename}"'},
+        headers={"Content-Disposition": content_disposition(stored.filename)},
     )
 
 

@@ -8,7 +8,6 @@ never holds it in memory.
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import datetime
 
@@ -25,11 +24,14 @@ from flask import (
 )
 
 from core.contracts import ALL_STATES, FAILED, IN_DOUBT, RETRY, SCHEDULED
+from core.csv_out import SafeWriter
 from core.models import Attempt, Campaign, Message, Order, SellerAccount, Step
 from core.services import cancel_message, resolve_in_doubt, retry_message
 
 from .auth import _safe_next
+from .converters import is_id
 from .dashboard import clear_cache
+from .downloads import content_disposition
 from .security import current_user, requires
 from .views_format import date_range, engine, keyset_after, keyset_cursor
 
@@ -67,9 +69,9 @@ def _filtered(args):
         # One state stays an equality: the (state, id) index then also gives the order.
         one = Message.state == states[0]
         query = query.where(one if len(states) == 1 else Message.state.in_(states))
-    if args.get("campaign", "").isdigit():
+    if is_id(args.get("campaign", "")):
         query = query.where(Message.campaign == int(args["campaign"]))
-    if args.get("account", "").isdigit():
+    if is_id(args.get("account", "")):
         query = query.where(Message.account == int(args["account"]))
     if args.get("marketplace"):
         query = query.where(Order.marketplace == args["marketplace"])
@@ -103,7 +105,7 @@ def index():
                 abort(400, description="The 'after' cursor is malformed; start from page one.")
         query = query.order_by(Message.due_at.desc(), Message.id.desc())
     else:
-        if after.isdigit():
+        if is_id(after):
             query = query.where(Message.id < int(after))
         query = query.order_by(Message.id.desc())
     rows = list(query.limit(PAGE + 1))
@@ -133,12 +135,6 @@ def index():
     )
 
 
-def _safe_cell(value) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas: neutralise them."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @bp.route("/export.csv")
 def export():
     """The filtered list as CSV, streamed in id batches (constant memory at any size)."""
@@ -148,7 +144,7 @@ def export():
 
     def rows():
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = SafeWriter(buffer)  # no cell runs as a formula in a spreadsheet
         writer.writerow(CSV_COLUMNS)
         last = None
         while True:
@@ -171,8 +167,8 @@ def export():
                         m.due_at.isoformat(sep=" ") if m.due_at else "",
                         m.sent_at.isoformat(sep=" ") if m.sent_at else "",
                         m.attempts,
-                        _safe_cell(m.reason),
-                        _safe_cell(m.error),
+                        m.reason,
+                        m.error,
                     ]
                 )
             yield buffer.getvalue()
@@ -186,7 +182,7 @@ def export():
     return Response(
         stream_with_context(rows()),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="messages-{stamp}.csv"'},
+        headers={"Content-Disposition": content_disposition(f"messages-{stamp}.csv")},
     )
 
 

@@ -21,6 +21,7 @@ from core.models import (
 from core.planning import active_steps
 from core.services import add_opt_out, send_step_now, stop_order_messages
 
+from .converters import is_id
 from .dashboard import clear_cache
 from .feedback import for_order as feedback_for
 from .feedback import kind as feedback_kind
@@ -237,7 +238,7 @@ def send_now(order_pk: int):
     step_id = request.form.get("step", "")
     step = (
         Step.select(Step, Campaign).join(Campaign).where(Step.id == int(step_id)).first()
-        if step_id.isdigit()
+        if is_id(step_id)
         else None
     )
     if step is None:

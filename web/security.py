@@ -16,6 +16,7 @@ from functools import wraps
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 
 from core.models import User
+from core.sessions import session_user
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 ROLE_RANK = {"viewer": 0, "editor": 1, "admin": 2}
@@ -48,12 +49,12 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _load_user():
         g.user = None
-        uid = session.get("uid")
-        if uid is not None:
-            g.user = User.get_or_none(User.id == uid)
-            if g.user is None or session.get("pw") != g.user.password_hash[-16:]:
+        if "sid" in session:
+            # Server-side validity (core.sessions): a signed-out, demoted or disabled
+            # user's cookie finds no session row.
+            g.user = session_user(session.get("sid"))
+            if g.user is None:
                 session.clear()
-                g.user = None
         if request.method in UNSAFE:
             _check_csrf()
         if request.endpoint in OPEN_ENDPOINTS or request.endpoint is None:

@@ -22,6 +22,7 @@ from core.users import (
     set_role,
 )
 
+from .converters import is_id
 from .security import current_user, requires
 from .views_format import audit, engine
 
@@ -185,10 +186,10 @@ def user_delete(user_id: int):
 @requires("admin")
 def audit_log():
     """Who changed what, newest first, 50 per page."""
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        abort(400, description="page must be a number.")
+    raw = request.args.get("page", "1")
+    if not is_id(raw) or int(raw) > 10**9:
+        abort(400, description="page must be a number from 1 to 1000000000.")
+    page = max(1, int(raw))
     query = AuditLog.select().order_by(AuditLog.at.desc(), AuditLog.id.desc())
     user = request.args.get("user", "").strip()
     if user:

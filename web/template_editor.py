@@ -26,6 +26,7 @@ from core.models import Order, Template, TemplateVersion
 from core.templates import import_from_library, save_language, variant_dicts
 
 from . import template_support as support
+from .converters import is_id
 from .security import current_user, requires
 from .views_format import audit, engine
 
@@ -114,7 +115,7 @@ def _posted_values() -> dict:
 
 
 def _preview_order(value: str) -> Order | None:
-    if value and value.isdigit():
+    if is_id(value):
         return Order.get_or_none(Order.id == int(value))
     return None
 
@@ -220,11 +221,14 @@ def preview(template_id: int):
     return _editor(template, version, values, result, palette, status)
 
 
-@bp.route("/<int:template_id>/preview.html")
+@bp.route("/<int:template_id>/preview.html", methods=["POST"])
 def preview_html(template_id: int):
-    """The themed HTML of the preview, for the sandboxed frame in the editor."""
+    """The themed HTML of the preview, for the sandboxed frame in the editor.
+
+    POST only: a link carrying a template would let anyone make a signed-in user render
+    it (the editor posts the form, with its CSRF token, into the frame)."""
     template = _template_or_404(template_id)
-    values = {k: request.args.get(k, "") for k in ("language", "subject", "body", "theme", "order")}
+    values = _posted_values()
     version = latest_version(template)
     result = _preview(template, values, version, support.palette(engine(), template))
     if result.errors:

@@ -13,6 +13,7 @@ from core.default_senders import DRY_RUN
 from core.models import Order, SellerAccount, TemplateVersion
 
 from . import template_support as support
+from .converters import is_id
 from .security import requires
 from .template_editor import _template_or_404, bp
 from .views_format import audit, engine
@@ -37,7 +38,7 @@ def versions(template_id: int):
     if not (a and b) and len(history) >= 2:
         a, b = str(history[1].number), str(history[0].number)  # what the last save changed
     if a and b:
-        if not (a.isdigit() and b.isdigit()) or int(a) not in by_number or int(b) not in by_number:
+        if not (is_id(a) and is_id(b)) or int(a) not in by_number or int(b) not in by_number:
             abort(404, description="Choose two existing versions to compare.")
         old, new = by_number[int(a)], by_number[int(b)]
         rows = support.diff_rows(support.version_lines(old), support.version_lines(new))

@@ -263,7 +263,7 @@ def recheck_after(account, operation: str, exc=None) -> float:
     """
     streak = limiter.note_failure(account.id, operation)
     backoff = min(READ_RECHECK_MAX, READ_RECHECK_MIN * 2 ** (streak - 1))
-    backoff *= random.uniform(1.0, 1.2)
+    backoff *= random.uniform(1.0, 1.2)  # jitter, not a secret  # nosec B311
     return max(retry_after(account, operation, exc), backoff)
 
 
@@ -273,7 +273,7 @@ def call(account, operation: str, fn, *args, write: bool = False, **kwargs):
     for attempt in range(1, attempts + 1):
         limiter.acquire(account.id, operation)
         # Jittered exponential back-off (never for writes: they returned or raised below).
-        pause = min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)
+        pause = min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)  # jitter  # nosec B311
         try:
             response = fn(*args, **kwargs)
         except SellingApiRequestThrottledException as exc:

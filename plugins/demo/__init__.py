@@ -53,7 +53,7 @@ def generate(
     count: int = DEMO_COUNT, days: int = DEMO_DAYS, now: datetime | None = None, seed: int = 7
 ):
     """Yield ``count`` synthetic orders placed over the last ``days`` days."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # reproducible demo data, not a secret  # nosec B311
     now = now or datetime.now(UTC)
     buyers = [
         hashlib.sha256(f"demo-buyer-{i}".encode()).hexdigest()[:16] for i in range(count * 2 // 3)

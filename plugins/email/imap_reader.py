@@ -189,7 +189,9 @@ def handle(engine, mail: Incoming) -> str | None:
 
 
 def _state_key(cfg: ServerConfig, folder: str) -> str:
-    digest = hashlib.sha1(repr((*cfg.identity, folder)).encode()).hexdigest()[:16]
+    digest = hashlib.sha1(
+        repr((*cfg.identity, folder)).encode(), usedforsecurity=False
+    ).hexdigest()[:16]
     return f"inbox_state_{digest}"
 
 
@@ -215,7 +217,8 @@ def read_mailbox(engine, cfg: ServerConfig, folder: str, stats: Counter) -> None
             raw = _fetch(imap, uid)
             if raw is not None:
                 # No Message-ID: the raw headers identify the mail across UIDVALIDITY resets.
-                fallback = f"<followup-imap.{hashlib.sha1(raw).hexdigest()[:24]}@{cfg.host}>"
+                digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()[:24]
+                fallback = f"<followup-imap.{digest}@{cfg.host}>"
                 try:
                     kind = handle(engine, parse(raw, fallback))
                 except Exception:  # noqa: BLE001 - one odd mail must not block the inbox

@@ -18,7 +18,17 @@
     field.dispatchEvent(new Event("input", { bubbles: true }));
   }
 
+  // The HTML preview is posted (with the CSRF token) into its frame, never linked.
+  function submitPreviews() {
+    document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
+      form.removeAttribute("data-autosubmit");
+      form.submit();
+    });
+  }
+
   function init() {
+    submitPreviews();
+    document.body.addEventListener("htmx:afterSwap", submitPreviews);
     // A placeholder error or a refused save answers 422 with content worth showing.
     if (window.htmx && htmx.config.responseHandling) {
       htmx.config.responseHandling.unshift({ code: "422", swap: true, error: false });
