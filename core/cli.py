@@ -18,12 +18,15 @@ import time
 from pathlib import Path
 
 from .config import ConfigError, Settings, load_settings
+from .logs import configure_from_settings, configure_logging
 
 log = logging.getLogger("followup")
 
 
 def _settings(args) -> Settings:
-    return load_settings(args.config)
+    settings = load_settings(args.config)
+    configure_from_settings(settings)  # [app] log_level for every subcommand
+    return settings
 
 
 def _engine(args, *, migrate: bool = True):
@@ -37,10 +40,11 @@ def _engine(args, *, migrate: bool = True):
 
 def cmd_init(args) -> int:
     """Create data/, apply migrations, create the first admin."""
+    from .files import private_dir
     from .users import ensure_first_admin
 
+    private_dir(_settings(args).data_dir)
     engine = _engine(args, migrate=False)
-    engine.settings.data_dir.mkdir(parents=True, exist_ok=True)
     applied = engine.migrate()
     for name in applied:
         print(f"applied migration {name}")
@@ -262,10 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("FOLLOWUP_LOG_LEVEL", "WARNING"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # Everything Followup writes (databases, keys, backups, uploads) is private to its
+    # user; see core/files.py. Until the config is read, only warnings are logged.
+    os.umask(0o077)
+    configure_logging("WARNING")
     try:
         return args.func(args)
     except ConfigError as exc:

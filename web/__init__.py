@@ -24,12 +24,14 @@ from . import (
     campaigns,
     dashboard,
     files,
+    health,
     messages,
     orders,
     plugins_page,
     security,
     settings_page,
     template_editor,
+    transport,
     views_format,
 )
 
@@ -58,9 +60,11 @@ def create_app(
     app.extensions["followup"] = engine
     app.extensions["followup_runtime"] = Runtime(engine, huey or make_huey(settings))
     htmx.init_app(app)
+    transport.init_app(app, settings.get("web", "trusted_proxies"))
     security.init_app(app)
     views_format.init_app(app)
     for bp in (
+        health.bp,
         auth.bp,
         dashboard.bp,
         orders.bp,
