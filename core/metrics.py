@@ -82,7 +82,7 @@ def render(pending_tasks: int | None = None) -> str:
             & (Message.due_at <= now)
             & Campaign.status.in_(("active", "test"))
         )
-        .scalar(convert=True)
+        .scalar()
     )
     if isinstance(oldest, str):
         from datetime import datetime
