@@ -16,12 +16,11 @@ from .config import ConfigError
 
 def encrypted_accounts(db) -> int:
     """Seller accounts whose credentials are stored (encrypted); 0 before ``init``."""
-    if "selleraccount" not in db.get_tables():
+    from .models import SellerAccount
+
+    if not db.table_exists(SellerAccount._meta.table_name):
         return 0
-    row = db.execute_sql(
-        "SELECT COUNT(*) FROM selleraccount WHERE credentials IS NOT NULL"
-    ).fetchone()
-    return int(row[0])
+    return SellerAccount.select().where(SellerAccount.credentials.is_null(False)).count()
 
 
 def lost_key_message(path: Path, count: int) -> str:
