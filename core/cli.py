@@ -179,6 +179,75 @@ def cmd_doctor(args) -> int:
     return 1 if problems else 0
 
 
+def cmd_backup(args) -> int:
+    """Write the database and the key files into one private archive (0600)."""
+    from .backup import BackupError, create_backup
+
+    _engine(args)  # the heartbeat table records the backup for doctor and /metrics
+    try:
+        written = create_backup(_settings(args), Path(args.to) if args.to else None)
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"backup written: {written.path} ({written.size:,} bytes)")
+    if written.keys_in_archive:
+        print(f"  includes the key files of {', '.join(written.keys_in_archive)}")
+    for name in written.keys_from_env:
+        print(f"  not included: {name} comes from the environment; keep a copy elsewhere")
+    print("  Keep the archive off this server: it holds the key to the stored credentials.")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    """Restore a backup archive (stop the web admin and the worker first)."""
+    from .backup import BackupError, restore_backup
+
+    settings = load_settings(args.config, create=False)  # no new key before the restore
+    configure_from_settings(settings)
+    if not args.force:
+        running = _worker_alive(settings)
+        if running:
+            print(
+                f"error: a worker is running ({running}). Stop it and the web admin first "
+                "(systemctl stop followup-web followup-worker), or pass --force.",
+                file=sys.stderr,
+            )
+            return 2
+    try:
+        done = restore_backup(settings, Path(args.archive), keys_only=args.keys_only)
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for line in done:
+        print(line)
+    if not args.keys_only:
+        print("Run 'followup init' to apply any newer migrations, then start the services.")
+    return 0
+
+
+def _worker_alive(settings) -> str:
+    """ "host, pid N" of a worker that beat within the last minutes, else ""."""
+    from .heartbeat import WORKER_STALE, last_worker
+
+    db_file = settings.database_url[len("sqlite:///") :]
+    if settings.database_url.startswith("sqlite:///") and not Path(db_file).exists():
+        return ""
+    try:
+        from .engine import Engine
+        from .models import Heartbeat
+
+        engine = Engine(settings)
+        try:
+            if not engine.db.table_exists(Heartbeat._meta.table_name):
+                return ""
+            seen = last_worker()
+        finally:
+            engine.close()
+    except Exception:  # noqa: BLE001 - a broken database is what a restore repairs
+        return ""
+    return seen.detail if seen and seen.age() < WORKER_STALE else ""
+
+
 def cmd_user_add(args) -> int:
     """Add a login (prompts for the password, or reads it from stdin)."""
     from .users import UserError, add_user
@@ -247,6 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order", action="append", help="an order id (repeatable); default: all")
     add("dispatch", cmd_dispatch, "send due messages now")
     add("doctor", cmd_doctor, "check the installation and say what to fix")
+    p = add("backup", cmd_backup, "back up the database and the key files into one archive")
+    p.add_argument("--to", help="folder for the archive (default: DATA_DIR/backups)")
+    p = add("restore", cmd_restore, "restore a backup archive (services stopped)")
+    p.add_argument("archive", help="a followup-backup-*.tar.gz archive")
+    p.add_argument("--keys-only", action="store_true", help="restore only the key files")
+    p.add_argument("--force", action="store_true", help="even if a worker seems to be running")
     p = add("user", cmd_user_add, "manage logins")
     user_sub = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     ua = user_sub.add_parser("add", help="add a login", description=cmd_user_add.__doc__)

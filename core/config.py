@@ -125,6 +125,8 @@ class Settings:
     # nothing) would have generated; see ``core.keyguard``.
     generated: tuple = ()
     missing: tuple = ()
+    # (section, key, {"env": ...} or {"file": ...}) of every secret: what backups copy
+    sources: tuple = ()
 
     def get(self, section: str, key: str) -> Any:
         return self.values[section][key]
@@ -319,6 +321,7 @@ def settings_from_dict(
                 data_dir = Path(values["app"]["data_dir"])
                 data_dir = data_dir if data_dir.is_absolute() else base_dir / data_dir
                 out[key] = _resolve_secret(section, key, value, base_dir, data_dir, made)
+                made.setdefault("sources", []).append((section, key, dict(value)))
             elif key in table:
                 out[key] = _check_value(section, key, spec, table[key])
             else:
@@ -341,4 +344,5 @@ def settings_from_dict(
         values=frozen,
         generated=tuple(made.get("created", ())),
         missing=tuple(made.get("missing", ())),
+        sources=tuple(made.get("sources", ())),
     )

@@ -167,15 +167,11 @@ def _permissions(settings: Settings, db_file: Path | None) -> Iterator[Check]:
 
 def _key_files(settings: Settings) -> list[tuple[str, str, Path]]:
     """(section, key, path) of the secrets configured as files."""
-    import tomllib
-
-    raw = tomllib.loads(settings.path.read_text())
-    out = []
-    for section, key in (("web", "secret_key"), ("security", "encryption_key")):
-        value = raw.get(section, {}).get(key)
-        if isinstance(value, dict) and "file" in value:
-            out.append((section, key, settings.resolve_path(value["file"])))
-    return out
+    return [
+        (section, key, settings.resolve_path(spec["file"]))
+        for section, key, spec in settings.sources
+        if "file" in spec
+    ]
 
 
 def _queue(settings: Settings) -> Iterator[Check]:
