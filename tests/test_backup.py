@@ -103,7 +103,6 @@ def test_backup_while_the_worker_sends_restores_every_order_and_message(tmp_path
         before_orders, before_messages = snapshot(db_path)
         done = followup(config, "backup")
         after_orders, after_messages = snapshot(db_path)
-        sending = sum(recorder.received.values())
     finally:
         stop_writing.set()
         if writer.is_alive():
@@ -113,7 +112,6 @@ def test_backup_while_the_worker_sends_restores_every_order_and_message(tmp_path
     assert done.returncode == 0, done.stderr
     sent_before = sum(state == "sent" for state in before_messages.values())
     assert 15 <= sent_before < len(before_messages), "the worker was not sending at the backup"
-    assert sending > sent_before or sent_before < 150
     archive = Path(done.stdout.split("backup written: ")[1].split(" (")[0])
     assert stat.S_IMODE(archive.stat().st_mode) == 0o600
     key = (live / "key").read_text()
