@@ -38,6 +38,7 @@ format: $(VENV)/.installed-test
 
 chromium:
 	@bash scripts/ensure-chromium
+	@bash scripts/ensure-systemd
 
 services:
 	@bash scripts/ensure-services
