@@ -167,6 +167,8 @@ def read_archive(archive: Path) -> tuple[dict, dict[str, bytes]]:
     """The manifest and the members named in ``KEY_MEMBERS``/the database, by name;
     anything else in the archive is ignored (never extracted to a path it names)."""
     wanted = {MANIFEST, SQLITE_MEMBER, PG_MEMBER, *KEY_MEMBERS.values()}
+    if not archive.is_file():
+        raise BackupError(f"{archive} does not exist: give the path of a followup-backup archive.")
     try:
         with tarfile.open(archive, "r:gz") as tar:
             members = {

@@ -194,7 +194,8 @@ def cmd_backup(args) -> int:
         print(f"  includes the key files of {', '.join(written.keys_in_archive)}")
     for name in written.keys_from_env:
         print(f"  not included: {name} comes from the environment; keep a copy elsewhere")
-    print("  Keep the archive off this server: it holds the key to the stored credentials.")
+    if written.keys_in_archive:
+        print("  Keep the archive somewhere safe: it holds the key to the stored credentials.")
     return 0
 
 
