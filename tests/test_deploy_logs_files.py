@@ -98,7 +98,7 @@ def test_followup_worker_logs_at_the_configured_level_in_json(tmp_path):
     with log_path.open("wb") as err:
         worker = _followup(config, "worker", stdout=subprocess.DEVNULL, stderr=err)
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 120  # a loaded CI machine starts slowly
             while "worker started" not in log_path.read_text() and time.monotonic() < deadline:
                 time.sleep(0.2)
         finally:
