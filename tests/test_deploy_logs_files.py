@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -78,7 +79,9 @@ def test_each_dispatch_outcome_is_one_info_line_with_ids_and_no_buyer_text(engin
 
 def _install(tmp_path: Path, app_extra: str = "") -> Path:
     config = (REPO / "config.toml").read_text().replace("entrypoints = true", "entrypoints = false")
-    config = config.replace('log_level = "INFO"', app_extra or 'log_level = "INFO"')
+    if app_extra:  # replaces the [app] log lines of the shipped config
+        config = re.sub(r"(?m)^log_(level|format) = .*\n", "", config)
+        config = config.replace("[app]\n", f"[app]\n{app_extra}\n", 1)
     (tmp_path / "config.toml").write_text(config)
     return tmp_path / "config.toml"
 
@@ -115,10 +118,25 @@ def test_warning_level_keeps_the_worker_quiet(tmp_path):
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as err:
         worker = _followup(config, "worker", stdout=subprocess.DEVNULL, stderr=err)
-        time.sleep(4)
+        db = tmp_path / "data" / "followup.db"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not _heartbeats(db):
+            time.sleep(0.2)
+        time.sleep(2)  # past "worker started" and the consumer's own start-up lines
         worker.send_signal(signal.SIGINT)
         worker.wait(30)
+    assert _heartbeats(db), "the worker never started"
     assert " INFO " not in log_path.read_text()
+
+
+def _heartbeats(db: Path) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(db, timeout=10)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM heartbeat").fetchone()[0]
+    finally:
+        conn.close()
 
 
 def test_init_creates_a_private_data_folder_database_and_keys(tmp_path):
