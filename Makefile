@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench services chromium clean
+.PHONY: run test test-postgres lint format bench services chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test chromium services lint
 	$(BIN)/pytest -p no:cacheprovider
 
+## test-postgres: the planning, dispatch, store, sync and web tests again with
+## PostgreSQL + Redis as the backend (tests/support/backend.py); CI runs it after test
+PG_TESTS := tests/test_slice.py tests/test_dispatch_fencing.py tests/test_decision_path.py \
+	tests/test_web_messages.py
+test-postgres: $(VENV)/.installed-test services
+	FOLLOWUP_TEST_BACKEND=postgres $(BIN)/pytest -p no:cacheprovider $(PG_TESTS)
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -40,6 +47,7 @@ format: $(VENV)/.installed-test
 
 chromium:
 	@bash scripts/ensure-chromium
+	@bash scripts/ensure-systemd
 
 services:
 	@bash scripts/ensure-services

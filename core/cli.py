@@ -18,12 +18,15 @@ import time
 from pathlib import Path
 
 from .config import ConfigError, Settings, load_settings
+from .logs import configure_from_settings, configure_logging
 
 log = logging.getLogger("followup")
 
 
 def _settings(args) -> Settings:
-    return load_settings(args.config)
+    settings = load_settings(args.config)
+    configure_from_settings(settings)  # [app] log_level for every subcommand
+    return settings
 
 
 def _engine(args, *, migrate: bool = True):
@@ -37,10 +40,11 @@ def _engine(args, *, migrate: bool = True):
 
 def cmd_init(args) -> int:
     """Create data/, apply migrations, create the first admin."""
+    from .files import private_dir
     from .users import ensure_first_admin
 
+    private_dir(_settings(args).data_dir)
     engine = _engine(args, migrate=False)
-    engine.settings.data_dir.mkdir(parents=True, exist_ok=True)
     applied = engine.migrate()
     for name in applied:
         print(f"applied migration {name}")
@@ -176,6 +180,76 @@ def cmd_doctor(args) -> int:
     return 1 if problems else 0
 
 
+def cmd_backup(args) -> int:
+    """Write the database and the key files into one private archive (0600)."""
+    from .backup import BackupError, create_backup
+
+    _engine(args)  # the heartbeat table records the backup for doctor and /metrics
+    try:
+        written = create_backup(_settings(args), Path(args.to) if args.to else None)
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"backup written: {written.path} ({written.size:,} bytes)")
+    if written.keys_in_archive:
+        print(f"  includes the key files of {', '.join(written.keys_in_archive)}")
+    for name in written.keys_from_env:
+        print(f"  not included: {name} comes from the environment; keep a copy elsewhere")
+    if written.keys_in_archive:
+        print("  Keep the archive somewhere safe: it holds the key to the stored credentials.")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    """Restore a backup archive (stop the web admin and the worker first)."""
+    from .backup import BackupError, restore_backup
+
+    settings = load_settings(args.config, create=False)  # no new key before the restore
+    configure_from_settings(settings)
+    if not args.force:
+        running = _worker_alive(settings)
+        if running:
+            print(
+                f"error: a worker is running ({running}). Stop it and the web admin first "
+                "(systemctl stop followup-web followup-worker), or pass --force.",
+                file=sys.stderr,
+            )
+            return 2
+    try:
+        done = restore_backup(settings, Path(args.archive), keys_only=args.keys_only)
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for line in done:
+        print(line)
+    if not args.keys_only:
+        print("Run 'followup init' to apply any newer migrations, then start the services.")
+    return 0
+
+
+def _worker_alive(settings) -> str:
+    """ "host, pid N" of a worker that beat within the last minutes, else ""."""
+    from .heartbeat import WORKER_STALE, last_worker
+
+    db_file = settings.database_url[len("sqlite:///") :]
+    if settings.database_url.startswith("sqlite:///") and not Path(db_file).exists():
+        return ""
+    try:
+        from .engine import Engine
+        from .models import Heartbeat
+
+        engine = Engine(settings)
+        try:
+            if not engine.db.table_exists(Heartbeat._meta.table_name):
+                return ""
+            seen = last_worker()
+        finally:
+            engine.close()
+    except Exception:  # noqa: BLE001 - a broken database is what a restore repairs
+        return ""
+    return seen.detail if seen and seen.age() < WORKER_STALE else ""
+
+
 def cmd_user_add(args) -> int:
     """Add a login (prompts for the password, or reads it from stdin)."""
     from .users import UserError, add_user
@@ -244,6 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order", action="append", help="an order id (repeatable); default: all")
     add("dispatch", cmd_dispatch, "send due messages now")
     add("doctor", cmd_doctor, "check the installation and say what to fix")
+    p = add("backup", cmd_backup, "back up the database and the key files into one archive")
+    p.add_argument("--to", help="folder for the archive (default: DATA_DIR/backups)")
+    p = add("restore", cmd_restore, "restore a backup archive (services stopped)")
+    p.add_argument("archive", help="a followup-backup-*.tar.gz archive")
+    p.add_argument("--keys-only", action="store_true", help="restore only the key files")
+    p.add_argument("--force", action="store_true", help="even if a worker seems to be running")
     p = add("user", cmd_user_add, "manage logins")
     user_sub = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")
     ua = user_sub.add_parser("add", help="add a login", description=cmd_user_add.__doc__)
@@ -263,10 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("FOLLOWUP_LOG_LEVEL", "WARNING"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # Everything Followup writes (databases, keys, backups, uploads) is private to its
+    # user; see core/files.py. Until the config is read, only warnings are logged.
+    os.umask(0o077)
+    configure_logging("WARNING")
     try:
         return args.func(args)
     except ConfigError as exc:

@@ -38,6 +38,7 @@ class Key:
     help: str
     secret: bool = False
     choices: tuple[str, ...] = ()
+    required: bool = True  # secrets only: False lets the key be left out (None)
 
 
 # section -> key -> Key. Sections ending in ".*" take arbitrary keys (validated by type).
@@ -49,6 +50,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
             bool, False, "when true every campaign sends through the dry-run sender only"
         ),
         "log_level": Key(str, "INFO", "logging level", choices=("DEBUG", "INFO", "WARNING")),
+        "log_format": Key(str, "text", "log line format", choices=("text", "json")),
     },
     "web": {
         "host": Key(str, "127.0.0.1", "address the web admin listens on"),
@@ -58,6 +60,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
             str, "auto", "Secure flag on cookies", choices=("auto", "always", "never")
         ),
         "threads": Key(int, 8, "waitress worker threads"),
+        "trusted_proxies": Key(
+            int, 0, "reverse proxies in front whose X-Forwarded-For/-Proto/-Host are believed"
+        ),
     },
     "database": {
         "url": Key(str, "sqlite:///data/followup.db", "sqlite:///PATH or postgresql://..."),
@@ -84,6 +89,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "throttle_give_up_hours": Key(
             int, 48, "a message the channel keeps throttling (429) fails after this long"
         ),
+    },
+    "metrics": {
+        "enabled": Key(bool, False, "serve /metrics (Prometheus text format)"),
+        "token": Key(str, None, "bearer token /metrics requires", secret=True, required=False),
     },
     "planning": {
         "inline_replan_max_orders": Key(
@@ -114,6 +123,12 @@ class Settings:
     path: Path
     base_dir: Path
     values: MappingProxyType = field(repr=False)
+    # secret files (section, key, path) this load generated, or (doctor, which creates
+    # nothing) would have generated; see ``core.keyguard``.
+    generated: tuple = ()
+    missing: tuple = ()
+    # (section, key, {"env": ...} or {"file": ...}) of every secret: what backups copy
+    sources: tuple = ()
 
     def get(self, section: str, key: str) -> Any:
         return self.values[section][key]
@@ -150,7 +165,12 @@ def _type_name(t: type | tuple[type, ...]) -> str:
     return names.get(t, t.__name__)
 
 
-def _resolve_secret(section: str, key: str, value: Any, base_dir: Path) -> str:
+def _resolve_secret(
+    section: str, key: str, value: Any, base_dir: Path, data_dir: Path, made: dict
+) -> str:
+    """The secret's value. ``made`` collects what happened to ``generate`` files:
+    ``made["created"]`` the (section, key, path) written now, and with
+    ``made["create"]`` False (doctor) nothing is written: ``made["missing"]`` gets them."""
     where = f"[{section}] {key}"
     if isinstance(value, str):
         raise ConfigError(
@@ -177,10 +197,24 @@ def _resolve_secret(section: str, key: str, value: Any, base_dir: Path) -> str:
             raise ConfigError(
                 f"{where}: file {path} does not exist. Create it, or add generate = true."
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not made.get("create", True):
+            made.setdefault("missing", []).append((section, key, path))
+            return ""
+        # Only the data folder is created (private); a key file in any other missing
+        # folder is a typo, and writing it there would hide the key where no backup looks.
+        if path.parent.resolve() == data_dir.resolve():
+            from .files import private_dir
+
+            private_dir(data_dir)
+        elif not path.parent.is_dir():
+            raise ConfigError(
+                f"{where}: folder {path.parent} does not exist. Fix the path, or create "
+                f"the folder (mkdir -m 700 {path.parent})."
+            )
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(_new_secret(key))
+        made.setdefault("created", []).append((section, key, path))
     text = path.read_text().strip()
     if not text:
         raise ConfigError(f"{where}: file {path} is empty.")
@@ -234,8 +268,11 @@ def _flatten(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def load_settings(path: str | os.PathLike | None = None) -> Settings:
-    """Read and validate a config file (``FOLLOWUP_CONFIG`` or ./config.toml)."""
+def load_settings(path: str | os.PathLike | None = None, *, create: bool = True) -> Settings:
+    """Read and validate a config file (``FOLLOWUP_CONFIG`` or ./config.toml).
+
+    ``create=False`` (doctor) writes nothing: a ``generate`` key file that does not
+    exist yet is listed in ``Settings.missing`` with an empty value."""
     path = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG).resolve()
     if not path.exists():
         raise ConfigError(f"config file {path} not found. Copy config.toml from the repository.")
@@ -243,15 +280,18 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    return settings_from_dict(raw, path)
+    return settings_from_dict(raw, path, create=create)
 
 
-def settings_from_dict(raw: dict[str, Any], path: Path | None = None) -> Settings:
+def settings_from_dict(
+    raw: dict[str, Any], path: Path | None = None, *, create: bool = True
+) -> Settings:
     """Validate an already-parsed config (used by tests and ``load_settings``)."""
     path = path or Path.cwd() / DEFAULT_CONFIG
     base_dir = path.parent
     given = _flatten(raw)
     values: dict[str, dict[str, Any]] = {}
+    made: dict[str, Any] = {"create": create}
     for section in given:
         if section not in SCHEMA:
             close = difflib.get_close_matches(section, list(SCHEMA), n=1)
@@ -272,19 +312,39 @@ def settings_from_dict(raw: dict[str, Any], path: Path | None = None) -> Setting
         for key, spec in keys.items():
             if spec.secret:
                 value = table.get(key)
+                if value is None and not spec.required:
+                    out[key] = None
+                    continue
                 if value is None:
                     raise ConfigError(
                         f'[{section}] {key}: missing. Write {key} = {{ env = "VAR" }} or '
                         f'{key} = {{ file = "data/{key}", generate = true }}.'
                     )
-                out[key] = _resolve_secret(section, key, value, base_dir)
+                data_dir = Path(values["app"]["data_dir"])
+                data_dir = data_dir if data_dir.is_absolute() else base_dir / data_dir
+                out[key] = _resolve_secret(section, key, value, base_dir, data_dir, made)
+                made.setdefault("sources", []).append((section, key, dict(value)))
             elif key in table:
                 out[key] = _check_value(section, key, spec, table[key])
             else:
                 out[key] = spec.default
         values[section] = out
+    if values["web"]["trusted_proxies"] < 0:
+        raise ConfigError("[web] trusted_proxies: must be 0 (no proxy) or the number of proxies.")
+    if values["metrics"]["enabled"] and not values["metrics"]["token"]:
+        raise ConfigError(
+            "[metrics] token: required when enabled. "
+            'Write token = { env = "FOLLOWUP_METRICS_TOKEN" }.'
+        )
     for name in values["plugins"]["enabled"]:
         if not isinstance(name, str):
             raise ConfigError(f"[plugins] enabled: {name!r} is not a plugin name (a string).")
     frozen = MappingProxyType({k: MappingProxyType(v) for k, v in values.items()})
-    return Settings(path=path, base_dir=base_dir, values=frozen)
+    return Settings(
+        path=path,
+        base_dir=base_dir,
+        values=frozen,
+        generated=tuple(made.get("created", ())),
+        missing=tuple(made.get("missing", ())),
+        sources=tuple(made.get("sources", ())),
+    )

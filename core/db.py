@@ -21,12 +21,15 @@ log = logging.getLogger(__name__)
 database = DatabaseProxy()
 
 
-def open_database(url: str, busy_timeout_ms: int = 5000) -> Database:
-    """Create (not yet connect) the database named by ``url`` and bind the proxy to it."""
+def open_database(url: str, busy_timeout_ms: int = 5000, data_dir: Path | None = None) -> Database:
+    """Create (not yet connect) the database named by ``url`` and bind the proxy to it.
+
+    A SQLite file is created 0600 (see ``core.files``); its folder only when it is the
+    data folder ``data_dir``: a missing folder anywhere else is a mistake in the path."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            prepare_sqlite_file(Path(path), data_dir, "[database] url")
         db: Database = SqliteDatabase(
             path,
             pragmas={
@@ -52,6 +55,22 @@ def open_database(url: str, busy_timeout_ms: int = 5000) -> Database:
         raise ValueError(f"[database] url: {url!r} is neither sqlite:///PATH nor postgresql://")
     database.initialize(db)
     return db
+
+
+def prepare_sqlite_file(path: Path, data_dir: Path | None, key: str) -> None:
+    """Make ``path``'s folder (only the data folder) and the file itself, both private."""
+    from .config import ConfigError
+    from .files import private_dir, private_file
+
+    folder = path.parent
+    if data_dir is not None and folder.resolve() == Path(data_dir).resolve():
+        private_dir(folder)
+    elif not folder.is_dir():
+        raise ConfigError(
+            f"{key}: folder {folder} does not exist. Fix the path, or create the folder "
+            f"(mkdir -m 700 {folder}) and run 'followup init'."
+        )
+    private_file(path)
 
 
 def is_sqlite() -> bool:

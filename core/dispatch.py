@@ -246,7 +246,38 @@ def _finish(
         ).execute()
     for key, value in values.items():
         setattr(message, key, value)
+    _log_outcome(message, state, reason or error)
     return True
+
+
+def _log_outcome(message: Message, state: str, why: str) -> None:
+    """One line per outcome, with ids and the channel: never the text or a secret.
+
+    ``why`` is the reason or the channel's error, both written by Followup or the API
+    (not by the buyer); the JSON log format gets the ids as fields (core/logs.py)."""
+    order = message.__rel__.get("order")  # loaded with the batch; no extra query
+    order_id = order.order_id if order is not None else message.order_id
+    fields = dict(
+        event="dispatch",
+        message_id=message.id,
+        order_id=order_id,
+        campaign_id=message.campaign_id,
+        channel=message.sender,
+        account_id=message.account_id,
+        state=state,
+    )
+    level = logging.DEBUG if state == SCHEDULED else logging.INFO
+    log.log(
+        level,
+        "message %s %s: order %s, campaign %s, channel %s: %s",
+        message.id,
+        state,
+        order_id,
+        message.campaign_id,
+        message.sender,
+        why[:200],
+        extra=fields,
+    )
 
 
 def _ended(claim, message, state: str, **kw) -> str:

@@ -55,9 +55,17 @@ class Engine:
         self.pm = pm or make_plugin_manager(settings, extra=extra_plugins)
         self._subset_cache: dict[tuple[str, str], Any] = {}
         self._toggles: dict[tuple[str, str], bool] | None = None
-        self.db = open_database(settings.database_url, settings.get("database", "busy_timeout_ms"))
+        self.db = open_database(
+            settings.database_url,
+            settings.get("database", "busy_timeout_ms"),
+            data_dir=settings.data_dir,
+        )
         if connect:
             self.db.connect(reuse_if_open=True)
+            if settings.generated:
+                from .keyguard import refuse_lost_key
+
+                refuse_lost_key(settings, self.db)
         # Registries are built eagerly so a duplicate name fails at start, not later.
         self._owners: dict[str, dict[str, str]] = {}  # hook -> {registered name: plugin}
         self.marketplaces: dict[str, Marketplace] = self._collect(

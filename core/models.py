@@ -397,3 +397,15 @@ class LoginThrottle(BaseModel):
 
 
 ALL_MODELS += (LoginSession, LoginThrottle)
+
+
+class Heartbeat(BaseModel):
+    """When something last proved it is alive (``core.heartbeat``): a worker per host
+    (``worker@HOST``) each minute, ``backup`` at each ``followup backup``."""
+
+    name = CharField(max_length=120, unique=True)
+    beat_at = DateTimeField(default=utcnow)
+    detail = CharField(max_length=255, default="")
+
+
+ALL_MODELS += (Heartbeat,)

@@ -11,6 +11,7 @@ from huey import MemoryHuey, RedisHuey, SqliteHuey
 from huey.api import Huey
 
 from .config import Settings
+from .db import prepare_sqlite_file
 
 
 def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
@@ -21,7 +22,7 @@ def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
     if q["backend"] == "memory":
         return MemoryHuey(name, immediate=immediate)
     path = settings.resolve_path(q["path"])
-    path.parent.mkdir(parents=True, exist_ok=True)
+    prepare_sqlite_file(path, settings.data_dir, "[queue] path")
     # A separate file from the app database: the queue's write traffic never holds the
     # app database's lock, and either file can be deleted/restored on its own.
     return SqliteHuey(name, filename=str(path), immediate=immediate, timeout=10)

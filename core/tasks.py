@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from huey import crontab
 
+from . import heartbeat
 from .campaigns import run_pending_replans
 from .clock import utcnow
 from .dispatch import dispatch_due
@@ -84,6 +85,7 @@ class Runtime:
     def run_tick(self) -> None:
         """Sync accounts whose interval passed, re-plan campaigns whose large edit asked
         for it, dispatch due messages, run plugin jobs."""
+        heartbeat.beat()
         self.sync_due_accounts()
         run_pending_replans(self.engine)
         dispatch_due(self.engine)

@@ -7,10 +7,13 @@ running tasks finish, queued tasks stay in the queue for the next start.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
+from . import heartbeat
 from .config import ConfigError, Settings, load_settings
 from .engine import Engine
+from .logs import configure_from_settings, configure_logging
 from .queue import make_huey
 from .tasks import Runtime
 
@@ -18,9 +21,11 @@ log = logging.getLogger(__name__)
 
 
 def run_worker(settings: Settings) -> int:
+    configure_from_settings(settings)  # also when started as ``followup worker``
     engine = Engine(settings)
     engine.migrate()
     _release_interrupted_syncs()
+    heartbeat.beat()  # shown as alive from the start, before the first minute tick
     runtime = Runtime(engine, make_huey(settings))
     consumer = runtime.huey.create_consumer(
         workers=settings.get("queue", "workers"),
@@ -43,13 +48,13 @@ def _release_interrupted_syncs() -> None:
 
 
 def main() -> int:
-    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.umask(0o077)  # files the worker writes are private (core/files.py)
+    configure_logging("INFO")
     try:
         settings = load_settings()
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.getLogger().setLevel(settings.get("app", "log_level"))
     return run_worker(settings)
 
 

@@ -22,6 +22,7 @@ from core.engine import Engine
 from core.models import SellerAccount
 from core.queue import make_huey
 from core.tasks import Runtime
+from tests.support import backend
 from tests.support.mail import make_email_engine  # noqa: F401
 from tests.support.servers import (  # noqa: F401
     accounts_fake,
@@ -45,9 +46,22 @@ def base_config(tmp_path, **sections) -> dict:
         "security": {"encryption_key": {"file": str(tmp_path / "enc_key"), "generate": True}},
         "plugins": {"enabled": ["amazon", "demo"], "entrypoints": False},
     }
+    for name, values in backend.defaults().items():  # FOLLOWUP_TEST_BACKEND=postgres
+        cfg[name] = dict(values)
     for name, values in sections.items():
         cfg.setdefault(name, {}).update(values)
     return cfg
+
+
+@pytest.fixture(autouse=backend.BACKEND == "postgres")
+def _fresh_backend():
+    """On PostgreSQL + Redis (tests/support/backend.py): empty tables for each test."""
+    backend.reset()
+    yield
+
+
+def pytest_sessionfinish(session):
+    backend.drop()
 
 
 @pytest.fixture

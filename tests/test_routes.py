@@ -31,6 +31,8 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 ROUTES = {
     "static": PUBLIC,
     "auth.login": PUBLIC,
+    "health.healthz": PUBLIC,
+    "health.metrics_view": PUBLIC,
     "auth.logout": VIEWER,  # everyone may sign themselves out
     "auth.password": VIEWER,  # everyone changes their own password
     "dashboard.index": READ,

@@ -26,12 +26,14 @@ from . import (
     dashboard,
     feedback,
     files,
+    health,
     messages,
     orders,
     plugins_page,
     security,
     settings_page,
     template_editor,
+    transport,
     views_format,
 )
 
@@ -61,9 +63,11 @@ def create_app(
     app.extensions["followup_runtime"] = Runtime(engine, huey or make_huey(settings))
     converters.init_app(app)  # before the blueprints: their rules use the converters
     htmx.init_app(app)
+    transport.init_app(app, settings.get("web", "trusted_proxies"))
     security.init_app(app)
     views_format.init_app(app)
     for bp in (
+        health.bp,
         auth.bp,
         dashboard.bp,
         orders.bp,

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from peewee import JOIN, Case, fn
 
+from core import heartbeat
 from core.clock import utcnow
 from core.config import ConfigError
 from core.contracts import (
@@ -267,7 +268,23 @@ def index():
         accounts=accounts,
         has_demo=any(a.is_demo for a in accounts),
         cap=CAP,
+        worker=_worker_status(),
     )
+
+
+def _worker_status() -> dict:
+    """The worker's heartbeat for the status line (core/heartbeat.py)."""
+    seen = heartbeat.last_worker()
+    if seen is None:
+        return {"ok": False, "text": "The worker has not run yet: start it (followup worker)."}
+    age = heartbeat.describe_age(seen.age())
+    if seen.age() > heartbeat.WORKER_STALE:
+        return {
+            "ok": False,
+            "text": f"The worker was last seen {age} ago ({seen.detail}): nothing is being "
+            "sent. Start it again (followup worker, or systemctl restart followup-worker).",
+        }
+    return {"ok": True, "text": f"Worker running: last seen {age} ago ({seen.detail})."}
 
 
 @bp.route("/demo", methods=["POST"])

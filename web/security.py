@@ -13,14 +13,15 @@ import hmac
 import secrets
 from functools import wraps
 
-from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+from flask import Flask, abort, g, redirect, request, session, url_for
 
 from core.models import User
 from core.sessions import session_user
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 ROLE_RANK = {"viewer": 0, "editor": 1, "admin": 2}
-OPEN_ENDPOINTS = {"auth.login", "static"}
+# health.*: monitoring without a login (web/health.py: no data; /metrics has a token)
+OPEN_ENDPOINTS = {"auth.login", "static", "health.healthz", "health.metrics_view"}
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -77,12 +78,7 @@ def init_app(app: Flask) -> None:
     def _inject():
         return {"csrf_token": csrf_token, "current_user": current_user()}
 
-    secure = app.config.get("FOLLOWUP_SECURE_COOKIES", "auto")
-
-    @app.before_request
-    def _secure_cookie():
-        if secure == "always" or (secure == "auto" and request.is_secure):
-            current_app.config["SESSION_COOKIE_SECURE"] = True
+    # The Secure flag and HSTS are decided per request in web/transport.py.
 
 
 def requires(role: str):

@@ -41,6 +41,7 @@ SHOWN = (
     ("queue", "workers"),
     ("security", "login_attempts"),
     ("web", "secure_cookies"),
+    ("web", "trusted_proxies"),
     ("app", "log_level"),
 )
 
