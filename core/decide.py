@@ -8,6 +8,8 @@ to the same outcomes and reasons.
 
 The order of the checks is the product's promise, written once, here:
 
+0. the campaign's **activation cut-off**: an order placed before it is excluded
+   (``core.activation``: "new orders only" unless the seller chose a backlog);
 1. the step's **rules** (the seller's filters: SKU, marketplace, order total, ...);
 2. the **send vetoes** nobody can override (Amazon's windows and limits, the seller's
    stop lists; ``core.default_vetoes`` and plugins): a ``waiting:`` answer postpones,
@@ -120,6 +122,22 @@ def check_rules(engine, order: Order, step: Step) -> tuple[str, str] | None:
     return None
 
 
+def cutoff_reason(cutoff: datetime) -> str:
+    """The trace's sentence for an order placed before the campaign's cut-off (the SQL
+    twin in ``core.planning_bulk`` writes the same words)."""
+    return (
+        f"excluded: ordered before the campaign's start ({cutoff:%Y-%m-%d %H:%M} UTC), "
+        "chosen when it was activated"
+    )
+
+
+def _before_cutoff(order: Order, step: Step) -> Verdict | None:
+    cutoff = step.campaign.orders_from
+    if cutoff is not None and order.purchased_at < cutoff:
+        return Verdict(EXCLUDED, cutoff_reason(cutoff), "activation")
+    return None
+
+
 def _rules(engine, order: Order, step: Step) -> Verdict | None:
     failed = check_rules(engine, order, step)
     return Verdict(EXCLUDED, failed[0], failed[1]) if failed else None
@@ -178,7 +196,7 @@ def decide(
       vetoes judged *at that due time* (was it allowed when it was due?).
     """
     try:
-        found = _rules(engine, order, step)
+        found = _before_cutoff(order, step) or _rules(engine, order, step)
         if found is not None:
             return found
         if mode == SEND_NOW:

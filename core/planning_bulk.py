@@ -59,6 +59,7 @@ from peewee import (
 from .clock import utcnow
 from .contracts import DELIVERED, EVENT_KINDS, SCHEDULED
 from .db import database, is_sqlite
+from .decide import cutoff_reason
 from .default_vetoes import send_vetoes_sql
 from .default_windows import REVIEW_OPENS_AFTER
 from .hookspecs import STEP_SCOPE_ATTR
@@ -380,6 +381,9 @@ class _StepSql:
         if builtin != "core.default_triggers" or step.trigger not in EVENT_KINDS:
             return None
         self.trigger = trigger
+        cutoff = step.campaign.orders_from
+        if cutoff is not None:  # core.decide._before_cutoff, first as there
+            self.checks.append((q.o.purchased_at < cutoff, cutoff_reason(cutoff), "activation"))
         for row in step.rules or []:
             rule = engine.rules.get(row.get("rule"))
             if rule is None or rule.sql is None:
