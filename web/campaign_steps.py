@@ -18,6 +18,7 @@ from core.library import load_library
 from core.models import Message, Order, Step, Template
 from core.templates import save_language
 
+from . import rule_fields
 from .campaign_forms import (
     PRODUCT_EXTRA_ROWS,
     parse_product_form,
@@ -40,7 +41,6 @@ from .campaign_preview import (
     text_state,
 )
 from .campaigns import WEEKDAYS, bp, can_edit, get_campaign
-from . import rule_fields
 from .security import current_user, requires
 from .template_support import library_copies
 from .views_format import audit, engine
