@@ -305,12 +305,31 @@ class Job:
 
 @dataclass(frozen=True)
 class SettingField:
+    """One setting on a plugin's settings page, and what a value must be.
+
+    Every value, typed on the Plugins page, stored by a plugin or read from
+    ``[plugin_settings.<plugin>]`` in config.toml, goes through one check
+    (``core.setting_checks.setting_problem``): the ``kind`` (an ``int`` within
+    ``minimum``..``maximum``, a ``bool``, one of ``choices``), then ``check(value)``
+    (``None`` or what is wrong), then the page's ``validate``.
+
+    ``guards_secrets``: the value decides where an account's secrets are sent (an API
+    endpoint, a token URL). Changing it in the web admin makes the accounts' secrets
+    unusable until they are entered again (``core.services.secrets_binding_problem``);
+    a value ``check`` refuses is accepted only from config.toml, and only when the
+    plugin's table there sets ``development_endpoints = true`` (a local test server).
+    """
+
     key: str
     label: str
-    kind: str = "text"  # text, int, bool, choice, textarea
+    kind: str = "text"  # text, int, bool, choice, textarea, password
     default: Any = None
     help: str = ""
     choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    check: Callable[[Any], str | None] | None = None
+    guards_secrets: bool = False
 
 
 @dataclass(frozen=True)

@@ -222,7 +222,10 @@ def _save(account: SellerAccount | None) -> SellerAccount | tuple:
         except CredentialError:
             creds = {}
         creds.update(typed)
-        save_account_credentials(eng, account, creds)
+        # Secrets typed in now are bound to the connection settings in force; a form
+        # that leaves them blank keeps the old binding (core.services).
+        secrets = {key for key, _label, _hint in CREDENTIAL_FIELDS if key != "lwa_app_id"}
+        save_account_credentials(eng, account, creds, rebind=created or secrets <= set(typed))
         if not created:
             # Messages postponed because the old credentials failed need not wait for
             # their day-long re-check: the new ones are tried at the next dispatch.
