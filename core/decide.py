@@ -65,16 +65,42 @@ def is_dry_run(engine, sender: str) -> bool:
     return bool(found and found.dry_run)
 
 
-def effective_sender(engine, step: Step) -> str:
-    """Test campaigns and test mode send through the dry-run sender only."""
+def effective_sender(engine, step: Step, order: Order | None = None) -> str:
+    """Test campaigns, test mode and demo data send through the dry-run sender only.
+
+    Demo data never reaches a channel: a campaign of the demo account (a preset created
+    on it included) and any campaign's message to a demo order are dry runs, so the
+    demo account never needs credentials (README, "Demo data").
+    """
     if step.campaign.status == "test" or engine.settings.get("app", "test_mode"):
+        return "dry_run"
+    if order is not None and order.is_demo:
+        return "dry_run"
+    if serves_demo_account(step.campaign):
         return "dry_run"
     return step.sender
 
 
+def serves_demo_account(campaign) -> bool:
+    """Whether ``campaign`` is bound to the demo seller account."""
+    from .models import SellerAccount
+
+    if not campaign.account_id:
+        return False
+    cached = campaign.__dict__.get("_demo_account")
+    if cached is None:
+        cached = (
+            SellerAccount.select()
+            .where((SellerAccount.id == campaign.account_id) & SellerAccount.is_demo)
+            .exists()
+        )
+        campaign.__dict__["_demo_account"] = cached
+    return cached
+
+
 def probe(engine, order: Order, step: Step, *, state: str = SCHEDULED, dry_run=None) -> Message:
     """An unsaved message for (order, step) as planning would create it, for the checks."""
-    sender = effective_sender(engine, step)
+    sender = effective_sender(engine, step, order)
     return Message(
         order=order,
         step=step,

@@ -687,6 +687,10 @@ def _checks_relaxed():
         db.execute_sql(f"PRAGMA foreign_keys = {int(was)}")
 
 
+def _has_demo_orders() -> bool:
+    return Order.select().where(Order.is_demo == True).exists()  # noqa: E712
+
+
 def _python(engine, step: Step, where, result: PlanResult) -> int:
     """The per-order planner for the orders matching ``where`` (None: every order), in
     id-ordered batches."""
@@ -737,6 +741,12 @@ def replan(engine, steps: list[Step] | None = None) -> PlanResult:
         where = q.o.marketplace.in_(markets[step.id])
         if account:
             where &= q.o.account == account
+        elif not is_dry_run(engine, plan.sender) and _has_demo_orders():
+            # Demo orders go through the dry-run sender (core.decide.effective_sender):
+            # the per-order planner gives them theirs.
+            where &= q.o.is_demo == False  # noqa: E712 - peewee expression
+            demo = (Order.is_demo == True) & Order.marketplace.in_(markets[step.id])  # noqa: E712
+            _python(engine, step, demo, result)
         with _checks_relaxed(), database.atomic():
             plan.run(where, result)
         rest = [c for c in codes if c not in markets[step.id]]

@@ -375,7 +375,7 @@ def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
     verdict = decide(engine, order, step, mode=SEND_NOW, message=existing)
     if verdict.outcome != SEND:
         return False, verdict.reason
-    sender = effective_sender(engine, step)
+    sender = effective_sender(engine, step, order)
     now = utcnow()
     with database.atomic():
         if existing is None:
