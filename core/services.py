@@ -65,7 +65,9 @@ def account_credentials(engine, account) -> dict:
     """
     from .crypto import decrypt_json
 
-    return decrypt_json(engine.settings, account.credentials)
+    found = decrypt_json(engine.settings, account.credentials)
+    found.pop(BINDING_KEY, None)  # core's own record, not a credential
+    return found
 
 
 def save_account_credentials(engine, account, credentials: dict, *, rebind: bool = True) -> None:
@@ -75,11 +77,18 @@ def save_account_credentials(engine, account, credentials: dict, *, rebind: bool
     ``guards_secrets`` settings in force (``secrets_binding_problem``); without it the
     binding they had is kept (a form saved without re-entering them).
     """
-    from .crypto import encrypt_json
+    from .crypto import CredentialError, decrypt_json, encrypt_json
 
     credentials = dict(credentials)
     if rebind:
         credentials[BINDING_KEY] = secrets_binding(engine, account.source)
+    elif account.credentials:
+        try:
+            old = decrypt_json(engine.settings, account.credentials).get(BINDING_KEY)
+        except CredentialError:
+            old = None
+        if old:
+            credentials[BINDING_KEY] = old
     account.credentials = encrypt_json(engine.settings, credentials)
     account.save()
 
@@ -105,15 +114,19 @@ def secrets_binding(engine, plugin: str, *, from_config: bool = False) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def secrets_binding_problem(engine, account, credentials: dict) -> str | None:
+def secrets_binding_problem(engine, account) -> str | None:
     """Why ``account``'s secrets must not be used with the settings in force: its
     plugin's endpoint settings changed since they were entered (None: they did not).
 
     Secrets entered before bindings existed count as entered for config.toml's values.
     """
-    bound = credentials.get(BINDING_KEY) or secrets_binding(
-        engine, account.source, from_config=True
-    )
+    from .crypto import CredentialError, decrypt_json
+
+    try:
+        stored = decrypt_json(engine.settings, account.credentials)
+    except CredentialError:
+        stored = {}  # the caller reports the undecryptable credentials itself
+    bound = stored.get(BINDING_KEY) or secrets_binding(engine, account.source, from_config=True)
     if bound == secrets_binding(engine, account.source):
         return None
     page = engine.settings_pages.get(account.source)

@@ -14,6 +14,7 @@ from .contracts import SettingField, SettingsPage
 
 MAX_TEXT = 5000
 DEVELOPMENT_FLAG = "development_endpoints"  # a key of [plugin_settings.<plugin>] only
+BOOL_TEXTS = ("true", "false", "on", "off", "yes", "no", "1", "0")
 
 
 def field_of(page: SettingsPage | None, key: str) -> SettingField | None:
@@ -38,6 +39,8 @@ def kind_problem(field: SettingField, value: Any) -> str | None:
     if value is None:
         return None
     if field.kind == "int":
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)  # a plugin storing the text of a number: read as one
         if isinstance(value, bool) or not isinstance(value, int):
             return f"{value!r} is not {_bounds(field)}"
         if (field.minimum is not None and value < field.minimum) or (
@@ -46,9 +49,11 @@ def kind_problem(field: SettingField, value: Any) -> str | None:
             return f"{value} is out of range: enter {_bounds(field)}"
         return None
     if field.kind == "bool":
-        return None if isinstance(value, bool) else "choose on or off"
+        if isinstance(value, bool) or str(value).strip().lower() in BOOL_TEXTS:
+            return None
+        return f"{value!r}: choose on or off"
     if field.kind == "choice" and field.choices and value not in field.choices:
-        return f"{value!r} is not one of: {', '.join(field.choices)}"
+        return f"{value!r} is not valid: choose one of {', '.join(field.choices)}"
     if field.kind in ("text", "textarea", "password"):
         if not isinstance(value, str):
             return "must be text"

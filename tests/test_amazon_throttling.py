@@ -158,10 +158,16 @@ def _refused(engine):
     from dataclasses import replace
     from types import MappingProxyType
 
+    from core.models import SellerAccount
+    from core.services import account_credentials, save_account_credentials
+
     values = dict(engine.settings.values)
     amazon = {**values["plugin_settings"]["amazon"], "endpoint": "http://127.0.0.1:1"}
     values["plugin_settings"] = MappingProxyType({**values["plugin_settings"], "amazon": amazon})
     engine.settings = replace(engine.settings, values=MappingProxyType(values))
+    # A changed endpoint needs the secrets entered again (core.services): as a seller would.
+    for account in SellerAccount.select():
+        save_account_credentials(engine, account, account_credentials(engine, account))
 
 
 READ_FAULTS = {

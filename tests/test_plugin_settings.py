@@ -12,6 +12,7 @@ import pytest
 
 from core import SettingRefused
 from core.config import ConfigError
+from core.crypto import encrypt_json
 from core.models import PluginSetting
 from core.services import save_account_credentials
 from plugins.amazon.client import AmazonError, make_client
@@ -174,8 +175,17 @@ def test_changing_an_endpoint_needs_the_secrets_entered_again(make_engine, fake)
 def test_secrets_saved_before_bindings_count_as_entered_for_config_toml(make_engine, fake):
     engine = make_engine(plugin_settings=amazon_settings(fake))
     account = connect(engine)
-    save_account_credentials(engine, account, dict(CREDS), rebind=False)
+    account.credentials = encrypt_json(engine.settings, dict(CREDS))  # as stored before
+    account.save()
     make_client(engine, account, _sellers(), "DE")  # no error: config.toml's endpoints
+    PluginSetting.create(
+        plugin="amazon",
+        marketplace="",
+        key="endpoint",
+        value="https://sandbox.sellingpartnerapi-eu.amazon.com",
+    )
+    with pytest.raises(AmazonError, match="enter them again on the Accounts page"):
+        make_client(engine, account, _sellers(), "DE")
 
 
 def _sellers():

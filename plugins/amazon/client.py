@@ -151,7 +151,7 @@ def _build(engine, account, api_cls, marketplace_code, lwa_url, timeout, endpoin
         creds = account_credentials(engine, account)
     except CredentialError as exc:  # the encryption key changed: the seller must act
         raise AmazonError("credentials", f"account {account.name}: {exc}") from exc
-    moved = secrets_binding_problem(engine, account, creds)
+    moved = secrets_binding_problem(engine, account)
     if moved:  # the endpoint changed after the secrets were entered: never send them
         raise AmazonError("credentials", f"account {account.name}: {moved}")
     missing = [k for k in ("refresh_token", "lwa_app_id", "lwa_client_secret") if not creds.get(k)]
