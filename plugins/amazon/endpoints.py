@@ -2,10 +2,10 @@
 
 The refresh token and the client secret go to the Login with Amazon token URL, and the
 access token it returns to the SP-API endpoint. Both are settings; a value pointing
-anywhere else would hand the secrets to that server (docs/amazon-rules.md, "Endpoints
-and secrets"). So the Plugins page accepts only Amazon's hosts, and the client checks
-again before every connection: another host is used only when it comes from config.toml
-with ``development_endpoints = true`` (the tests' local fake SP-API).
+anywhere else would hand the secrets to that server (docs/amazon-rules.md §7.1). So the
+Plugins page accepts only Amazon's hosts, and the client checks again before every
+connection: another host is used only when it comes from config.toml with
+``development_endpoints = true`` (the tests' local fake SP-API).
 """
 
 from __future__ import annotations
