@@ -157,3 +157,10 @@ def test_web_activation_defaults_to_new_orders_and_refuses_a_bad_day_count(
     done = signed_in.post(url, data={"to": "active", "confirm": "yes", "csrf_token": token})
     assert done.status_code == 302 and Message.select().count() == 0
     assert Campaign.get_by_id(campaign.id).orders_from is not None
+
+
+def test_preview_of_many_orders_says_it_counted_the_newest(engine, account):
+    backlog(account)
+    campaign = create_campaign(engine, "Reviews", [REVIEW_STEP])
+    report = preview(engine, campaign, 30, limit=1)
+    assert report.truncated and (report.orders_checked, report.orders_after) == (1, 2)
