@@ -58,14 +58,22 @@ def add_opt_out(buyer_key: str, kind: str = "opt_out", reason: str = "", *, by: 
     return True
 
 
-def account_credentials(engine, account) -> dict:
+def account_credentials(engine, account, *, check_binding: bool = True) -> dict:
     """The account's decrypted credentials (for order-source and sender plugins only).
 
-    Raises ``core.crypto.CredentialError`` naming what to do when the key changed.
+    Raises ``core.crypto.CredentialError`` naming what to do when the key changed, or
+    (``check_binding``) when the plugin's endpoint settings changed since the secrets
+    were entered (``secrets_binding_problem``): a plugin then never sends them to the
+    new address. The Accounts form reads them without that check, to keep what the
+    seller does not type again.
     """
-    from .crypto import decrypt_json
+    from .crypto import CredentialError, decrypt_json
 
     found = decrypt_json(engine.settings, account.credentials)
+    if check_binding:
+        moved = secrets_binding_problem(engine, account, found)
+        if moved:
+            raise CredentialError(moved)
     found.pop(BINDING_KEY, None)  # core's own record, not a credential
     return found
 
@@ -114,18 +122,11 @@ def secrets_binding(engine, plugin: str, *, from_config: bool = False) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def secrets_binding_problem(engine, account) -> str | None:
-    """Why ``account``'s secrets must not be used with the settings in force: its
-    plugin's endpoint settings changed since they were entered (None: they did not).
-
-    Secrets entered before bindings existed count as entered for config.toml's values.
-    """
-    from .crypto import CredentialError, decrypt_json
-
-    try:
-        stored = decrypt_json(engine.settings, account.credentials)
-    except CredentialError:
-        stored = {}  # the caller reports the undecryptable credentials itself
+def secrets_binding_problem(engine, account, stored: dict) -> str | None:
+    """Why ``account``'s secrets (``stored``: its decrypted credentials) must not be used
+    with the settings in force: its plugin's endpoint settings changed since they were
+    entered (None: they did not). Secrets entered before bindings existed count as
+    entered for config.toml's values."""
     bound = stored.get(BINDING_KEY) or secrets_binding(engine, account.source, from_config=True)
     if bound == secrets_binding(engine, account.source):
         return None

@@ -167,7 +167,8 @@ def _refused(engine):
     engine.settings = replace(engine.settings, values=MappingProxyType(values))
     # A changed endpoint needs the secrets entered again (core.services): as a seller would.
     for account in SellerAccount.select():
-        save_account_credentials(engine, account, account_credentials(engine, account))
+        creds = account_credentials(engine, account, check_binding=False)
+        save_account_credentials(engine, account, creds)
 
 
 READ_FAULTS = {

@@ -42,7 +42,7 @@ from sp_api.base.exceptions import get_exception_for_code
 
 from core import CredentialError
 from core.clock import to_naive_utc, utcnow
-from core.services import account_credentials, secrets_binding_problem
+from core.services import account_credentials
 
 from .endpoints import connection_problem
 from .ratelimit import RateLimiter
@@ -149,11 +149,8 @@ def make_client(engine, account, api_cls, marketplace_code: str, **kwargs):
 def _build(engine, account, api_cls, marketplace_code, lwa_url, timeout, endpoint, kwargs):
     try:
         creds = account_credentials(engine, account)
-    except CredentialError as exc:  # the encryption key changed: the seller must act
+    except CredentialError as exc:  # the key or the endpoints changed: the seller must act
         raise AmazonError("credentials", f"account {account.name}: {exc}") from exc
-    moved = secrets_binding_problem(engine, account)
-    if moved:  # the endpoint changed after the secrets were entered: never send them
-        raise AmazonError("credentials", f"account {account.name}: {moved}")
     missing = [k for k in ("refresh_token", "lwa_app_id", "lwa_client_secret") if not creds.get(k)]
     if missing:
         raise AmazonError("credentials", f"account {account.name}: missing {', '.join(missing)}")
