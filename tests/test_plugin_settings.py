@@ -165,7 +165,10 @@ def test_changing_an_endpoint_needs_the_secrets_entered_again(make_engine, fake)
     make_client(engine, account, _sellers(), "DE")  # bound to the endpoints in force
     client = admin_client(engine)
     sandbox = "https://sandbox.sellingpartnerapi-eu.amazon.com"
-    assert post(client, "/plugins/amazon/settings", endpoint=sandbox).status_code == 302
+    saved = post(client, "/plugins/amazon/settings", endpoint=sandbox)
+    assert saved.status_code == 302
+    shown = page(client.get(saved.headers["Location"]))
+    assert "API endpoint override changed: enter each account's secrets again" in shown
     with pytest.raises(AmazonError, match="changed since this account's secrets were entered"):
         make_client(engine, account, _sellers(), "DE")
     save_account_credentials(engine, account, dict(CREDS))  # entered again

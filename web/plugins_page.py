@@ -251,9 +251,21 @@ def _save(name, page, scope):
     if changed:
         audit("plugin_settings", f"{name}/{scope or '*'}", "; ".join(changed))
         flash(f"{page.title} settings saved for {where}.", "success")
+        moved = [f.label for f in page.fields if f.guards_secrets and _touched(f.key, changed)]
+        if moved:
+            # The accounts' secrets stay bound to the old address (core.services).
+            flash(
+                f"{', '.join(moved)} changed: enter each account's secrets again on the "
+                "Accounts page before it syncs or sends.",
+                "error",
+            )
     else:
         flash(f"{page.title}: nothing changed for {where}.", "info")
     return redirect(url_for("plugins.settings", name=name, marketplace=scope or None))
+
+
+def _touched(key: str, changed: list[str]) -> bool:
+    return any(c.split("=", 1)[0].split(" ", 1)[0] == key for c in changed)
 
 
 def _store(eng, name, page, scope, values, changed) -> None:
