@@ -139,7 +139,7 @@ def preview(
             verdict = decide(engine, order, step, mode=PLAN)
             if verdict.outcome != SEND:
                 if verdict.outcome == EXCLUDED or verdict.reason:
-                    report.not_planned[_reason_key(verdict.reason)] += 1
+                    report.not_planned[reason_key(verdict.reason)] += 1
                 continue
             reason = verdict.reason
             if verdict.due_at <= now:
@@ -152,7 +152,7 @@ def preview(
                     report.later += 1
                     reason = at_send.reason
                 else:
-                    report.not_planned[_reason_key(at_send.reason)] += 1
+                    report.not_planned[reason_key(at_send.reason)] += 1
                     continue
             else:
                 report.later += 1
@@ -163,7 +163,7 @@ def preview(
     return report
 
 
-def _reason_key(reason: str) -> str:
+def reason_key(reason: str) -> str:
     """Group "excluded: refunded on 2026-11-03" with the other refunds."""
     return reason.split(" on 20", 1)[0].split(" (", 1)[0]
 

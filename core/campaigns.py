@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from .activation import ActivationError, choose_cutoff
+from .activation import ActivationError, choose_cutoff, reason_key
 from .clock import utcnow
 from .contracts import SCHEDULED, Preset
 from .db import database
@@ -398,11 +398,6 @@ class DryRun:
         return self.reasons.most_common(n)
 
 
-def _reason_key(reason: str) -> str:
-    """Group "excluded: refunded on 2026-11-03" with the other refunds."""
-    return reason.split(" on 20", 1)[0].split(" (", 1)[0]
-
-
 def dry_run(engine, campaign: Campaign, days: int = 30, limit: int = 5000) -> DryRun:
     """Run ``campaign`` over orders placed in the last ``days`` days, sending nothing."""
     from .compose import ComposeError, compose
@@ -429,10 +424,10 @@ def dry_run(engine, campaign: Campaign, days: int = 30, limit: int = 5000) -> Dr
                 report.would_send += 1
             elif reason.startswith("waiting:"):
                 report.waiting += 1
-                report.reasons[_reason_key(reason)] += 1
+                report.reasons[reason_key(reason)] += 1
             else:
                 report.skipped += 1
-                report.reasons[_reason_key(reason)] += 1
+                report.reasons[reason_key(reason)] += 1
                 if len(report.examples) < 20:
                     report.examples.append((order.order_id, reason))
     return report
