@@ -28,7 +28,11 @@ def run() -> dict:
             fake.add_order(f"302-{n:07d}-1234567")
         engine = make_engine(
             plugin_settings={
-                "amazon": {"endpoint": fake.url, "lwa_url": fake.url + "/auth/o2/token"}
+                "amazon": {
+                    "endpoint": fake.url,
+                    "lwa_url": fake.url + "/auth/o2/token",
+                    "development_endpoints": True,
+                }
             }
         )
         engine.settings.section("dispatch")  # batch size from config (50)

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from .activation import ActivationError, choose_cutoff, reason_key
 from .clock import utcnow
 from .contracts import SCHEDULED, Preset
 from .db import database
@@ -242,8 +243,19 @@ def campaign_problems(engine, campaign: Campaign) -> list[str]:
     return problems
 
 
-def set_status(engine, campaign: Campaign, status: str, *, user: str = "") -> Campaign:
+def set_status(
+    engine,
+    campaign: Campaign,
+    status: str,
+    *,
+    user: str = "",
+    backlog_days: int | None = None,
+) -> Campaign:
     """Move a campaign between draft, test, active and paused.
+
+    Going live sets the activation cut-off (``core.activation``): orders placed before
+    it are excluded. ``backlog_days=None`` keeps a resumed campaign's cut-off and is
+    "new orders only" for one never activated; ``N`` also takes the last N days' orders.
 
     All or nothing: activation is refused while ``campaign_problems`` finds any (a rule
     value stored before values were validated included), before anything changes. The
@@ -257,27 +269,36 @@ def set_status(engine, campaign: Campaign, status: str, *, user: str = "") -> Ca
         problems = campaign_problems(engine, campaign)
         if problems:
             raise CampaignError(f"cannot switch {campaign.name!r} to {status}", problems)
-    previous = campaign.status
-    _write_status(campaign, status, previous, user)
+    previous, old_cutoff = campaign.status, campaign.orders_from
+    cutoff = old_cutoff
+    if status == "active" and previous != "active":
+        try:
+            cutoff = choose_cutoff(campaign, backlog_days)
+        except ActivationError as exc:
+            raise CampaignError(str(exc), [str(exc)]) from exc
+    _write_status(campaign, status, previous, user, cutoff)
     if status in ("active", "test"):
         try:
             replan_campaign(engine, campaign)
         except Exception:
             log.exception("campaign %s: re-plan failed; back to %s", campaign.id, previous)
-            _write_status(campaign, previous, status, user)
+            _write_status(campaign, previous, status, user, old_cutoff)
             raise
     return campaign
 
 
-def _write_status(campaign: Campaign, status: str, previous: str, user: str) -> None:
-    """The status, its audit entry and the waiting messages' reason, in one transaction."""
+def _write_status(campaign: Campaign, status: str, previous: str, user: str, cutoff=None) -> None:
+    """The status, the cut-off, its audit entry and the waiting messages' reason, in one
+    transaction."""
+    detail = f"was {previous}"
+    if cutoff is not None and cutoff != campaign.orders_from:
+        detail += f"; orders from {cutoff:%Y-%m-%d %H:%M} UTC"
     with database.atomic():
         campaign.status = status
+        campaign.orders_from = cutoff
         campaign.updated_at = utcnow()
         campaign.save()
-        AuditLog.create(
-            user=user, action=f"campaign_{status}", target=campaign.name, detail=f"was {previous}"
-        )
+        AuditLog.create(user=user, action=f"campaign_{status}", target=campaign.name, detail=detail)
         if status == "paused":
             Message.update(reason="waiting: campaign paused", updated_at=utcnow()).where(
                 (Message.campaign == campaign) & (Message.state == SCHEDULED)
@@ -377,11 +398,6 @@ class DryRun:
         return self.reasons.most_common(n)
 
 
-def _reason_key(reason: str) -> str:
-    """Group "excluded: refunded on 2026-11-03" with the other refunds."""
-    return reason.split(" on 20", 1)[0].split(" (", 1)[0]
-
-
 def dry_run(engine, campaign: Campaign, days: int = 30, limit: int = 5000) -> DryRun:
     """Run ``campaign`` over orders placed in the last ``days`` days, sending nothing."""
     from .compose import ComposeError, compose
@@ -408,10 +424,10 @@ def dry_run(engine, campaign: Campaign, days: int = 30, limit: int = 5000) -> Dr
                 report.would_send += 1
             elif reason.startswith("waiting:"):
                 report.waiting += 1
-                report.reasons[_reason_key(reason)] += 1
+                report.reasons[reason_key(reason)] += 1
             else:
                 report.skipped += 1
-                report.reasons[_reason_key(reason)] += 1
+                report.reasons[reason_key(reason)] += 1
                 if len(report.examples) < 20:
                     report.examples.append((order.order_id, reason))
     return report

@@ -70,6 +70,26 @@ class Trigger:
     waiting_reason: str = "waiting: trigger event has not happened"
 
 
+# The controls a rule parameter can have in the campaign editor (``ParamField.kind``).
+PARAM_KINDS = ("marketplaces", "choice", "flag", "number", "whole", "date", "codes", "text")
+
+
+@dataclass(frozen=True)
+class ParamField:
+    """One rule parameter as the campaign editor shows it: ``kind`` is one of
+    ``PARAM_KINDS`` (``marketplaces``: a multi-select of the known marketplaces;
+    ``choice``: one of ``choices``, (value, label) pairs; ``flag``: yes or no;
+    ``number``/``whole``/``date``: typed inputs; ``codes``: a list of SKUs, ASINs or
+    country codes; ``text``: anything). The value still goes through the rule's
+    ``validate``: the control only helps the seller type it right."""
+
+    key: str
+    label: str
+    kind: str = "text"
+    choices: tuple[tuple[str, str], ...] = ()
+    hint: str = ""
+
+
 @dataclass(frozen=True)
 class Rule:
     """A filter a campaign step can use.
@@ -99,6 +119,9 @@ class Rule:
     params_help: str = ""
     sql: Callable[..., Any] | None = None
     validate: Callable[[Mapping[str, Any]], dict[str, str] | None] | None = None
+    # The editor's controls, one per parameter (``Params.fields`` for a rule built on a
+    # spec). A rule without them shows a text input per parameter it has stored.
+    fields: tuple[ParamField, ...] = ()
 
 
 class Params:
@@ -116,8 +139,13 @@ class Params:
         label: str,
         parsers: Mapping[str, Callable[[Any], Any]],
         across: Callable[[dict], dict[str, str]] | None = None,
+        fields: Iterable[ParamField] = (),
     ):
         self.label, self.parsers, self.across = label, dict(parsers), across
+        self.fields = tuple(fields)
+        unknown = [f.key for f in self.fields if f.key not in self.parsers]
+        if unknown:  # a plugin author's mistake: say it at startup, not in the editor
+            raise ValueError(f"{label}: fields {unknown} have no parser")
 
     def _read(self, params: Mapping) -> tuple[dict, dict[str, str]]:
         values: dict = {}
@@ -277,12 +305,31 @@ class Job:
 
 @dataclass(frozen=True)
 class SettingField:
+    """One setting on a plugin's settings page, and what a value must be.
+
+    Every value, typed on the Plugins page, stored by a plugin or read from
+    ``[plugin_settings.<plugin>]`` in config.toml, goes through one check
+    (``core.setting_checks.setting_problem``): the ``kind`` (an ``int`` within
+    ``minimum``..``maximum``, a ``bool``, one of ``choices``), then ``check(value)``
+    (``None`` or what is wrong), then the page's ``validate``.
+
+    ``guards_secrets``: the value decides where an account's secrets are sent (an API
+    endpoint, a token URL). Changing it in the web admin makes the accounts' secrets
+    unusable until they are entered again (``core.services.secrets_binding_problem``);
+    a value ``check`` refuses is accepted only from config.toml, and only when the
+    plugin's table there sets ``development_endpoints = true`` (a local test server).
+    """
+
     key: str
     label: str
-    kind: str = "text"  # text, int, bool, choice, textarea
+    kind: str = "text"  # text, int, bool, choice, textarea, password
     default: Any = None
     help: str = ""
     choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    check: Callable[[Any], str | None] | None = None
+    guards_secrets: bool = False
 
 
 @dataclass(frozen=True)

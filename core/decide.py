@@ -8,6 +8,8 @@ to the same outcomes and reasons.
 
 The order of the checks is the product's promise, written once, here:
 
+0. the campaign's **activation cut-off**: an order placed before it is excluded
+   (``core.activation``: "new orders only" unless the seller chose a backlog);
 1. the step's **rules** (the seller's filters: SKU, marketplace, order total, ...);
 2. the **send vetoes** nobody can override (Amazon's windows and limits, the seller's
    stop lists; ``core.default_vetoes`` and plugins): a ``waiting:`` answer postpones,
@@ -63,16 +65,42 @@ def is_dry_run(engine, sender: str) -> bool:
     return bool(found and found.dry_run)
 
 
-def effective_sender(engine, step: Step) -> str:
-    """Test campaigns and test mode send through the dry-run sender only."""
+def effective_sender(engine, step: Step, order: Order | None = None) -> str:
+    """Test campaigns, test mode and demo data send through the dry-run sender only.
+
+    Demo data never reaches a channel: a campaign of the demo account (a preset created
+    on it included) and any campaign's message to a demo order are dry runs, so the
+    demo account never needs credentials (README, "Demo data").
+    """
     if step.campaign.status == "test" or engine.settings.get("app", "test_mode"):
+        return "dry_run"
+    if order is not None and order.is_demo:
+        return "dry_run"
+    if serves_demo_account(step.campaign):
         return "dry_run"
     return step.sender
 
 
+def serves_demo_account(campaign) -> bool:
+    """Whether ``campaign`` is bound to the demo seller account."""
+    from .models import SellerAccount
+
+    if not campaign.account_id:
+        return False
+    cached = campaign.__dict__.get("_demo_account")
+    if cached is None:
+        cached = (
+            SellerAccount.select()
+            .where((SellerAccount.id == campaign.account_id) & SellerAccount.is_demo)
+            .exists()
+        )
+        campaign.__dict__["_demo_account"] = cached
+    return cached
+
+
 def probe(engine, order: Order, step: Step, *, state: str = SCHEDULED, dry_run=None) -> Message:
     """An unsaved message for (order, step) as planning would create it, for the checks."""
-    sender = effective_sender(engine, step)
+    sender = effective_sender(engine, step, order)
     return Message(
         order=order,
         step=step,
@@ -117,6 +145,22 @@ def check_rules(engine, order: Order, step: Step) -> tuple[str, str] | None:
         )
         if reason:
             return reason, rule.name
+    return None
+
+
+def cutoff_reason(cutoff: datetime) -> str:
+    """The trace's sentence for an order placed before the campaign's cut-off (the SQL
+    twin in ``core.planning_bulk`` writes the same words)."""
+    return (
+        f"excluded: ordered before the campaign's start ({cutoff:%Y-%m-%d %H:%M} UTC), "
+        "chosen when it was activated"
+    )
+
+
+def _before_cutoff(order: Order, step: Step) -> Verdict | None:
+    cutoff = step.campaign.orders_from
+    if cutoff is not None and order.purchased_at < cutoff:
+        return Verdict(EXCLUDED, cutoff_reason(cutoff), "activation")
     return None
 
 
@@ -178,7 +222,7 @@ def decide(
       vetoes judged *at that due time* (was it allowed when it was due?).
     """
     try:
-        found = _rules(engine, order, step)
+        found = _before_cutoff(order, step) or _rules(engine, order, step)
         if found is not None:
             return found
         if mode == SEND_NOW:

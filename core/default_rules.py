@@ -18,7 +18,7 @@ from datetime import datetime
 
 from peewee import Case, fn
 
-from .contracts import Params, Rule, parse_codes
+from .contracts import ParamField, Params, Rule, parse_codes
 from .hookspecs import hookimpl
 
 # -- parameter parsing, shared by validate, check and sql -----------------------------------
@@ -141,24 +141,87 @@ def _range(values: dict) -> dict[str, str]:
     return {}
 
 
-MARKETPLACES = Params("Marketplace is one of", {"marketplaces": parse_codes})
-FULFILMENT = Params("Fulfilment channel", {"fulfillment": _fulfillment})
+F = ParamField
+_FLAG = "flag"
+MARKETPLACES = Params(
+    "Marketplace is one of",
+    {"marketplaces": parse_codes},
+    fields=[F("marketplaces", "Marketplaces", "marketplaces")],
+)
+FULFILMENT = Params(
+    "Fulfilment channel",
+    {"fulfillment": _fulfillment},
+    fields=[
+        F(
+            "fulfillment",
+            "Fulfilment",
+            "choice",
+            (("FBA", "FBA (Amazon ships)"), ("FBM", "FBM (you ship)")),
+        )
+    ],
+)
+
+
+def _products(label: str, what: str, example: str) -> Params:
+    return Params(
+        label,
+        {"values": parse_codes},
+        fields=[
+            F("values", what, "codes", hint=f"one per line or comma-separated, e.g. {example}")
+        ],
+    )
+
+
 PRODUCTS = {
-    ("sku", True): Params("SKU is one of", {"values": parse_codes}),
-    ("sku", False): Params("SKU is not", {"values": parse_codes}),
-    ("asin", True): Params("ASIN is one of", {"values": parse_codes}),
-    ("asin", False): Params("ASIN is not", {"values": parse_codes}),
+    ("sku", True): _products("SKU is one of", "SKUs", "MUG-1, LAMP-2"),
+    ("sku", False): _products("SKU is not", "SKUs", "MUG-1, LAMP-2"),
+    ("asin", True): _products("ASIN is one of", "ASINs", "B0C1234567"),
+    ("asin", False): _products("ASIN is not", "ASINs", "B0C1234567"),
 }
-ORDER_TOTAL = Params("Order total between", {"min": _number, "max": _number}, _range)
-ITEM_COUNT = Params("Item count between", {"min": _whole, "max": _whole}, _range)
-BUYER_TYPE = Params("First-time or repeat buyer", {"type": _buyer_type})
+ORDER_TOTAL = Params(
+    "Order total between",
+    {"min": _number, "max": _number},
+    _range,
+    fields=[F("min", "From (order currency)", "number"), F("max", "To", "number")],
+)
+ITEM_COUNT = Params(
+    "Item count between",
+    {"min": _whole, "max": _whole},
+    _range,
+    fields=[F("min", "From (items)", "whole"), F("max", "To", "whole")],
+)
+BUYER_TYPE = Params(
+    "First-time or repeat buyer",
+    {"type": _buyer_type},
+    fields=[
+        F(
+            "type",
+            "Buyer",
+            "choice",
+            (("first", "first-time buyer"), ("repeat", "repeat buyer")),
+        )
+    ],
+)
 FLAGS = {
-    "is_business": Params("Business order", {"value": _flag}),
-    "is_prime": Params("Prime order", {"value": _flag}),
-    "shipped_late": Params("Shipped late", {"value": _flag}),
+    "is_business": Params(
+        "Business order", {"value": _flag}, fields=[F("value", "Business order", _FLAG)]
+    ),
+    "is_prime": Params("Prime order", {"value": _flag}, fields=[F("value", "Prime order", _FLAG)]),
+    "shipped_late": Params(
+        "Shipped late", {"value": _flag}, fields=[F("value", "Shipped late", _FLAG)]
+    ),
 }
-SHIP_COUNTRY = Params("Ship-to country", {"include": _countries, "exclude": _countries})
-PLACED_AFTER = Params("Order placed after", {"date": _date})
+SHIP_COUNTRY = Params(
+    "Ship-to country",
+    {"include": _countries, "exclude": _countries},
+    fields=[
+        F("include", "Only to", "codes", hint="two-letter country codes, e.g. DE, AT"),
+        F("exclude", "Not to", "codes", hint="e.g. CH"),
+    ],
+)
+PLACED_AFTER = Params(
+    "Order placed after", {"date": _date}, fields=[F("date", "Placed after (UTC)", "date")]
+)
 NO_PARAMS = {
     name: Params(label, {})
     for name, label in (
@@ -522,7 +585,7 @@ def buyer_not_blocked_sql(q, params):
 @hookimpl
 def register_rules(engine):
     def rule(name, label, check, params_help, sql, spec: Params, validate=None):
-        return Rule(name, label, check, params_help, sql, validate or spec.problems)
+        return Rule(name, label, check, params_help, sql, validate or spec.problems, spec.fields)
 
     return [
         rule(

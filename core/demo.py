@@ -11,6 +11,7 @@ from .config import ConfigError
 from .dispatch import dispatch_due
 from .ingest import ingest_from_source
 from .models import Campaign, SellerAccount, Step
+from .services import mark_account
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,10 @@ def load_demo(engine) -> dict:
             window_start_hour=9,
             window_end_hour=18,
         )
+    if account.status == "error":
+        # Demo data needs no credentials and sends nothing (core.decide.effective_sender):
+        # an error left from before that guard must not stay on the dashboard.
+        mark_account(account, "ok", "")
     ingested = ingest_from_source(engine, account.id)
     result, planned = ingested.stored, ingested.planned
     sent = dispatch_due(engine)

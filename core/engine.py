@@ -32,6 +32,7 @@ from .contracts import (
 from .db import database, open_database
 from .hookspecs import PER_MARKETPLACE_HOOKS
 from .plugins import make_plugin_manager
+from .setting_checks import config_problems, field_of, setting_problem
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,11 @@ class Engine:
                 refused = self._refuses(plugin, "enabled", True, code)
                 if refused:
                     raise ConfigError(f"[plugins.marketplaces] {plugin}: {refused}")
+        # A plugin setting in config.toml passes the same check as one typed on the
+        # Plugins page (core.setting_checks): a bad value stops the start, named.
+        problems = config_problems(self)
+        if problems:
+            raise ConfigError("; ".join(problems))
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -222,10 +228,15 @@ class Engine:
 
     def _refuses(self, plugin: str, key: str, value: Any, marketplace: str) -> str | None:
         """The reason the plugin's ``SettingsPage.validate`` refuses a value, or None."""
+        from .services import is_sealed
+
         page = getattr(self, "settings_pages", {}).get(plugin)
-        if page is None or page.validate is None:
+        if page is None or is_sealed(value):  # a sealed secret was checked before sealing
             return None
-        return page.validate(key, value, marketplace)
+        found = setting_problem(page, key, value, marketplace)
+        if found and field_of(page, key) is not None:
+            return f"{key}: {found}"
+        return found
 
     def set_plugin_setting(self, plugin: str, key: str, value: Any, marketplace: str = "") -> None:
         """Store a plugin setting; raises ``SettingRefused`` when the plugin refuses it."""

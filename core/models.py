@@ -190,6 +190,9 @@ class Campaign(BaseModel):
     # threads from re-planning it at once (core.campaigns.run_pending_replans).
     replan_requested_at = DateTimeField(null=True)
     replan_lease_until = DateTimeField(null=True)
+    # The activation cut-off: orders placed before it never get this campaign's messages
+    # ("new orders only", or "also the last N days"); NULL: no cut-off (core.activation).
+    orders_from = DateTimeField(null=True)
 
 
 class Step(BaseModel):

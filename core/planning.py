@@ -29,7 +29,7 @@ from .contracts import (
 from .db import database
 from .decide import ERROR, EXCLUDED, PLAN, SEND, check_rules, decide, effective_sender, is_dry_run
 from .due import due_time, fit_send_window, send_days
-from .models import Campaign, Decision, Message, Order, OrderEvent, Step
+from .models import Campaign, Decision, Message, Order, OrderEvent, SellerAccount, Step
 
 # Re-exported for the modules that plan: the decision and the due time live in
 # ``core.decide`` and ``core.due``.
@@ -149,7 +149,8 @@ def _preload(orders: list[Order]) -> dict[int, dict[int, Message]]:
 
 def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, existing) -> None:
     if existing is not None and existing.state != SCHEDULED:
-        if not (existing.dry_run and release_dry_runs(engine, step, existing.id)):
+        live = not is_dry_run(engine, effective_sender(engine, step, order))
+        if not (existing.dry_run and live and release_dry_runs(engine, step, existing.id)):
             return  # already in flight or final: planning never rewrites history
         existing = None
     verdict = decide(engine, order, step, mode=PLAN)
@@ -171,7 +172,7 @@ def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, exi
         result.waiting += 1
         return
     due, why, by = verdict.due_at, verdict.reason, verdict.by
-    sender = effective_sender(engine, step)
+    sender = effective_sender(engine, step, order)
     values = dict(
         due_at=due,
         priority=step.priority,
@@ -216,12 +217,15 @@ def release_dry_runs(engine, step: Step, message_id: int | None = None) -> int:
     if is_dry_run(engine, effective_sender(engine, step)):
         return 0
     which = Message.step == step.id if message_id is None else Message.id == message_id
+    # Demo orders stay dry runs (core.decide.effective_sender): theirs are never released.
+    demo = SellerAccount.select(SellerAccount.id).where(SellerAccount.is_demo == True)  # noqa: E712
     return (
         Message.update(step=None, updated_at=utcnow())
         .where(
             which
             & (Message.dry_run == True)  # noqa: E712 - peewee expression
             & Message.state.in_(DRY_RUN_DONE)
+            & Message.account.not_in(demo)
         )
         .execute()
     )

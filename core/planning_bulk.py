@@ -59,6 +59,7 @@ from peewee import (
 from .clock import utcnow
 from .contracts import DELIVERED, EVENT_KINDS, SCHEDULED
 from .db import database, is_sqlite
+from .decide import cutoff_reason
 from .default_vetoes import send_vetoes_sql
 from .default_windows import REVIEW_OPENS_AFTER
 from .hookspecs import STEP_SCOPE_ATTR
@@ -380,6 +381,9 @@ class _StepSql:
         if builtin != "core.default_triggers" or step.trigger not in EVENT_KINDS:
             return None
         self.trigger = trigger
+        cutoff = step.campaign.orders_from
+        if cutoff is not None:  # core.decide._before_cutoff, first as there
+            self.checks.append((q.o.purchased_at < cutoff, cutoff_reason(cutoff), "activation"))
         for row in step.rules or []:
             rule = engine.rules.get(row.get("rule"))
             if rule is None or rule.sql is None:
@@ -683,6 +687,10 @@ def _checks_relaxed():
         db.execute_sql(f"PRAGMA foreign_keys = {int(was)}")
 
 
+def _has_demo_orders() -> bool:
+    return Order.select().where(Order.is_demo == True).exists()  # noqa: E712
+
+
 def _python(engine, step: Step, where, result: PlanResult) -> int:
     """The per-order planner for the orders matching ``where`` (None: every order), in
     id-ordered batches."""
@@ -733,6 +741,12 @@ def replan(engine, steps: list[Step] | None = None) -> PlanResult:
         where = q.o.marketplace.in_(markets[step.id])
         if account:
             where &= q.o.account == account
+        elif not is_dry_run(engine, plan.sender) and _has_demo_orders():
+            # Demo orders go through the dry-run sender (core.decide.effective_sender):
+            # the per-order planner gives them theirs.
+            where &= q.o.is_demo == False  # noqa: E712 - peewee expression
+            demo = (Order.is_demo == True) & Order.marketplace.in_(markets[step.id])  # noqa: E712
+            _python(engine, step, demo, result)
         with _checks_relaxed(), database.atomic():
             plan.run(where, result)
         rest = [c for c in codes if c not in markets[step.id]]

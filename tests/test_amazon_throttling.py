@@ -153,8 +153,22 @@ def test_throttled_attachment_upload_is_a_throttled_retry(amazon, fake, retry_af
 
 
 def _refused(engine):
-    """An endpoint nothing listens on (the token still comes from the fake's LWA)."""
-    engine.set_plugin_setting("amazon", "endpoint", "http://127.0.0.1:1")
+    """An endpoint nothing listens on (the token still comes from the fake's LWA), as
+    config.toml would set it: the Plugins page accepts only Amazon's hosts."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    from core.models import SellerAccount
+    from core.services import account_credentials, save_account_credentials
+
+    values = dict(engine.settings.values)
+    amazon = {**values["plugin_settings"]["amazon"], "endpoint": "http://127.0.0.1:1"}
+    values["plugin_settings"] = MappingProxyType({**values["plugin_settings"], "amazon": amazon})
+    engine.settings = replace(engine.settings, values=MappingProxyType(values))
+    # A changed endpoint needs the secrets entered again (core.services): as a seller would.
+    for account in SellerAccount.select():
+        creds = account_credentials(engine, account, check_binding=False)
+        save_account_credentials(engine, account, creds)
 
 
 READ_FAULTS = {

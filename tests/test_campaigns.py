@@ -59,21 +59,21 @@ def test_invalid_step_is_refused_with_each_problem(engine):
 def test_activation_plans_and_pause_keeps_messages_waiting_with_reason(engine, account):
     ids = orders(account, order_data("US", delivered_days_ago=7))
     campaign = create_campaign(engine, "Reviews", [REVIEW_STEP])
-    set_status(engine, campaign, "active")
+    set_status(engine, campaign, "active", backlog_days=30)
     assert Message.select().count() == 1
     assert plan_orders(engine, ids).planned == 0
     set_status(engine, campaign, "paused")
     message = Message.get()
     assert (message.state, message.reason) == (SCHEDULED, "waiting: campaign paused")
     assert dispatch_due(engine).claimed == 0
-    set_status(engine, campaign, "active")
+    set_status(engine, campaign, "active", backlog_days=30)
     assert dispatch_due(engine).states == {SENT: 1}
 
 
 def test_two_review_requests_in_one_campaign_are_refused(engine):
     campaign = create_campaign(engine, "Twice", [REVIEW_STEP, dict(REVIEW_STEP, delay_days=3)])
     with pytest.raises(CampaignError) as err:
-        set_status(engine, campaign, "active")
+        set_status(engine, campaign, "active", backlog_days=30)
     assert "asks for a review more than once per order" in " ".join(err.value.problems)
 
 
@@ -82,14 +82,14 @@ def test_step_without_template_cannot_be_activated(engine):
         engine, "Manual", [dict(REVIEW_STEP, message_type="product_instructions")]
     )
     with pytest.raises(CampaignError) as err:
-        set_status(engine, campaign, "active")
+        set_status(engine, campaign, "active", backlog_days=30)
     assert "choose a template" in " ".join(err.value.problems)
 
 
 def test_editing_a_step_moves_its_scheduled_messages(engine, account):
     orders(account, order_data("US", delivered_days_ago=1))
     campaign = create_campaign(engine, "Reviews", [dict(REVIEW_STEP, delay_days=10)])
-    set_status(engine, campaign, "active")
+    set_status(engine, campaign, "active", backlog_days=30)
     before = Message.get().due_at
     update_step(engine, campaign.steps.get(), {"delay_days": 12})
     assert Message.get().due_at == before + timedelta(days=2)
@@ -99,7 +99,7 @@ def test_editing_a_step_moves_its_scheduled_messages(engine, account):
 def test_editing_rules_cancels_messages_that_no_longer_match(engine, account):
     orders(account, order_data("US", delivered_days_ago=1, sku="MUG-1"))
     campaign = create_campaign(engine, "Reviews", [dict(REVIEW_STEP, delay_days=10)])
-    set_status(engine, campaign, "active")
+    set_status(engine, campaign, "active", backlog_days=30)
     update_step(
         engine,
         campaign.steps.get(),
@@ -283,7 +283,7 @@ def test_per_product_content_picks_the_right_manual(engine, account):
         },
     )
     campaign = create_campaign(engine, "Manuals", [step])
-    set_status(engine, campaign, "active")
+    set_status(engine, campaign, "active", backlog_days=30)
     assert plan_orders(engine, ids).planned == 0  # already planned on activation
     dispatch_due(engine)
     bodies = {m.order.items.get().sku: m.body for m in Message.select()}
@@ -297,7 +297,7 @@ def test_library_review_request_renders_with_amazons_review_link(engine, account
     ids = orders(account, order_data("DE", delivered_days_ago=7))
     template = import_from_library("review_request")
     campaign = create_campaign(engine, "Email review", [dict(REVIEW_STEP, template=template.id)])
-    set_status(engine, campaign, "active")
+    set_status(engine, campaign, "active", backlog_days=30)
     assert plan_orders(engine, ids).planned == 0
     dispatch_due(engine)
     message = Message.get()
@@ -322,7 +322,7 @@ def test_activation_with_a_lint_error_is_refused_with_the_findings(engine):
         engine, "Bad", [dict(REVIEW_STEP, message_type="product_instructions", template=bad.id)]
     )
     with pytest.raises(CampaignError) as err:
-        set_status(engine, campaign, "active")
+        set_status(engine, campaign, "active", backlog_days=30)
     problems = " ".join(err.value.problems)
     assert "FU-REVIEW-POSITIVE" in problems and "FU-MARKETING" in problems
     assert Campaign.get_by_id(campaign.id).status == "draft"
@@ -338,7 +338,7 @@ def test_rendered_text_failing_the_linter_is_skipped_with_rule_ids(engine, accou
     campaign = create_campaign(
         engine, "Guide", [dict(REVIEW_STEP, message_type="product_instructions", template=t.id)]
     )
-    set_status(engine, campaign, "active")
+    set_status(engine, campaign, "active", backlog_days=30)
     assert plan_orders(engine, ids).planned == 0
     dispatch_due(engine)
     message = Message.get()
@@ -386,7 +386,7 @@ def test_a_large_campaign_edit_is_re_planned_by_the_worker(make_engine, account)
     engine = make_engine(planning={"inline_replan_max_orders": 2})
     orders(account, *(order_data("US", delivered_days_ago=7) for _ in range(3)))
     campaign = create_campaign(engine, "Reviews", [REVIEW_STEP])
-    set_status(engine, campaign, "active")
+    set_status(engine, campaign, "active", backlog_days=30)
     assert Message.select().count() == 0
     assert Campaign.get_by_id(campaign.id).replan_requested_at is not None
     account.last_sync_at = utcnow()  # the tick syncs nothing new, it only re-plans
@@ -405,7 +405,7 @@ def test_pending_re_plan_survives_a_crash_and_a_held_lease(make_engine, account,
     engine = make_engine(planning={"inline_replan_max_orders": 0})
     orders(account, order_data("US", delivered_days_ago=7))
     campaign = create_campaign(engine, "Reviews", [REVIEW_STEP])
-    set_status(engine, campaign, "active")
+    set_status(engine, campaign, "active", backlog_days=30)
     real = campaigns_module._replan_now
 
     def crash(engine, campaign):

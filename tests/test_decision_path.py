@@ -107,7 +107,7 @@ def test_a_test_campaign_send_does_not_use_up_the_live_review_request(live):
     (order,) = plan(engine, account)
     assert dispatch_due(engine).states == {SENT: 1}
     assert channel.received == []  # test status: through the dry-run sender only
-    set_status(engine, step.campaign, "active")
+    set_status(engine, step.campaign, "active", backlog_days=30)
     dispatch_due(engine)
     assert channel.received == [(order.order_id, "live_review")]
     live_message = Message.get((Message.step == step.id) & (Message.dry_run == False))  # noqa: E712

@@ -52,6 +52,7 @@ ROUTES = {
     "campaigns.index": READ,
     "campaigns.new": READ,
     "campaigns.detail": READ,
+    "campaigns.rule_fields_view": READ,
     "campaigns.dry_run_view": READ,
     "campaigns.ab_csv": READ,
     "campaigns.confirm_status": READ,

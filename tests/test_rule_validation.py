@@ -96,7 +96,7 @@ def test_afn_is_read_as_fba_not_as_excluding_everything(engine, account):
     campaign = create_campaign(
         engine, "FBA reviews", [dict(REVIEW_STEP, rules=rules("fulfillment", fulfillment="AFN"))]
     )
-    set_status(engine, campaign, "active")
+    set_status(engine, campaign, "active", backlog_days=30)
     plan_orders(engine, ids)
     assert Message.select().count() == 1
 
@@ -134,7 +134,7 @@ def test_activation_with_stored_bad_rules_is_refused_and_the_status_unchanged(en
     campaign = create_campaign(engine, "Reviews", [REVIEW_STEP])
     store_bad_rules(campaign)
     with pytest.raises(CampaignError) as err:
-        set_status(engine, campaign, "active")
+        set_status(engine, campaign, "active", backlog_days=30)
     assert any("min: 'lots' is not a number" in p for p in err.value.problems)
     assert Campaign.get_by_id(campaign.id).status == "draft"
     assert Message.select().count() == 0
@@ -152,7 +152,7 @@ def test_an_activation_whose_re_plan_fails_leaves_the_status_as_it_was(
 
     monkeypatch.setattr(core.campaigns, "replan_campaign", broken)
     with pytest.raises(RuntimeError):
-        set_status(engine, campaign, "active")
+        set_status(engine, campaign, "active", backlog_days=30)
     assert Campaign.get_by_id(campaign.id).status == "draft"
 
 
@@ -181,30 +181,80 @@ def page_text(response) -> str:
 @pytest.mark.parametrize(
     ("rule", "params", "shown"),
     [
-        ("order_total", "min: lots", "min: 'lots' is not a number"),
-        ("item_count", "min: two", "min: 'two' is not a whole number"),
-        ("placed_after", "date: yesterday", "date: 'yesterday' is not a date"),
-        ("marketplace_in", "marketplaces: XX", "unknown marketplace XX"),
-        ("order_total", "min: 50; max: 10", "max: 10 is below min 50"),
-        ("order_total", "minimum: 5", "minimum: unknown parameter"),
-        ("order_total", "min 5", "'min 5' has no ':'"),
+        ("order_total", {"min": "lots"}, "min: 'lots' is not a number"),
+        ("item_count", {"min": "two"}, "min: 'two' is not a whole number"),
+        ("placed_after", {"date": "yesterday"}, "date: 'yesterday' is not a date"),
+        ("marketplace_in", {"marketplaces": ["XX"]}, "unknown marketplace XX"),
+        ("order_total", {"max": "10", "min": "50"}, "max: 10 is below min 50"),
+        ("fulfillment", {"fulfillment": "AFNX"}, "fulfillment: 'AFNX' is not FBA or FBM"),
     ],
 )
-def test_step_editor_refuses_bad_rule_values_next_to_the_row(
+def test_step_editor_refuses_bad_rule_values_next_to_the_control(
     signed_in, web_campaign, rule, params, shown
 ):
     step = web_campaign.steps.get()
     url = f"/campaigns/{web_campaign.id}/steps/{step.id}"
-    form = step_form(
-        step, rule=[rule, ""], params=[params, ""], csrf_token=csrf_token(signed_in, url)
-    )
+    typed = {f"p1.{key}": value for key, value in params.items()}
+    form = step_form(step, rule=[rule, ""], csrf_token=csrf_token(signed_in, url), **typed)
     response = signed_in.post(url, data=form)
     page = page_text(response)
     assert response.status_code == 422
     row = re.search(r'<p class="field-error" id="params-1-error">([^<]*)</p>', page)
     assert row and shown in row.group(1), page
-    assert f'value="{params}"' in page  # the seller's input is kept
+    key = next(iter(params))
+    control = re.search(rf'<(?:input|select|textarea) id="p1-{key}"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in control  # the control named in the message is marked
     assert Step.get_by_id(step.id).rules == []
+
+
+def test_typed_rule_values_are_saved_as_the_rules_read_them(signed_in, web_campaign):
+    step = web_campaign.steps.get()
+    url = f"/campaigns/{web_campaign.id}/steps/{step.id}"
+    form = step_form(
+        step,
+        rule=["marketplace_in", "fulfillment", "order_total", "prime", "placed_after", ""],
+        csrf_token=csrf_token(signed_in, url),
+        **{
+            "p1.marketplaces": ["US", "DE"],
+            "p2.fulfillment": "FBM",
+            "p3.min": "10",
+            "p3.max": "",
+            "p4.value": "no",
+            "p5.date": "2026-01-31",
+        },
+    )
+    assert signed_in.post(url, data=form).status_code == 302
+    assert Step.get_by_id(step.id).rules == [
+        {"rule": "marketplace_in", "params": {"marketplaces": "US DE"}},
+        {"rule": "fulfillment", "params": {"fulfillment": "FBM"}},
+        {"rule": "order_total", "params": {"min": "10"}},
+        {"rule": "prime", "params": {"value": "no"}},
+        {"rule": "placed_after", "params": {"date": "2026-01-31"}},
+    ]
+    page = page_text(signed_in.get(url))
+    assert re.search(r'<option value="FBM" selected>', page)
+    assert 'type="date" value="2026-01-31"' in page
+
+
+def test_a_rule_stored_in_the_old_free_text_form_stays_readable(signed_in, web_campaign):
+    step = web_campaign.steps.get()
+    Step.update(
+        rules=[
+            {"rule": "fulfillment", "params": {"fulfillment": "AFN"}},
+            {"rule": "sku_include", "params": {"values": ["MUG-1", "LAMP-2"]}},
+        ]
+    ).where(Step.id == step.id).execute()
+    page = page_text(signed_in.get(f"/campaigns/{web_campaign.id}/steps/{step.id}"))
+    assert re.search(r'<option value="FBA" selected>', page)  # AFN is Amazon's FBA
+    assert ">MUG-1, LAMP-2</textarea>" in page
+
+
+def test_choosing_a_rule_fetches_its_controls(signed_in, web_campaign):
+    step = web_campaign.steps.get()
+    base = f"/campaigns/{web_campaign.id}/steps/{step.id}/rule-fields"
+    fragment = page_text(signed_in.get(f"{base}?row=2&rule=marketplace_in"))
+    assert 'name="p2.marketplaces" multiple' in fragment and "<html" not in fragment
+    assert signed_in.get(f"{base}?row=0&rule=order_total").status_code == 400
 
 
 def test_step_editor_and_dry_run_load_with_stored_bad_rules(signed_in, web_campaign):

@@ -102,7 +102,7 @@ def _stored_hints(account: SellerAccount | None) -> dict[str, str]:
     if account is None or not account.credentials:
         return {}
     try:
-        creds = account_credentials(engine(), account)
+        creds = account_credentials(engine(), account, check_binding=False)
     except CredentialError:
         return {k: "cannot be decrypted — enter it again" for k, _, _ in CREDENTIAL_FIELDS}
     hints = {k: "stored — leave blank to keep" for k, _, _ in CREDENTIAL_FIELDS if creds.get(k)}
@@ -218,11 +218,14 @@ def _save(account: SellerAccount | None) -> SellerAccount | tuple:
     account.save()
     if typed:
         try:
-            creds = account_credentials(eng, account) if not created else {}
+            creds = account_credentials(eng, account, check_binding=False) if not created else {}
         except CredentialError:
             creds = {}
         creds.update(typed)
-        save_account_credentials(eng, account, creds)
+        # Secrets typed in now are bound to the connection settings in force; a form
+        # that leaves them blank keeps the old binding (core.services).
+        secrets = {key for key, _label, _hint in CREDENTIAL_FIELDS if key != "lwa_app_id"}
+        save_account_credentials(eng, account, creds, rebind=created or secrets <= set(typed))
         if not created:
             # Messages postponed because the old credentials failed need not wait for
             # their day-long re-check: the new ones are tried at the next dispatch.

@@ -11,6 +11,7 @@ from core.models import Step, Template
 from core.templates import import_from_library
 
 from .converters import is_id
+from .rule_fields import parse_rule_rows
 from .security import current_user
 
 INT_FIELDS = (
@@ -21,13 +22,6 @@ INT_FIELDS = (
     "priority",
     "holdout_percent",
 )
-
-
-def _params_text(params: dict) -> str:
-    return "; ".join(
-        f"{k}: {' '.join(map(str, v)) if isinstance(v, list | tuple) else v}"
-        for k, v in (params or {}).items()
-    )
 
 
 def step_form(step: Step) -> dict:
@@ -44,7 +38,10 @@ def step_form(step: Step) -> dict:
         "critical": step.critical,
         "template": str(step.template_id or ""),
         "rules": [
-            {"rule": r.get("rule", ""), "params": _params_text(r.get("params"))}
+            {
+                "rule": r.get("rule", ""),
+                "params": r.get("params") if isinstance(r.get("params"), dict) else {},
+            }
             for r in step.rules or []
         ],
         "variants": [
@@ -55,43 +52,21 @@ def step_form(step: Step) -> dict:
     }
 
 
-PARAMS_FORMAT = "write parameters as “name: value; name: value”"
-
-
-def _parse_params(text: str) -> tuple[dict, str]:
-    """(parameters, "" or what is wrong) of a rule row typed as ``name: value; name: value``.
-
-    The problem quotes the part that cannot be read, so the seller sees which one.
-    """
-    params: dict[str, str] = {}
-    for part in text.replace("\n", ";").split(";"):
-        if not part.strip():
-            continue
-        key, sep, value = part.partition(":")
-        if not sep:
-            key, sep, value = part.partition("=")
-        key = key.strip()
-        if not sep:
-            return {}, f"{part.strip()!r} has no ':'; {PARAMS_FORMAT}"
-        if not key:
-            return {}, f"{part.strip()!r} has no name before the ':'; {PARAMS_FORMAT}"
-        if key in params:
-            return {}, f"{key} is given twice"
-        params[key] = value.strip()
-    return params, ""
-
-
 def rule_errors(eng, rules: list[dict], rows: list[int] | None = None) -> dict[str, str]:
     """The rule problems of ``rules`` as form errors: ``params-N`` next to form row N
     (``rows[i]`` is the form row of ``rules[i]``; by default the i-th row) and ``rules``
     listing them all, in the words ``core.campaigns.validate_step`` uses."""
     per_row: dict[int, list[str]] = {}
     summary: list[str] = []
+    per_field: dict[str, str] = {}
     for n, label, param, why in rule_problems(eng, rules):
         row = rows[n - 1] if rows else n
         per_row.setdefault(row, []).append(f"{param}: {why}" if param else why)
         summary.append(f"{label} › {param}: {why}" if param else f"rule {row}: {why}")
+        if param:  # next to the control itself (web/rule_fields.py names them p<row>.<key>)
+            per_field[f"params-{row}.{param}"] = why
     errors = {f"params-{row}": "; ".join(texts) for row, texts in per_row.items()}
+    errors.update(per_field)
     if summary:
         errors["rules"] = "; ".join(summary)
     return errors
@@ -137,25 +112,16 @@ def parse_step_form(eng, form) -> tuple[dict, dict, dict[str, str]]:
         errors["no_variant_policy"] = "skip or review_request"
     values["no_variant_policy"] = state["no_variant_policy"]
     values["template"] = _template_ref(state["template"])
-    rules, rows, unreadable = [], [], {}
-    for n, (rule, params) in enumerate(
-        zip(form.getlist("rule"), form.getlist("params"), strict=False), 1
-    ):
-        state["rules"].append({"rule": rule, "params": params})
-        if not rule:
-            continue
-        parsed, problem = _parse_params(params)
-        if problem:
-            help_text = eng.rules[rule].params_help if rule in eng.rules else ""
-            unreadable[n] = problem + (f", e.g. {help_text}" if help_text else "")
-            continue
-        rules.append({"rule": rule, "params": parsed})
-        rows.append(n)
+    rules, rows = [], []
+    typed = {n: (name, params) for n, name, params in parse_rule_rows(eng, form)}
+    for n, name in enumerate(form.getlist("rule"), 1):
+        params = typed.get(n, (name, {}))[1]
+        state["rules"].append({"rule": name, "params": params})
+        if name:
+            rules.append({"rule": name, "params": params})
+            rows.append(n)
     values["rules"] = rules
     errors.update(rule_errors(eng, rules, rows))
-    for n, problem in unreadable.items():
-        errors[f"params-{n}"] = problem
-        errors["rules"] = "; ".join(filter(None, [errors.get("rules"), f"rule {n}: {problem}"]))
     variants = []
     for label_index, (template, weight) in enumerate(
         zip(form.getlist("variant_template"), form.getlist("variant_weight"), strict=False)

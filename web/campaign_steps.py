@@ -18,6 +18,7 @@ from core.library import load_library
 from core.models import Message, Order, Step, Template
 from core.templates import save_language
 
+from . import rule_fields
 from .campaign_forms import (
     PRODUCT_EXTRA_ROWS,
     parse_product_form,
@@ -112,8 +113,32 @@ def _editor_page(step: Step, *, form=None, errors=None, text=None, code=200, pro
             products=products,
             sku_suggestions=recent_skus(campaign, recent=newest),
             step_files=step_files(step),
+            rf=rule_fields,
         ),
         code,
+    )
+
+
+MAX_RULE_ROW = 50
+
+
+@bp.route("/<int:campaign_id>/steps/<int:step_id>/rule-fields")
+def rule_fields_view(campaign_id: int, step_id: int):
+    """The controls of one rule row for the rule just chosen (htmx swaps them in)."""
+    step = get_step(campaign_id, step_id)
+    row = request.args.get("row", type=int)
+    if row is None or not 1 <= row <= MAX_RULE_ROW:
+        abort(400, description=f"row: a whole number from 1 to {MAX_RULE_ROW}")
+    return render_template(
+        "campaigns/_rule_fields.html",
+        campaign=step.campaign,
+        step=step,
+        n=row,
+        rule_name=request.args.get("rule", ""),
+        params={},
+        errors={},
+        eng=engine(),
+        rf=rule_fields,
     )
 
 

@@ -22,6 +22,8 @@ from flask import (
 from peewee import JOIN, fn
 
 from core import abtest
+from core.activation import ActivationError, check_backlog_days
+from core.activation import preview as activation_preview
 from core.campaigns import (
     STATUSES,
     CampaignError,
@@ -58,7 +60,8 @@ COUNT_COLUMNS = tuple(key for key, _ in COUNT_LABELS)
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # What each status means to the seller, shown on the confirmation form.
 STATUS_HELP = {
-    "active": "Messages are planned for matching orders and sent when due.",
+    "active": "Messages are planned for matching orders and sent when due. Orders "
+    "placed before the start you choose below are left out, each with that reason.",
     "test": "Messages are planned but go through the dry-run sender: nothing leaves "
     "the machine, and every message is labelled “dry run”.",
     "paused": "Nothing is sent. Scheduled messages wait, with the reason “campaign "
@@ -258,10 +261,37 @@ def confirm_status(campaign_id: int):
     if status not in STATUSES:
         abort(400, description=f"Unknown status; choose one of {', '.join(STATUSES)}.")
     problems = campaign_problems(engine(), campaign) if status in ("active", "test") else []
-    return _confirm_page(campaign, status, problems)
+    return _confirm_page(campaign, status, problems, choice=_backlog_choice(campaign, request.args))
 
 
-def _confirm_page(campaign, status, problems, code=200):
+def _backlog_choice(campaign: Campaign, values) -> dict:
+    """The activation's backlog choice as asked on the form: ``orders`` is ``new`` (the
+    default), ``days`` (with ``days``) or ``keep`` (a resumed campaign's cut-off);
+    ``backlog_days`` is what ``core.campaigns.set_status`` takes, ``error`` what to fix."""
+    orders = values.get("orders", "")
+    if orders not in ("new", "days", "keep") or (orders == "keep" and not campaign.orders_from):
+        orders = "keep" if campaign.orders_from else "new"
+    days = values.get("days", "30").strip()
+    choice = {"orders": orders, "days": days, "backlog_days": None, "error": ""}
+    if orders == "new":
+        choice["backlog_days"] = 0
+    elif orders == "days":
+        try:
+            choice["backlog_days"] = check_backlog_days(days or "")
+        except ActivationError as exc:
+            choice["error"] = str(exc).removeprefix("days: ")
+        if choice["backlog_days"] is None and not choice["error"]:
+            choice["error"] = "enter how many days back, e.g. 30"
+    return choice
+
+
+def _confirm_page(campaign, status, problems, code=200, choice=None):
+    report = None
+    if status == "active" and campaign.status != "active" and not problems and choice:
+        if not choice["error"]:
+            report = activation_preview(engine(), campaign, choice["backlog_days"])
+        elif code == 200:
+            code = 422
     return (
         render_template(
             "campaigns/confirm.html",
@@ -271,6 +301,8 @@ def _confirm_page(campaign, status, problems, code=200):
             help=STATUS_HELP[status],
             verb=STATUS_VERBS[status],
             can_edit=can_edit(),
+            choice=choice,
+            report=report,
         ),
         code,
     )
@@ -284,14 +316,31 @@ def change_status(campaign_id: int):
     status = request.form.get("to", "")
     if status not in STATUSES:
         abort(400, description=f"Unknown status; choose one of {', '.join(STATUSES)}.")
+    choice = _backlog_choice(campaign, request.form)
     if request.form.get("confirm") != "yes":
         flash("Tick the confirmation box to change the status.", "error")
-        return _confirm_page(campaign, status, [], 422)
+        return _confirm_page(campaign, status, [], 422, choice)
+    if status == "active" and choice["error"]:
+        flash(f"Not changed: days: {choice['error']}.", "error")
+        return _confirm_page(campaign, status, [], 422, choice)
     try:
-        set_status(engine(), campaign, status, user=current_user().username)
+        set_status(
+            engine(),
+            campaign,
+            status,
+            user=current_user().username,
+            backlog_days=choice["backlog_days"],
+        )
     except CampaignError as exc:
         flash(f"Not changed: {exc}. Fix the problems listed below first.", "error")
-        return _confirm_page(campaign, status, exc.problems, 422)
+        return _confirm_page(campaign, status, exc.problems, 422, choice)
+    if status == "active" and campaign.orders_from:
+        flash(
+            f"Campaign “{campaign.name}” is now active, for orders placed from "
+            f"{campaign.orders_from:%Y-%m-%d %H:%M} UTC.",
+            "success",
+        )
+        return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
     flash(f"Campaign “{campaign.name}” is now {status}.", "success")
     return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
 

@@ -22,6 +22,7 @@ from core.services import (
     set_plugin_enabled,
     stored_plugin_settings,
 )
+from core.setting_checks import parse_setting, setting_problem
 
 from .security import current_user, requires
 from .views_format import audit, engine
@@ -197,27 +198,6 @@ def _display_rows(name: str, page, scope: str, posted: dict | None = None):
     return rows
 
 
-def _parse(field, raw: str):
-    """(value, error); value None means "not set here" (inherit)."""
-    raw = raw.strip() if field.kind != "textarea" else raw
-    if raw == "":
-        return None, ""
-    if field.kind == "int":
-        try:
-            return int(raw), ""
-        except ValueError:
-            return None, "Enter a whole number."
-    if field.kind == "bool":
-        if raw not in ("true", "false"):
-            return None, "Choose on or off."
-        return raw == "true", ""
-    if field.kind == "choice" and field.choices and raw not in field.choices:
-        return None, f"Choose one of: {', '.join(field.choices)}."
-    if len(raw) > 5000:
-        return None, "Too long (5000 characters at most)."
-    return raw, ""
-
-
 @bp.route("/<name>/settings", methods=["GET", "POST"])
 def settings(name: str):
     """A plugin's settings for every marketplace (default) or one (``?marketplace=DE``)."""
@@ -251,11 +231,13 @@ def _save(name, page, scope):
     values: dict = {}
     posted = {f.key: request.form.get(f.key, "") for f in page.fields}
     for field in page.fields:
-        values[field.key], error = _parse(field, posted[field.key])
+        # One check for every plugin (core.setting_checks): kind, bounds, the field's
+        # own check, the plugin's validate; the same runs when a plugin stores a value.
+        values[field.key], error = parse_setting(field, posted[field.key])
         if not error and values[field.key] is not None:
-            error = _refused(name, field.key, values[field.key], scope) or ""
+            error = setting_problem(page, field.key, values[field.key], scope) or ""
         if error:
-            errors[field.key] = error
+            errors[field.key] = f"{field.label}: {error}"
     if errors:
         flash("Nothing saved: correct the fields marked below.", "error")
         return _render(name, page, scope, errors, posted, 422)
@@ -269,9 +251,21 @@ def _save(name, page, scope):
     if changed:
         audit("plugin_settings", f"{name}/{scope or '*'}", "; ".join(changed))
         flash(f"{page.title} settings saved for {where}.", "success")
+        moved = [f.label for f in page.fields if f.guards_secrets and _touched(f.key, changed)]
+        if moved:
+            # The accounts' secrets stay bound to the old address (core.services).
+            flash(
+                f"{', '.join(moved)} changed: enter each account's secrets again on the "
+                "Accounts page before it syncs or sends.",
+                "error",
+            )
     else:
         flash(f"{page.title}: nothing changed for {where}.", "info")
     return redirect(url_for("plugins.settings", name=name, marketplace=scope or None))
+
+
+def _touched(key: str, changed: list[str]) -> bool:
+    return any(c.split("=", 1)[0].split(" ", 1)[0] == key for c in changed)
 
 
 def _store(eng, name, page, scope, values, changed) -> None:

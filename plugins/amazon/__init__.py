@@ -17,6 +17,7 @@ from __future__ import annotations
 from core import Job, OrderSource, SettingField, SettingsPage, for_steps, hookimpl
 
 from . import feedback
+from .endpoints import endpoint_problem, lwa_url_problem
 from .marketplaces import BY_CODE, MARKETPLACES
 from .report import parse_file
 from .senders import SENDERS
@@ -80,7 +81,15 @@ def register_settings_pages(engine):
                     "v0 is deprecated by Amazon (migration deadline 2027-03-27)",
                     ("2026-01-01", "v0"),
                 ),
-                SettingField("first_sync_days", "Days read at the first sync", "int", 30),
+                SettingField(
+                    "first_sync_days",
+                    "Days read at the first sync",
+                    "int",
+                    30,
+                    "1 to 730",
+                    minimum=1,
+                    maximum=730,
+                ),
                 SettingField(
                     "backfill_report",
                     "First sync through the All Orders report",
@@ -88,26 +97,44 @@ def register_settings_pages(engine):
                     False,
                     "for large accounts",
                 ),
-                SettingField("timeout", "Request timeout (seconds)", "int", 20),
+                SettingField(
+                    "timeout",
+                    "Request timeout (seconds)",
+                    "int",
+                    20,
+                    "1 to 300",
+                    minimum=1,
+                    maximum=300,
+                ),
                 SettingField(
                     "feedback_hours",
                     "Read seller feedback every (hours)",
                     "int",
                     feedback.FEEDBACK_HOURS,
                     "0 = never; a review request is never sent after negative feedback",
+                    minimum=0,
+                    maximum=720,
                 ),
                 SettingField(
                     "endpoint",
                     "API endpoint override",
                     "text",
                     "",
-                    "empty = Amazon's regional endpoint",
+                    "empty = Amazon's regional endpoint; otherwise an Amazon SP-API host "
+                    "(https://sellingpartnerapi-eu.amazon.com, a sandbox. host). Changing it "
+                    "means entering each account's secrets again.",
+                    check=endpoint_problem,
+                    guards_secrets=True,
                 ),
                 SettingField(
                     "lwa_url",
                     "Login with Amazon token URL",
                     "text",
                     "https://api.amazon.com/auth/o2/token",
+                    "Login with Amazon's token URL. Changing it means entering each "
+                    "account's secrets again.",
+                    check=lwa_url_problem,
+                    guards_secrets=True,
                 ),
             ),
             "Orders, Request a Review and buyer messages through Amazon's SP-API.",

@@ -42,6 +42,7 @@ from sp_api.base.exceptions import get_exception_for_code
 
 from core import CredentialError, account_credentials, to_naive_utc, utcnow
 
+from .endpoints import connection_problem
 from .ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,9 @@ def make_client(engine, account, api_cls, marketplace_code: str, **kwargs):
             "config",
             "unset SP_API_DEFAULT_MARKETPLACE: it overrides the marketplace of every call",
         )
+    refused = connection_problem(engine)
+    if refused:  # before any secret leaves: only Amazon's hosts (endpoints.py)
+        raise AmazonError("config", refused)
     lwa_url = engine.plugin_setting("amazon", "lwa_url", default=LWA_URL)
     timeout = float(engine.plugin_setting("amazon", "timeout", default=TIMEOUT))
     endpoint = engine.plugin_setting("amazon", "endpoint", default="")
@@ -143,7 +147,7 @@ def make_client(engine, account, api_cls, marketplace_code: str, **kwargs):
 def _build(engine, account, api_cls, marketplace_code, lwa_url, timeout, endpoint, kwargs):
     try:
         creds = account_credentials(engine, account)
-    except CredentialError as exc:  # the encryption key changed: the seller must act
+    except CredentialError as exc:  # the key or the endpoints changed: the seller must act
         raise AmazonError("credentials", f"account {account.name}: {exc}") from exc
     missing = [k for k in ("refresh_token", "lwa_app_id", "lwa_client_secret") if not creds.get(k)]
     if missing:

@@ -33,7 +33,7 @@ FIELDS = (
         help="The email address registered in Seller Central; Amazon relays mail only from it.",
     ),
     SettingField("smtp_host", "SMTP server", help="e.g. smtp.example.com"),
-    SettingField("smtp_port", "SMTP port", kind="int", default=587),
+    SettingField("smtp_port", "SMTP port", kind="int", default=587, minimum=1, maximum=65535),
     SettingField(
         "smtp_security",
         "SMTP security",
@@ -54,9 +54,11 @@ FIELDS = (
         kind="password",
         help="Used when no environment variable is named. Never shown or logged.",
     ),
-    SettingField("smtp_timeout", "SMTP timeout (seconds)", kind="int", default=60),
+    SettingField(
+        "smtp_timeout", "SMTP timeout (seconds)", kind="int", default=60, minimum=1, maximum=600
+    ),
     SettingField("imap_host", "IMAP server", help="Empty: buyer replies are not read."),
-    SettingField("imap_port", "IMAP port", kind="int", default=993),
+    SettingField("imap_port", "IMAP port", kind="int", default=993, minimum=1, maximum=65535),
     SettingField("imap_security", "IMAP security", kind="choice", default="tls", choices=SECURITY),
     SettingField("imap_username", "IMAP username", help="Empty: the SMTP username."),
     SettingField("imap_password_env", "IMAP password: environment variable"),
@@ -78,6 +80,8 @@ FIELDS = (
         kind="int",
         default=DEFAULT_INBOX_MINUTES,
         help="Takes effect after a restart.",
+        minimum=1,
+        maximum=24 * 60,
     ),
     SettingField(
         "stop_on_reply",

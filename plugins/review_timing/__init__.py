@@ -200,7 +200,9 @@ def register_settings_pages(engine):
                     "int",
                     None,
                     "Empty: the marketplace's default (1-4 days). FBA estimates add 2 days, "
-                    "cross-border orders 4.",
+                    "cross-border orders 4. 0 to 25: the window closes 25 days after it opens.",
+                    minimum=0,
+                    maximum=25,
                 ),
                 SettingField(
                     "local_hour",
@@ -208,6 +210,8 @@ def register_settings_pages(engine):
                     "int",
                     DEFAULT_HOUR,
                     "0-23; 10 sends between 10:00 and 11:00 on a working day.",
+                    minimum=0,
+                    maximum=23,
                 ),
                 SettingField(
                     "avoid_returns",
@@ -222,6 +226,8 @@ def register_settings_pages(engine):
                     "int",
                     None,
                     "Empty: the marketplace's usual period (30 days in the EU, UK, US, JP).",
+                    minimum=0,
+                    maximum=365,
                 ),
                 SettingField(
                     "skip_holidays",

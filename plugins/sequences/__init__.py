@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from core import Params, Rule, SettingField, SettingsPage, hookimpl, parse_codes
+from core import ParamField, Params, Rule, SettingField, SettingsPage, hookimpl, parse_codes
 
 from .presets import LISTS, presets_for
 
@@ -32,7 +32,14 @@ def _list_name(value) -> str:
 
 
 # The rule's parameters, read as core reads its own rules' (same wording for a typo).
-SKU_LIST = Params("SKU list", {"list": _list_name, "values": skus})
+SKU_LIST = Params(
+    "SKU list",
+    {"list": _list_name, "values": skus},
+    fields=[
+        ParamField("list", "List", "choice", tuple((name, name) for name in LISTS)),
+        ParamField("values", "SKUs", "codes", hint="empty: the list in the Sequences settings"),
+    ],
+)
 
 
 def sku_list(engine, order, params):
@@ -71,6 +78,7 @@ def register_rules(engine):
             sku_list,
             "list: bulky, customized or manual; values: SKUs (empty: the Sequences settings)",
             validate=SKU_LIST.problems,
+            fields=SKU_LIST.fields,
         )
     ]
 

@@ -30,7 +30,13 @@ CREDS = {
 
 def amazon_settings(fake, **extra) -> dict:
     """``plugin_settings`` pointing the plugin's library at the fake."""
-    values = {"endpoint": fake.url, "lwa_url": fake.url + "/auth/o2/token", "timeout": 1}
+    values = {
+        "endpoint": fake.url,
+        "lwa_url": fake.url + "/auth/o2/token",
+        "timeout": 1,
+        # A loopback http server is not Amazon: allowed from config.toml with this flag only.
+        "development_endpoints": True,
+    }
     values.update(extra)
     return {"amazon": values}
 

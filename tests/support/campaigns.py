@@ -44,7 +44,6 @@ def step_form(step: Step, **changes) -> dict:
         "template": str(step.template_id or ""),
         "holdout_percent": str(step.holdout_percent),
         "rule": [""],
-        "params": [""],
         "variant_template": ["", ""],
         "variant_weight": ["1", "1"],
     }
