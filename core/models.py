@@ -73,7 +73,7 @@ class Order(BaseModel):
     order_id = CharField(max_length=40, index=True)  # Amazon's 17-digit id, 3-7-7
     marketplace = CharField(max_length=4, index=True)
     fulfillment = CharField(max_length=4)  # FBA, FBM
-    status = CharField(max_length=24)
+    status = CharField(max_length=64)  # Amazon order status, e.g. "Shipped - Delivered to Buyer"
     purchased_at = DateTimeField(index=True)
     last_updated_at = DateTimeField()
     shipped_at = DateTimeField(null=True)

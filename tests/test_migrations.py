@@ -79,3 +79,24 @@ def test_0014_adds_the_replan_request_to_an_older_database(make_engine, request,
     Campaign.create(name="After upgrade")
     assert Campaign.get().replan_requested_at is None
     assert engine.migrate() == []
+
+
+@pytest.mark.postgres
+def test_0024_an_older_postgresql_database_takes_amazons_long_order_statuses(make_engine, pg_url):
+    """Seller Central's report says "Shipped - Returning to Seller" (29 characters): an
+    upgraded PostgreSQL database stores it instead of refusing the whole import."""
+    from core.models import SellerAccount
+    from core.store import store_orders
+    from tests.conftest import order_data
+
+    engine = make_engine(database={"url": pg_url})
+    engine.db.execute_sql('ALTER TABLE "order" ALTER COLUMN status TYPE VARCHAR(24)')
+    engine.db.execute_sql("DELETE FROM schema_migrations WHERE version = 24")
+    assert engine.migrate() == ["0024_order_status_width"]
+    account = SellerAccount.create(name="S", source="demo", marketplaces=["US"])
+    data = order_data("US", status="Shipped - Returning to Seller")
+    result = store_orders(account, [data], "test", set(engine.marketplaces))
+    assert not result.errors
+    from core.models import Order
+
+    assert Order.get().status == "Shipped - Returning to Seller"
