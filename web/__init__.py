@@ -20,6 +20,7 @@ from core.tasks import Runtime
 
 from . import (
     accounts,
+    attention,
     auth,
     campaigns,
     dashboard,
@@ -63,6 +64,7 @@ def create_app(
     for bp in (
         auth.bp,
         dashboard.bp,
+        attention.bp,
         orders.bp,
         messages.bp,
         campaigns.bp,

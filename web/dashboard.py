@@ -14,7 +14,7 @@ import time
 from datetime import date, datetime, timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
-from peewee import JOIN, Case, fn
+from peewee import Case, fn
 
 from core.clock import utcnow
 from core.config import ConfigError
@@ -33,6 +33,7 @@ from core.inbox import RESPONSE_DUE, unanswered
 from core.ledger import daily_usage
 from core.models import Message, Order, OrderEvent, SellerAccount
 
+from .attention import context as attention_context
 from .charts import Series, stacked_bars
 from .security import requires
 from .views_format import audit, engine
@@ -205,16 +206,9 @@ def _coverage(now: datetime) -> dict:
 
 
 def _attention() -> dict:
-    """Newest in-doubt and failed messages (via the state+id index) and capped counts."""
+    """Capped counts of in-doubt and failed messages (the lists are ``core.attention``'s)."""
     out = {}
     for state in (IN_DOUBT, FAILED):
-        out[state] = list(
-            Message.select(Message, Order)
-            .join(Order, JOIN.INNER, on=(Message.order == Order.id))
-            .where(Message.state == state)
-            .order_by(Message.id.desc())
-            .limit(ATTENTION)
-        )
         capped = Message.select(Message.id).where(Message.state == state).limit(CAP + 1)
         out[f"{state}_count"] = capped.count()
     return out
@@ -265,6 +259,7 @@ def index():
         accounts=accounts,
         has_demo=any(a.is_demo for a in accounts),
         cap=CAP,
+        **attention_context(),
     )
 
 
