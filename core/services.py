@@ -360,4 +360,11 @@ def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
         return False, "a worker took this message over; see its state below"
     message = Message.get_by_id(row.id)
     detail = message.reason or message.error
-    return state == "sent", f"{state}{': ' + detail if detail else ''}"
+    outcome = f"{state}{': ' + detail if detail else ''}"
+    # The step's decision said "planned for <later>" or "waiting": the trace must show
+    # what Send now did instead, not the plan it replaced.
+    from .planning import _decide
+
+    kind = "excluded" if state in ("skipped", "cancelled") else "planned"
+    _decide(order, step, kind, f"sent now by {by or 'a person'}: {outcome}", "send now")
+    return state == "sent", outcome

@@ -192,9 +192,13 @@ def test_roles_changes_and_the_last_admin_is_protected(admin_for):
     assert demote.status_code == 422 and "last active admin" in text(demote)
     assert post(client, f"/settings/users/{admin.id}/delete").status_code == 422
     assert User.get_by_id(admin.id).role == "admin"
-    # promote vera, then the first admin may step down
+    # promote vera, then the first admin may step down, once they confirm it
     assert post(client, f"/settings/users/{vera.id}/role", role="admin").status_code == 302
-    assert post(client, f"/settings/users/{admin.id}/role", role="editor").status_code == 302
+    asked = post(client, f"/settings/users/{admin.id}/role", role="editor")
+    assert asked.status_code == 200 and "Make yourself editor?" in text(asked)
+    assert User.get_by_id(admin.id).role == "admin"
+    confirmed = post(client, f"/settings/users/{admin.id}/role", role="editor", confirm="yes")
+    assert confirmed.status_code == 302
     assert User.get_by_id(admin.id).role == "editor"
     assert AuditLog.get(AuditLog.action == "user_role", AuditLog.target == "vera").detail == (
         "viewer -> admin"

@@ -24,6 +24,7 @@ from . import (
     auth,
     campaigns,
     dashboard,
+    errors,
     files,
     messages,
     orders,
@@ -61,6 +62,7 @@ def create_app(
     htmx.init_app(app)
     security.init_app(app)
     views_format.init_app(app)
+    errors.init_app(app)
     for bp in (
         auth.bp,
         dashboard.bp,

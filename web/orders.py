@@ -20,10 +20,11 @@ from core.models import (
 )
 from core.planning import active_steps
 from core.services import add_opt_out, send_step_now, stop_order_messages
+from core.trace import plain_by, plain_reason, summary
 
 from .dashboard import clear_cache
 from .security import current_user, requires
-from .views_format import date_range, engine, keyset_after, keyset_cursor
+from .views_format import date_range, engine, keyset_after, keyset_cursor, seller_tz
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -148,9 +149,15 @@ def _render_detail(order: Order, status: int = 200, **extra):
         .exists()
     )
     user = current_user()
+    delivery = eng.delivery_window(order)
+    estimated = delivery is not None and not delivery.confirmed
+    labels = {name: rule.label or name for name, rule in eng.rules.items()}
     return (
         render_template(
             "order.html",
+            summary=summary(order, messages, decisions, seller_tz()),
+            plain_reason=lambda text: plain_reason(text, delivery_estimated=estimated),
+            plain_by=lambda by: plain_by(by, labels),
             order=order,
             items=list(OrderItem.select().where(OrderItem.order == order)),
             events=list(
@@ -164,7 +171,7 @@ def _render_detail(order: Order, status: int = 200, **extra):
             steps=steps,
             blocked=blocked,
             can_act=user is not None and user.role in ("editor", "admin"),
-            delivery=eng.delivery_window(order),
+            delivery=delivery,
             review_window=eng.review_window(order),
             marketplace=eng.marketplace(order.marketplace),
             **extra,

@@ -74,7 +74,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _inject():
-        return {"csrf_token": csrf_token, "current_user": current_user()}
+        return {"csrf_token": csrf_token, "current_user": current_user(), "can": can}
 
     secure = app.config.get("FOLLOWUP_SECURE_COOKIES", "auto")
 
@@ -82,6 +82,13 @@ def init_app(app: Flask) -> None:
     def _secure_cookie():
         if secure == "always" or (secure == "auto" and request.is_secure):
             current_app.config["SESSION_COOKIE_SECURE"] = True
+
+
+def can(role: str) -> bool:
+    """Whether the signed-in user has at least ``role``: pages show an action's button
+    only to those it will not answer with 403 (templates call ``can("editor")``)."""
+    user = current_user()
+    return user is not None and ROLE_RANK.get(user.role, -1) >= ROLE_RANK[role]
 
 
 def requires(role: str):

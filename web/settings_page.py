@@ -128,6 +128,20 @@ def user_role(user_id: int):
     user = _user(user_id)
     role = request.form.get("role", "")
     old = user.role
+    me = current_user()
+    if (
+        user.id == me.id
+        and old == "admin"
+        and role in ROLES
+        and role != "admin"
+        and request.form.get("confirm") != "yes"
+        and any(
+            not is_disabled(u)
+            for u in User.select().where((User.role == "admin") & (User.id != me.id))
+        )
+    ):
+        # Demoting yourself locks you out of this very page: ask first.
+        return _users_page(confirm_demote={"user": user, "role": role})
     try:
         set_role(user, role)
     except UserError as exc:

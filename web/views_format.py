@@ -37,6 +37,11 @@ def audit(action: str, target: str = "", detail: str = "") -> None:
     AuditLog.create(user=user.username if user else "", action=action, target=target, detail=detail)
 
 
+def seller_tz() -> ZoneInfo:
+    """The seller's time zone (``[app] timezone``), in which pages show times."""
+    return ZoneInfo(engine().settings.get("app", "timezone"))
+
+
 def parse_day(value: str) -> datetime | None:
     """A ``YYYY-MM-DD`` filter value as that day's midnight; None if empty or malformed."""
     try:
