@@ -3,9 +3,13 @@ actions on one order (stop its messages, block its buyer, send a step now)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from peewee import fn
 
+from core.blocklist import UndoRefused, block_buyer, resume_order, unblock_buyer
+from core.clock import utcnow
 from core.models import (
     Attempt,
     Campaign,
@@ -19,7 +23,7 @@ from core.models import (
     Step,
 )
 from core.planning import active_steps
-from core.services import add_opt_out, send_step_now, stop_order_messages
+from core.services import send_step_now, stop_order_messages
 from core.trace import plain_by, plain_reason, summary
 
 from .dashboard import clear_cache
@@ -143,10 +147,12 @@ def _render_detail(order: Order, status: int = 200, **extra):
         for step in active_steps()
         if not step.campaign.account_id or step.campaign.account_id == order.account_id
     ]
-    blocked = bool(order.buyer_key) and (
+    blocked = (
         OptOut.select()
         .where((OptOut.buyer_key == order.buyer_key) & (OptOut.kind == "blocklist"))
-        .exists()
+        .first()
+        if order.buyer_key
+        else None
     )
     user = current_user()
     delivery = eng.delivery_window(order)
@@ -214,21 +220,83 @@ def stop(order_pk: int):
 @bp.route("/<int:order_pk>/block", methods=["POST"])
 @requires("editor")
 def block(order_pk: int):
-    """Put the order's buyer on the seller's blocklist: no message to them, any order."""
+    """Put the order's buyer on the seller's blocklist: no message to them, any order,
+    until removed or, with ``days``, for that many days."""
     order = _order_or_404(order_pk)
-    reason = request.form.get("reason", "").strip()[:500]
+    reason = request.form.get("reason", "").strip()
     if not order.buyer_key:
         flash("This order has no buyer identity yet, so the buyer cannot be blocked.", "error")
         return _back(order)
+    days, problem = block_days(request.form.get("days", ""))
+    if problem:
+        return _render_detail(order, 422, block_error=problem)
     who = current_user().username
-    if add_opt_out(order.buyer_key, "blocklist", reason or f"blocked by {who}", by=who):
+    until = utcnow() + timedelta(days=days) if days else None
+    if block_buyer(order.buyer_key, reason or f"blocked by {who}", by=who, expires_at=until):
+        clear_cache()
         flash(
-            f"The buyer of order {order.order_id} is on the blocklist: no further message "
-            "will be sent to them for any order.",
+            f"The buyer of order {order.order_id} is on the blocklist"
+            + (f" until {until:%Y-%m-%d}" if until else "")
+            + ": no further message will be sent to them for any order.",
             "success",
         )
     else:
         flash("This buyer was already on the blocklist.", "info")
+    return _back(order)
+
+
+def block_days(value: str) -> tuple[int, str]:
+    """The blocklist form's "for how long": "" = until removed, else 1 to 3650 days."""
+    value = value.strip()
+    if not value:
+        return 0, ""
+    if not value.isdigit() or not 1 <= int(value) <= 3650:
+        return 0, "For how long: a whole number of days from 1 to 3650, or empty for always."
+    return int(value), ""
+
+
+@bp.route("/<int:order_pk>/unblock", methods=["POST"])
+@requires("editor")
+def unblock(order_pk: int):
+    """Undo the blocklist for this order's buyer: their waiting messages come back."""
+    order = _order_or_404(order_pk)
+    entry = (
+        OptOut.get_or_none((OptOut.buyer_key == order.buyer_key) & (OptOut.kind == "blocklist"))
+        if order.buyer_key
+        else None
+    )
+    if entry is None:
+        flash("This buyer is not on the blocklist.", "info")
+        return _back(order)
+    revived = unblock_buyer(engine(), entry, by=current_user().username)
+    clear_cache()
+    flash(
+        f"The buyer of order {order.order_id} is off the blocklist; {revived} message(s) "
+        "they would have had are planned again.",
+        "success",
+    )
+    return _back(order)
+
+
+@bp.route("/<int:order_pk>/resume", methods=["POST"])
+@requires("editor")
+def resume(order_pk: int):
+    """Undo "Stop messages": the messages the stop cancelled are planned again."""
+    order = _order_or_404(order_pk)
+    if not order.messages_stopped:
+        flash("Messages for this order are not stopped.", "info")
+        return _back(order)
+    try:
+        revived = resume_order(engine(), order, by=current_user().username)
+    except UndoRefused as exc:
+        flash(f"Not undone: {exc}.", "error")
+        return _back(order)
+    clear_cache()
+    flash(
+        f"Messages allowed again for order {order.order_id}: {revived} cancelled message(s) "
+        "planned again; each is checked again before it goes.",
+        "success",
+    )
     return _back(order)
 
 
