@@ -27,6 +27,7 @@ from . import (
     dashboard,
     errors,
     files,
+    limits,
     messages,
     orders,
     plugins_page,
@@ -64,6 +65,7 @@ def create_app(
     security.init_app(app)
     views_format.init_app(app)
     errors.init_app(app)
+    limits.init_app(app)
     for bp in (
         auth.bp,
         dashboard.bp,
