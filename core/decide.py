@@ -30,6 +30,7 @@ from .clock import as_of, utcnow
 from .contracts import SCHEDULED, SENDING, is_review_request
 from .due import due_time
 from .models import Message, Order, Step
+from .runtime_settings import test_mode
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,9 @@ def is_dry_run(engine, sender: str) -> bool:
 
 
 def effective_sender(engine, step: Step) -> str:
-    """Test campaigns and test mode send through the dry-run sender only."""
-    if step.campaign.status == "test" or engine.settings.get("app", "test_mode"):
+    """Test campaigns and test mode send through the dry-run sender only (test mode as
+    in force now: it can be switched on the Settings page, ``core.runtime_settings``)."""
+    if step.campaign.status == "test" or test_mode(engine):
         return "dry_run"
     return step.sender
 
