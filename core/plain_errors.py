@@ -21,8 +21,8 @@ _PLAIN = (
     ),
     (
         re.compile(r"invalid_client|unauthorized_client"),
-        "Login with Amazon rejected the client id or client secret: copy both again from "
-        "the app's Login with Amazon credentials in Seller Central",
+        "Login with Amazon rejected the client id or client secret (invalid_client): copy "
+        "both again from the app's Login with Amazon credentials in Seller Central",
     ),
     (
         re.compile(r"Unauthorized.*role|missing a role|denied access", re.I),

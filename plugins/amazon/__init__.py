@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from core import OrderSource, SettingField, SettingsPage, hookimpl
 
+from .connect import check_credentials
 from .marketplaces import BY_CODE, MARKETPLACES
 from .report import parse_file
 from .senders import SENDERS
@@ -37,6 +38,7 @@ def register_order_sources(engine):
             fetch=fetch,
             import_file=_import_file,
             test_connection=test_connection,
+            check_credentials=check_credentials,
         )
     ]
 
