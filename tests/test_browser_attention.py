@@ -116,3 +116,38 @@ def test_template_editor_at_390_px_fits(live_server, page, engine):
     found = page.evaluate(CLIPPED, "main *")
     assert found == {"page": 0, "cells": []}, found
     assert page.console_errors == []
+
+
+def test_a_disabled_button_looks_disabled(live_server, page, engine):
+    load_demo(engine)
+    make_admin("vera", role="viewer")
+    from core.models import Campaign, Step
+
+    campaign = Campaign.select().first()
+    step = Step.select().where(Step.campaign == campaign).first()
+    browser_login(page, live_server, "vera")
+    page.goto(f"{live_server}/campaigns/{campaign.id}/steps/{step.id}")
+    save = page.get_by_role("button", name="Save step")
+    expect(save).to_be_disabled()
+    assert float(save.evaluate("b => getComputedStyle(b).opacity")) < 0.6
+    assert save.evaluate("b => getComputedStyle(b).cursor") == "not-allowed"
+
+
+def test_new_pages_fit_a_phone(live_server, page, engine):
+    load_demo(engine)
+    order = Order.select().where(Order.buyer_key != "").first()
+    page.set_viewport_size(PHONE)
+    browser_login(page, live_server)
+    page.goto(f"{live_server}/orders/{order.id}")
+    page.get_by_label("For how many days (empty: until removed)").fill("30")
+    page.get_by_role("button", name="Add the buyer to the blocklist").click()
+    page.get_by_role("button", name="Undo: remove the buyer from the blocklist").wait_for()
+    problems = {}
+    for path in ("/attention/", "/blocklist/", "/coverage/missing", "/accounts/connect-amazon/"):
+        page.goto(live_server + path)
+        page.wait_for_load_state("networkidle")
+        found = page.evaluate(CLIPPED, "main *")
+        if found != {"page": 0, "cells": []}:
+            problems[path] = found
+    assert not problems, problems
+    assert page.console_errors == []
