@@ -28,7 +28,14 @@ UNREACHABLE_AFTER = timedelta(hours=1)
 RECENT = timedelta(days=30)  # "Amazon stopped offering" is news for this long
 # How the Amazon senders word trouble reaching Amazon (plugins/amazon/senders.py):
 # connection failures, timeouts and Amazon's 5xx answers.
-UNREACHABLE_MARKS = ("could not reach Amazon", "could not connect to Amazon", "Amazon answered 5")
+UNREACHABLE_MARKS = (
+    "could not reach Amazon",
+    "could not connect to Amazon",
+    "Amazon answered 5",
+    "Amazon did not answer in time",
+    "ConnectError",
+    "ReadTimeout",
+)
 NOT_OFFERED = "skipped: Amazon never offered Request a Review"
 TEMPLATE_ERROR = "template error"
 
@@ -196,8 +203,22 @@ def unreachable_since(now: datetime | None = None) -> datetime | None:
     return since
 
 
+def _sync_unreachable_since() -> datetime | None:
+    """Since when an Amazon account's syncs fail to reach Amazon: its last good sync,
+    when its latest one failed that way."""
+    oldest = None
+    for account in SellerAccount.select().where(
+        (SellerAccount.status == "error") & ~SellerAccount.is_demo
+    ):
+        text = account.status_message or ""
+        if account.last_sync_at and any(mark in text for mark in UNREACHABLE_MARKS):
+            oldest = account.last_sync_at if oldest is None else min(oldest, account.last_sync_at)
+    return oldest
+
+
 def _waiting_on_amazon(now: datetime) -> Group | None:
-    since = unreachable_since(now)
+    found = [t for t in (unreachable_since(now), _sync_unreachable_since()) if t is not None]
+    since = min(found) if found else None
     if since is None or now - since < UNREACHABLE_AFTER:
         return None
     hours = (now - since).total_seconds() / 3600

@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from peewee import fn
+
 from .clock import utcnow
 from .contracts import SCHEDULED, SKIPPED
 from .db import database
@@ -91,18 +93,30 @@ def resume_order(engine, order: Order, *, by: str = "") -> int:
 
 
 def blocklist_entries(limit: int = 500) -> list[OptOut]:
-    """The blocklist, newest first, each with ``latest_order`` (the buyer's newest order
-    or None) and ``orders`` (how many orders the buyer has)."""
+    """The blocklist, newest first, each with ``latest_order`` (the buyer's most recently
+    stored order, or None) and ``orders`` (how many orders the buyer has); three queries
+    whatever the length."""
     rows = list(
         OptOut.select()
         .where(OptOut.kind == "blocklist")
         .order_by(OptOut.created_at.desc(), OptOut.id.desc())
         .limit(limit)
     )
+    keys = [r.buyer_key for r in rows]
+    counts = {
+        key: (count, newest)
+        for key, count, newest in Order.select(
+            Order.buyer_key, fn.COUNT(Order.id), fn.MAX(Order.id)
+        )
+        .where(Order.buyer_key.in_(keys))
+        .group_by(Order.buyer_key)
+        .tuples()
+    }
+    newest = {o.id: o for o in Order.select().where(Order.id.in_([n for _, n in counts.values()]))}
     for row in rows:
-        orders = Order.select().where(Order.buyer_key == row.buyer_key)
-        row.latest_order = orders.order_by(Order.purchased_at.desc()).first()
-        row.orders = orders.count()
+        count, latest = counts.get(row.buyer_key, (0, None))
+        row.orders = count
+        row.latest_order = newest.get(latest)
     return rows
 
 

@@ -158,3 +158,41 @@ def test_nothing_to_do_says_so(app, client):
     page = client.get("/attention/").get_data(as_text=True)
     assert "Nothing needs you" in page
     assert FAILED not in [g.kind for g in attention()]
+
+
+def test_syncs_failing_to_reach_amazon_for_over_an_hour(engine):
+    from core.sync import sync_account
+
+    class Down:
+        """An order source whose server is unreachable."""
+
+        def __init__(self):
+            import httpx
+
+            self.error = httpx.ConnectError("[Errno 111] Connection refused")
+
+        def fetch(self, engine, account, since, progress):
+            raise self.error
+            yield  # a generator, like a real source
+
+    shop = SellerAccount.create(
+        name="US shop",
+        source="demo",
+        marketplaces=["US"],
+        status="ok",
+        last_sync_at=utcnow() - timedelta(minutes=30),
+    )
+    source = engine.sources["demo"]
+    down = Down()
+    from dataclasses import replace
+
+    engine.sources["demo"] = replace(source, fetch=down.fetch)
+    sync_account(engine, shop.id)
+    shop = SellerAccount.get_by_id(shop.id)
+    assert shop.status_message.startswith("sync failed: could not reach Amazon")
+    assert [g.kind for g in attention()] == ["account"]  # 30 min: not yet "unreachable"
+    SellerAccount.update(last_sync_at=utcnow() - timedelta(hours=3)).execute()
+    kinds = [g.kind for g in attention()]
+    assert kinds == ["account", "unreachable"]
+    (down_group,) = [g for g in attention() if g.kind == "unreachable"]
+    assert "not been reachable for 3 hour(s)" in down_group.problems[0].sentence
