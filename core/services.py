@@ -68,6 +68,14 @@ def account_credentials(engine, account) -> dict:
     return decrypt_json(engine.settings, account.credentials)
 
 
+def sealed_credentials(engine, credentials: dict) -> bytes:
+    """Credentials as an account stores them (encrypted), without saving anything: for a
+    plugin checking credentials a seller is still typing."""
+    from .crypto import encrypt_json
+
+    return encrypt_json(engine.settings, credentials)
+
+
 def save_account_credentials(engine, account, credentials: dict) -> None:
     """Encrypt and store credentials; plain text never reaches the database."""
     from .crypto import encrypt_json

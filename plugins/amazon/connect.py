@@ -27,6 +27,7 @@ from sp_api.base import SellingApiException, SellingApiForbiddenException
 from core import CredentialCheck
 from core.clock import utcnow
 from core.models import SellerAccount
+from core.services import sealed_credentials
 
 from .client import LWA_URL, AmazonError, error_text, make_client
 from .marketplaces import BY_CODE
@@ -246,6 +247,4 @@ def check_credentials(engine, region: str, marketplaces, credentials: dict) -> l
 
 
 def _sealed(engine, credentials: dict):
-    from core.crypto import encrypt_json
-
-    return encrypt_json(engine.settings, {k: credentials[k].strip() for k in FIELDS})
+    return sealed_credentials(engine, {k: credentials[k].strip() for k in FIELDS})
