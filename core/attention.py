@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from peewee import JOIN, fn
+from peewee import JOIN
 
 from .clock import utcnow
 from .contracts import FAILED, IN_DOUBT, RETRY, SCHEDULED, SKIPPED
@@ -22,6 +22,9 @@ from .plain_errors import plain_error
 
 SHOWN = 10  # problems listed per kind; the linked page has the rest
 CAP = 1000  # "1000+" rather than counting every failed message ever
+# Render errors and "not offered" skips are looked for among this many newest failed or
+# skipped messages (and attempts among the newest this many), never in the whole table.
+SAMPLE = 1000
 # Amazon's trouble that passes by itself is retried quietly; past this long the seller
 # should know (and may check Amazon's status page or their network).
 UNREACHABLE_AFTER = timedelta(hours=1)
@@ -143,18 +146,20 @@ def _templates(now: datetime) -> Group | None:
                     ("template", {"template_id": step.template_id}),
                 )
             )
-    broken = (
-        Message.select(Message.step, fn.COUNT(Message.id), fn.MAX(Message.error))
-        .where(
-            (Message.state == FAILED)
-            & Message.error.startswith(TEMPLATE_ERROR)
-            & (Message.updated_at >= now - RECENT)
-        )
-        .group_by(Message.step)
-        .limit(SHOWN)
+    # The newest failed messages only (the state+id index), so the cost stays the same
+    # however many failed messages years of sending left behind.
+    broken: dict[int | None, list] = {}
+    for step_id, error, updated in (
+        Message.select(Message.step, Message.error, Message.updated_at)
+        .where(Message.state == FAILED)
+        .order_by(Message.id.desc())
+        .limit(SAMPLE)
         .tuples()
-    )
-    for step_id, count, error in broken:
+    ):
+        if (error or "").startswith(TEMPLATE_ERROR) and updated >= now - RECENT:
+            broken.setdefault(step_id, []).append(error)
+    for step_id, errors in list(broken.items())[:SHOWN]:
+        count, error = len(errors), errors[0]
         step = Step.get_or_none(Step.id == step_id) if step_id else None
         template = step.template if step is not None and step.template_id else None
         if template is not None and template.id in seen:
@@ -181,20 +186,21 @@ def unreachable_since(now: datetime | None = None) -> datetime | None:
     """Since when every attempt to reach Amazon failed, or None when the last one worked
     (or none failed). Read from the attempts of the last day only."""
     now = now or utcnow()
+    # The newest attempts by id (attempts are inserted as they start): a bounded read.
     recent = (
-        Attempt.select(Attempt.started_at, Attempt.outcome, Attempt.detail)
+        Attempt.select(Attempt.started_at, Attempt.outcome, Attempt.detail, Message.sender)
         .join(Message)
-        .where(
-            (Attempt.started_at >= now - timedelta(days=1))
-            & Message.sender.startswith("amazon")
-            & Attempt.finished_at.is_null(False)
-        )
-        .order_by(Attempt.started_at.desc())
-        .limit(500)
+        .where(Attempt.finished_at.is_null(False))
+        .order_by(Attempt.id.desc())
+        .limit(SAMPLE)
         .tuples()
     )
     since = None
-    for started, outcome, detail in recent:
+    for started, outcome, detail, sender in recent:
+        if started < now - timedelta(days=1):
+            break
+        if not sender.startswith("amazon"):
+            continue
         if not any(mark in (detail or "") for mark in UNREACHABLE_MARKS):
             if outcome in ("sent", SKIPPED):
                 break  # Amazon answered this one: the trouble (if any) began later
@@ -233,18 +239,24 @@ def _waiting_on_amazon(now: datetime) -> Group | None:
 
 
 def _not_offered(now: datetime) -> Group | None:
-    query = (
+    # Among the newest skipped messages (the state+id index: a bounded read).
+    ids = [
+        pk
+        for pk, reason, updated in Message.select(Message.id, Message.reason, Message.updated_at)
+        .where(Message.state == SKIPPED)
+        .order_by(Message.id.desc())
+        .limit(SAMPLE)
+        .tuples()
+        if (reason or "").startswith(NOT_OFFERED) and updated >= now - RECENT
+    ]
+    if not ids:
+        return None
+    rows = list(
         Message.select(Message, Order)
         .join(Order, JOIN.INNER, on=(Message.order == Order.id))
-        .where(
-            (Message.state == SKIPPED)
-            & Message.reason.startswith(NOT_OFFERED)
-            & (Message.updated_at >= now - RECENT)
-        )
+        .where(Message.id.in_(ids[:SHOWN]))
+        .order_by(Message.id.desc())
     )
-    rows = list(query.order_by(Message.id.desc()).limit(SHOWN))
-    if not rows:
-        return None
     problems = [
         Problem(
             f"Amazon stopped offering Request a Review for order {m.order.order_id}, so no "
@@ -257,7 +269,7 @@ def _not_offered(now: datetime) -> Group | None:
     return Group(
         "not_offered",
         "Review requests Amazon stopped offering (last 30 days)",
-        _count(query),
+        len(ids),
         problems,
         ("messages", {"state": SKIPPED}),
     )

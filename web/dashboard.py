@@ -382,6 +382,15 @@ def coverage_missing():
     decisions: dict[int, list] = {i: [] for i in ids}
     for d in Decision.select().where(Decision.order.in_(ids)):
         decisions[d.order_id].append(d)
+    events: dict[int, dict] = {i: {} for i in ids}
+    for order_id, kind, when in (
+        OrderEvent.select(OrderEvent.order, OrderEvent.kind, OrderEvent.occurred_at)
+        .where(OrderEvent.order.in_(ids))
+        .tuples()
+    ):
+        events[order_id][kind] = when
+    for o in orders:
+        o.__dict__["_event_times"] = events[o.id]  # what Order.event_times() reads
     tz = seller_tz()
     rows = [(o, summary(o, messages[o.id], decisions[o.id], tz)) for o in orders]
     return render_template("coverage_missing.html", rows=rows, shown=MISSING_SHOWN)
