@@ -76,3 +76,18 @@ def test_send_now_refreshes_the_trace(signed_in, engine, account):
     assert f"Review request sent on {today.day} {today:%b} as a dry run" in page
     assert "sent now by admin: sent" in page and "(decided by Send now)" in page
     assert "planned for" not in page.split("Campaign steps considered")[1].split("Messages")[0]
+
+
+def test_an_estimated_delivery_is_not_called_delivered(signed_in, engine, account):
+    from core.models import OrderEvent
+
+    campaign_step(delay_days=20)
+    order = stored_order(account, delivered_days_ago=8)
+    OrderEvent.delete().where(
+        (OrderEvent.order == order.id) & (OrderEvent.kind == "delivered")
+    ).execute()
+    plan_orders(engine, [order.id])
+    page = html.unescape(signed_in.get(f"/orders/{order.id}").get_data(as_text=True))
+    trace = page.split("Campaign steps considered")[1].split("<h2>Messages")[0]
+    assert "counting from estimated delivery" in trace
+    assert "from delivered " not in trace
