@@ -40,6 +40,9 @@ URLS = {
     "messages_dates": f"/messages/?state=sent&from={DAY - timedelta(days=30)}&to={DAY}",
     "message_detail": "/messages/1",
     "order_detail": "/orders/1",
+    "attention": "/attention/",
+    "blocklist": "/blocklist/",
+    "coverage_missing": "/coverage/missing",
 }
 UNCACHED = {"dashboard_uncached": "/"}
 REQUESTS = 40

@@ -292,6 +292,21 @@ class OrderSource:
     fetch: Callable[..., Iterable[OrderData]] | None = None
     import_file: Callable[..., Iterable[OrderData]] | None = None
     test_connection: Callable[..., str | None] | None = None
+    # ``check_credentials(engine, region, marketplaces, credentials)`` -> list of
+    # ``CredentialCheck``: credentials checked as a seller types them, before saving.
+    check_credentials: Callable[..., list] | None = None
+
+
+@dataclass(frozen=True)
+class CredentialCheck:
+    """One finding about credentials being entered: ``field`` is the form field it is
+    about ("" for the whole set), ``ok`` whether it passed, ``text`` what was found and,
+    when it failed, what to do."""
+
+    field: str
+    label: str
+    ok: bool
+    text: str
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from .clock import as_of, utcnow
 from .contracts import SCHEDULED, SENDING, is_review_request
 from .due import due_time
 from .models import Message, Order, Step
+from .runtime_settings import test_mode
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +67,14 @@ def is_dry_run(engine, sender: str) -> bool:
 
 
 def effective_sender(engine, step: Step, order: Order | None = None) -> str:
-    """Test campaigns, test mode and demo data send through the dry-run sender only.
+    """Test campaigns, test mode (as in force now: it can be switched on the Settings
+    page, ``core.runtime_settings``) and demo data send through the dry-run sender only.
 
     Demo data never reaches a channel: a campaign of the demo account (a preset created
     on it included) and any campaign's message to a demo order are dry runs, so the
     demo account never needs credentials (README, "Demo data").
     """
-    if step.campaign.status == "test" or engine.settings.get("app", "test_mode"):
+    if step.campaign.status == "test" or test_mode(engine):
         return "dry_run"
     if order is not None and order.is_demo:
         return "dry_run"

@@ -172,9 +172,20 @@ def sender_switched_off(engine, message, order):
     return None
 
 
+def test_mode_on(engine, message):
+    """Test mode switched on after a message was planned for a live sender: it waits
+    until the re-plan that the switch asked for moves it to the dry-run sender."""
+    from .runtime_settings import test_mode
+
+    if not message.dry_run and message.sender != "dry_run" and test_mode(engine):
+        return "waiting: test mode is on; the message moves to the dry-run sender when re-planned"
+    return None
+
+
 @hookimpl
 def send_vetoes(engine, message, order):
     return [
+        test_mode_on(engine, message),
         sender_switched_off(engine, message, order),
         order_stopped(order),
         order_unwanted(order),

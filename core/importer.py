@@ -12,6 +12,7 @@ from pathlib import Path
 from .default_windows import with_delivery_window
 from .ingest import ingest
 from .models import SellerAccount
+from .plain_errors import plain_exception
 
 
 class ImportError_(Exception):  # noqa: N801 - avoid shadowing the builtin ImportError
@@ -45,7 +46,7 @@ def import_orders(
     except ValueError as exc:
         if created:
             account.delete_instance()
-        raise ImportError_(f"{path}: {exc}") from exc
+        raise ImportError_(f"{path}: {plain_exception(exc)}") from exc
     ingested = ingest(engine, account, batch, f"import:{path.name}")
     result, planned = ingested.stored, ingested.planned
     markets = sorted({o.marketplace for o in batch})

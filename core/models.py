@@ -291,6 +291,9 @@ class OptOut(BaseModel):
     kind = CharField(max_length=12)  # opt_out, blocklist
     reason = TextField(default="")
     created_at = DateTimeField(default=utcnow)
+    created_by = CharField(max_length=80, default="")
+    # A blocklist entry may end by itself (core.blocklist.expire_blocklist); NULL = never.
+    expires_at = DateTimeField(null=True)
 
     class Meta:
         indexes = ((("buyer_key", "kind"), True),)

@@ -78,6 +78,14 @@ def account_credentials(engine, account, *, check_binding: bool = True) -> dict:
     return found
 
 
+def sealed_credentials(engine, credentials: dict) -> bytes:
+    """Credentials as an account stores them (encrypted), without saving anything: for a
+    plugin checking credentials a seller is still typing."""
+    from .crypto import encrypt_json
+
+    return encrypt_json(engine.settings, credentials)
+
+
 def save_account_credentials(engine, account, credentials: dict, *, rebind: bool = True) -> None:
     """Encrypt and store credentials; plain text never reaches the database.
 
@@ -422,4 +430,11 @@ def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
         return False, "a worker took this message over; see its state below"
     message = Message.get_by_id(row.id)
     detail = message.reason or message.error
-    return state == "sent", f"{state}{': ' + detail if detail else ''}"
+    outcome = f"{state}{': ' + detail if detail else ''}"
+    # The step's decision said "planned for <later>" or "waiting": the trace must show
+    # what Send now did instead, not the plan it replaced.
+    from .planning import _decide
+
+    kind = "excluded" if state in ("skipped", "cancelled") else "planned"
+    _decide(order, step, kind, f"sent now by {by or 'a person'}: {outcome}", "send now")
+    return state == "sent", outcome

@@ -14,6 +14,7 @@ from datetime import timedelta
 from .clock import utcnow
 from .default_windows import with_delivery_window
 from .models import SellerAccount
+from .plain_errors import plain_exception
 from .services import requeue_account_messages
 from .store import StoreResult, store_orders
 
@@ -72,7 +73,7 @@ def sync_account(engine, account_id: int, *, full: bool = False) -> StoreResult:
                 _merge(result, store_orders(account, batch, account.source, known))
         except Exception:  # noqa: BLE001
             log.exception("storing the orders read before the failure failed")
-        _mark(account, "error", f"sync failed: {exc}")
+        _mark(account, "error", f"sync failed: {plain_exception(exc)}")
         report(result.created + result.updated, None, "failed")
         return result
     done = result.created + result.updated + result.unchanged

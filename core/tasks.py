@@ -14,6 +14,7 @@ from datetime import timedelta
 from huey import crontab
 
 from . import heartbeat
+from .blocklist import expire_blocklist
 from .campaigns import run_pending_replans
 from .clock import utcnow
 from .dispatch import dispatch_due
@@ -83,10 +84,11 @@ class Runtime:
         return count
 
     def run_tick(self) -> None:
-        """Sync accounts whose interval passed, re-plan campaigns whose large edit asked
-        for it, dispatch due messages, run plugin jobs."""
+        """Sync accounts whose interval passed, end expired blocklist entries, re-plan
+        campaigns whose large edit asked for it, dispatch due messages, run plugin jobs."""
         heartbeat.beat()
         self.sync_due_accounts()
+        expire_blocklist(self.engine)
         run_pending_replans(self.engine)
         dispatch_due(self.engine)
         now = utcnow()

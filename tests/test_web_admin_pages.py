@@ -153,12 +153,15 @@ def test_only_admins_change_plugins(admin_for):
 def test_settings_page_shows_config_keys_read_only_and_no_secret(admin_for):
     engine, app, client = admin_for(app={"test_mode": True, "timezone": "Europe/Berlin"})
     page = text(client.get("/settings/"))
-    assert "[app] test_mode" in page and "true" in page
-    assert "[app] timezone" in page and "Europe/Berlin" in page
-    assert "cannot be edited here" in page and "Send windows" in page
+    # Time zone and test mode are edited in the browser, starting from config.toml's values.
+    assert 'name="test_mode" value="on" checked' in page
+    assert 'name="timezone" value="Europe/Berlin"' in page
+    assert "[sync] interval_minutes" in page and "restart the web admin" in page
+    assert "Send windows" in page
     assert engine.settings.get("security", "encryption_key") not in page
     assert engine.settings.get("web", "secret_key") not in page
-    assert '<form method="post"' not in page.split("<main", 1)[1]  # nothing to submit
+    forms = page.split("<main", 1)[1].count('<form method="post"')
+    assert forms == 1  # the settings form: nothing else to submit
 
 
 def test_admin_adds_a_user_with_a_one_time_password(admin_for):
@@ -195,9 +198,13 @@ def test_roles_changes_and_the_last_admin_is_protected(admin_for):
     assert demote.status_code == 422 and "last active admin" in text(demote)
     assert post(client, f"/settings/users/{admin.id}/delete").status_code == 422
     assert User.get_by_id(admin.id).role == "admin"
-    # promote vera, then the first admin may step down
+    # promote vera, then the first admin may step down, once they confirm it
     assert post(client, f"/settings/users/{vera.id}/role", role="admin").status_code == 302
-    assert post(client, f"/settings/users/{admin.id}/role", role="editor").status_code == 302
+    asked = post(client, f"/settings/users/{admin.id}/role", role="editor")
+    assert asked.status_code == 200 and "Make yourself editor?" in text(asked)
+    assert User.get_by_id(admin.id).role == "admin"
+    confirmed = post(client, f"/settings/users/{admin.id}/role", role="editor", confirm="yes")
+    assert confirmed.status_code == 302
     assert User.get_by_id(admin.id).role == "editor"
     assert AuditLog.get(AuditLog.action == "user_role", AuditLog.target == "vera").detail == (
         "viewer -> admin"

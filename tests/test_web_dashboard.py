@@ -27,9 +27,10 @@ def test_chart_counts_the_last_30_days_by_state(signed_in, account):
         (orders[1], steps[1], "skipped"),
         (orders[1], steps[2], "failed"),
     ]:
-        add_message(order, step, state, due_at=now)
-    add_message(orders[2], steps[0], "sent", due_at=now - timedelta(days=3))
-    add_message(orders[2], steps[1], "sent", due_at=now - timedelta(days=45))  # too old
+        add_message(order, step, state, due_at=now, sent_at=now if state == "sent" else None)
+    three_ago, old = now - timedelta(days=3), now - timedelta(days=45)
+    add_message(orders[2], steps[0], "sent", due_at=three_ago, sent_at=three_ago)
+    add_message(orders[2], steps[1], "sent", due_at=old, sent_at=old)  # too old
     page = signed_in.get("/").get_data(as_text=True)
     svg = re.search(r"<svg class=\"chart\".*?</svg>", page, re.S).group(0)
     assert 'role="img"' in svg and '<title id="daily-title">Messages per day' in svg

@@ -20,13 +20,18 @@ from core.tasks import Runtime
 
 from . import (
     accounts,
+    attention,
     auth,
+    blocklist,
     campaigns,
+    connect_amazon,
     converters,
     dashboard,
+    errors,
     feedback,
     files,
     health,
+    limits,
     messages,
     orders,
     plugins_page,
@@ -66,15 +71,20 @@ def create_app(
     transport.init_app(app, settings.get("web", "trusted_proxies"))
     security.init_app(app)
     views_format.init_app(app)
+    errors.init_app(app)
+    limits.init_app(app)
     for bp in (
         health.bp,
         auth.bp,
         dashboard.bp,
+        attention.bp,
         orders.bp,
+        blocklist.bp,
         messages.bp,
         campaigns.bp,
         template_editor.bp,
         files.bp,
+        connect_amazon.bp,
         accounts.bp,
         plugins_page.bp,
         settings_page.bp,

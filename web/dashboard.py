@@ -14,7 +14,7 @@ import time
 from datetime import date, datetime, timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
-from peewee import JOIN, Case, fn
+from peewee import Case, fn
 
 from core import heartbeat
 from core.clock import utcnow
@@ -32,8 +32,9 @@ from core.contracts import (
 from core.demo import load_demo
 from core.inbox import RESPONSE_DUE, unanswered
 from core.ledger import daily_usage
-from core.models import Message, Order, OrderEvent, SellerAccount
+from core.models import Attempt, AuditLog, Decision, Message, Order, OrderEvent, SellerAccount
 
+from .attention import context as attention_context
 from .charts import Series, stacked_bars
 from .feedback import alert as feedback_alert
 from .security import requires
@@ -61,14 +62,26 @@ def clear_cache() -> None:
     current_app.extensions.pop("dashboard_cache", None)
 
 
-def _cached(key, compute):
+def _fingerprint() -> tuple:
+    """The newest row of each table a figure depends on: a new message, a send attempt
+    (the worker's, in another process), a person's action (audited), a new order or
+    order event all change it. Each is a MAX over a primary key: an index lookup."""
+    return tuple(
+        model.select(fn.MAX(model.id)).scalar()
+        for model in (Message, Attempt, AuditLog, Order, OrderEvent)
+    )
+
+
+def _cached(key, compute, fingerprint=None):
+    """``compute()`` cached for ``DASHBOARD_CACHE_SECONDS``, and only while nothing
+    changed: a cached tile is never older than the data it counts."""
     store = current_app.extensions.setdefault("dashboard_cache", {})
     ttl = current_app.config.get("DASHBOARD_CACHE_SECONDS", 300)
     hit = store.get(key)
-    if hit is not None and time.monotonic() - hit[0] < ttl:
+    if hit is not None and time.monotonic() - hit[0] < ttl and hit[2] == fingerprint:
         return hit[1]
     value = (compute(), utcnow())
-    store[key] = (time.monotonic(), value)
+    store[key] = (time.monotonic(), value, fingerprint)
     return value
 
 
@@ -80,8 +93,9 @@ def _day(value) -> date:
 
 
 def _counts_by_day(start: datetime, end: datetime) -> dict[tuple[date, str], int]:
-    """{(UTC day, series key): messages due that day}, over [start, end)."""
-    key_of = {state: key for key, _, states in SERIES for state in states}
+    """{(UTC day, series key): messages}, over [start, end): sent messages by the day
+    they were sent, the others by the day they are (or were) due."""
+    key_of = {state: key for key, _, states in SERIES for state in states if state != SENT}
     day = fn.DATE(Message.due_at)
     rows = (
         Message.select(day, Message.state, fn.COUNT(Message.id))
@@ -93,11 +107,35 @@ def _counts_by_day(start: datetime, end: datetime) -> dict[tuple[date, str], int
     for when, state, count in rows:
         k = (_day(when), key_of[state])
         out[k] = out.get(k, 0) + count
+    for when, count in _sent_by_day(start, end):
+        k = (_day(when), "sent")
+        out[k] = out.get(k, 0) + count
     return out
 
 
-def _chart(today: datetime) -> dict:
-    """Messages by due day and state over the last 30 days and the coming week.
+def _sent_by_day(start: datetime, end: datetime) -> list[tuple]:
+    """(UTC day, count) of messages sent in [start, end), read per seller account so the
+    ``message(account, sent_at)`` index serves each range."""
+    day = fn.DATE(Message.sent_at)
+    rows = []
+    for (account_id,) in SellerAccount.select(SellerAccount.id).tuples():
+        rows.extend(
+            Message.select(day, fn.COUNT(Message.id))
+            .where(
+                (Message.account == account_id)
+                & (Message.sent_at >= start)
+                & (Message.sent_at < end)
+                & (Message.state == SENT)
+            )
+            .group_by(day)
+            .tuples()
+        )
+    return rows
+
+
+def _chart(today: datetime, fingerprint=None) -> dict:
+    """Messages per day and state over the last 30 days and the coming week: sent ones on
+    the day they went out, the others on their due day.
 
     Past days are cached (they change slowly); today and the days ahead are read live.
     Each card counts exactly what its link to the Messages page lists: sent, skipped and
@@ -105,7 +143,7 @@ def _chart(today: datetime) -> dict:
     """
     first = today - timedelta(days=DAYS - 1)
     last = today + timedelta(days=AHEAD)
-    past, as_of = _cached(("days", today), lambda: _counts_by_day(first, today))
+    past, as_of = _cached(("days", today), lambda: _counts_by_day(first, today), fingerprint)
     counts = {**past, **_counts_by_day(today, last + timedelta(days=1))}
     days = [(first + timedelta(days=n)).date() for n in range(DAYS + AHEAD)]
     series = [
@@ -126,12 +164,15 @@ def _chart(today: datetime) -> dict:
                     "state": ",".join(states),
                     "from": first.strftime("%Y-%m-%d"),
                     "to": until.strftime("%Y-%m-%d"),
+                    # The Messages page then filters sent ones by their send day too.
+                    **({"by": "sent"} if key == "sent" else {}),
                 },
             }
         )
     return {
         "svg": stacked_bars(
-            f"Messages per day, last {DAYS} days and next {AHEAD} (by due day, UTC)",
+            f"Messages per day, last {DAYS} days and next {AHEAD} "
+            "(sent by send day, others by due day, UTC)",
             days,
             series,
             "daily",
@@ -144,15 +185,8 @@ def _chart(today: datetime) -> dict:
     }
 
 
-def _coverage(now: datetime) -> dict:
-    """Review-request coverage over the last 30 days.
-
-    Eligible: orders whose Request-a-Review window opened in the last 30 days (earliest
-    delivery + 5 days, Amazon's rule) and that were not cancelled, returned or refunded.
-    Covered: a review request was sent (Request a Review or a free-text request; dry runs
-    included and counted apart). Pending: one is scheduled, retrying or being sent.
-    Measured on the most recent ``COVERAGE_SAMPLE`` eligible orders when there are more.
-    """
+def _eligible(now: datetime):
+    """Ids of the newest ``COVERAGE_SAMPLE`` orders eligible for a review request."""
     opened_from = now - timedelta(days=DAYS) - REVIEW_OPENS_AFTER
     opened_to = now - REVIEW_OPENS_AFTER
     # The newest COVERAGE_SAMPLE eligible orders, walked down the earliest_delivery index:
@@ -161,7 +195,7 @@ def _coverage(now: datetime) -> dict:
     unwanted = OrderEvent.select(OrderEvent.id).where(
         (OrderEvent.order == recent.id) & OrderEvent.kind.in_(["cancelled", "returned", "refunded"])
     )
-    sample = (
+    return (
         recent.select(recent.id)
         .where(
             (recent.earliest_delivery >= opened_from)
@@ -172,6 +206,40 @@ def _coverage(now: datetime) -> dict:
         .order_by(recent.earliest_delivery.desc())
         .limit(COVERAGE_SAMPLE)
     )
+
+
+# A review request "on the way" or made: an order with none of these is "without one".
+COVERED_OR_PENDING = (SENT, SCHEDULED, RETRY, SENDING, IN_DOUBT)
+MISSING_SHOWN = 200
+
+
+def missing_orders(now: datetime, limit: int = MISSING_SHOWN) -> list:
+    """The coverage panel's "without one": eligible orders with no review request sent,
+    planned or on its way, newest delivery first."""
+    has_one = Message.select(Message.id).where(
+        (Message.order == Order.id)
+        & (Message.review_request == True)  # noqa: E712 - peewee expression
+        & Message.state.in_(COVERED_OR_PENDING)
+    )
+    return list(
+        Order.select(Order, SellerAccount)
+        .join(SellerAccount)
+        .where(Order.id.in_(_eligible(now)) & ~fn.EXISTS(has_one))
+        .order_by(Order.earliest_delivery.desc(), Order.id.desc())
+        .limit(limit)
+    )
+
+
+def _coverage(now: datetime) -> dict:
+    """Review-request coverage over the last 30 days.
+
+    Eligible: orders whose Request-a-Review window opened in the last 30 days (earliest
+    delivery + 5 days, Amazon's rule) and that were not cancelled, returned or refunded.
+    Covered: a review request was sent (Request a Review or a free-text request; dry runs
+    included and counted apart). Pending: one is scheduled, retrying or being sent.
+    Measured on the most recent ``COVERAGE_SAMPLE`` eligible orders when there are more.
+    """
+    sample = _eligible(now)
 
     def has(states, dry=None):
         cond = (
@@ -189,34 +257,30 @@ def _coverage(now: datetime) -> dict:
             fn.SUM(has([SENT])),
             fn.SUM(has([SENT], dry=True)),
             fn.SUM(has([SCHEDULED, RETRY, SENDING, IN_DOUBT])),
+            fn.SUM(has(COVERED_OR_PENDING)),
         )
         .where(Order.id.in_(sample))
         .tuples()
         .first()
     )
-    eligible, covered, dry, pending = (int(v or 0) for v in row)
+    eligible, covered, dry, pending, either = (int(v or 0) for v in row)
     return {
         "eligible": eligible,
         "covered": covered,
         "dry": dry,
         "pending": pending,
-        "missing": max(eligible - covered - pending, 0),
+        # Exactly the orders ``missing_orders`` lists (an order with a sent and a
+        # scheduled one is neither missing nor counted twice).
+        "missing": eligible - either,
         "percent": round(100 * covered / eligible) if eligible else None,
         "sampled": eligible >= COVERAGE_SAMPLE,
     }
 
 
 def _attention() -> dict:
-    """Newest in-doubt and failed messages (via the state+id index) and capped counts."""
+    """Capped counts of in-doubt and failed messages (the lists are ``core.attention``'s)."""
     out = {}
     for state in (IN_DOUBT, FAILED):
-        out[state] = list(
-            Message.select(Message, Order)
-            .join(Order, JOIN.INNER, on=(Message.order == Order.id))
-            .where(Message.state == state)
-            .order_by(Message.id.desc())
-            .limit(ATTENTION)
-        )
         capped = Message.select(Message.id).where(Message.state == state).limit(CAP + 1)
         out[f"{state}_count"] = capped.count()
     return out
@@ -225,12 +289,24 @@ def _attention() -> dict:
 def _gauges(accounts) -> list[dict]:
     """Today's sends against Amazon's daily limit (5 x avg daily orders over 7 days + 600)."""
     gauges = []
+    day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     for account in accounts:
         used, limit = daily_usage(account.id)
+        dry = (
+            Message.select()
+            .where(
+                (Message.account == account.id)
+                & (Message.sent_at >= day)
+                & (Message.dry_run == True)  # noqa: E712 - peewee expression
+                & (Message.state == SENT)
+            )
+            .count()
+        )
         gauges.append(
             {
                 "account": account,
                 "used": used,
+                "dry": dry,
                 "limit": limit,
                 "percent": min(100, round(100 * used / limit)) if limit else 0,
             }
@@ -254,10 +330,11 @@ def index():
     now = utcnow()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     accounts = list(SellerAccount.select().order_by(SellerAccount.name))
-    coverage, coverage_as_of = _cached(("coverage", today), lambda: _coverage(now))
+    fingerprint = _fingerprint()
+    coverage, coverage_as_of = _cached(("coverage", today), lambda: _coverage(now), fingerprint)
     return render_template(
         "dashboard.html",
-        chart=_chart(today),
+        chart=_chart(today, fingerprint),
         coverage=coverage,
         coverage_as_of=coverage_as_of,
         attention=_attention(),
@@ -269,6 +346,7 @@ def index():
         has_demo=any(a.is_demo for a in accounts),
         cap=CAP,
         worker=_worker_status(),
+        **attention_context(),
     )
 
 
@@ -304,3 +382,34 @@ def demo():
         "success",
     )
     return redirect(url_for("dashboard.index"))
+
+
+@bp.route("/coverage/missing")
+def coverage_missing():
+    """The coverage panel's "without one": exactly those orders, each with its trace's
+    one-line summary saying why."""
+    from core.trace import summary
+
+    from .views_format import seller_tz
+
+    now = utcnow()
+    orders = missing_orders(now)
+    ids = [o.id for o in orders]
+    messages: dict[int, list] = {i: [] for i in ids}
+    for m in Message.select().where(Message.order.in_(ids)):
+        messages[m.order_id].append(m)
+    decisions: dict[int, list] = {i: [] for i in ids}
+    for d in Decision.select().where(Decision.order.in_(ids)):
+        decisions[d.order_id].append(d)
+    events: dict[int, dict] = {i: {} for i in ids}
+    for order_id, kind, when in (
+        OrderEvent.select(OrderEvent.order, OrderEvent.kind, OrderEvent.occurred_at)
+        .where(OrderEvent.order.in_(ids))
+        .tuples()
+    ):
+        events[order_id][kind] = when
+    for o in orders:
+        o.__dict__["_event_times"] = events[o.id]  # what Order.event_times() reads
+    tz = seller_tz()
+    rows = [(o, summary(o, messages[o.id], decisions[o.id], tz)) for o in orders]
+    return render_template("coverage_missing.html", rows=rows, shown=MISSING_SHOWN)

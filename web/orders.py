@@ -3,9 +3,13 @@ actions on one order (stop its messages, block its buyer, send a step now)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from peewee import fn
 
+from core.blocklist import UndoRefused, block_buyer, resume_order, unblock_buyer
+from core.clock import utcnow
 from core.models import (
     Attempt,
     Campaign,
@@ -19,14 +23,15 @@ from core.models import (
     Step,
 )
 from core.planning import active_steps
-from core.services import add_opt_out, send_step_now, stop_order_messages
+from core.services import send_step_now, stop_order_messages
+from core.trace import plain_by, plain_reason, summary
 
 from .converters import is_id
 from .dashboard import clear_cache
 from .feedback import for_order as feedback_for
 from .feedback import kind as feedback_kind
 from .security import current_user, requires
-from .views_format import date_range, engine, keyset_after, keyset_cursor
+from .views_format import date_range, engine, keyset_after, keyset_cursor, seller_tz
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -145,15 +150,25 @@ def _render_detail(order: Order, status: int = 200, **extra):
         for step in active_steps()
         if not step.campaign.account_id or step.campaign.account_id == order.account_id
     ]
-    blocked = bool(order.buyer_key) and (
+    blocked = (
         OptOut.select()
         .where((OptOut.buyer_key == order.buyer_key) & (OptOut.kind == "blocklist"))
-        .exists()
+        .first()
+        if order.buyer_key
+        else None
     )
     user = current_user()
+    delivery = eng.delivery_window(order)
+    # Without a delivery event the "delivered" trigger counted from the latest estimated
+    # delivery date (core.default_triggers): the trace must not call that "delivered".
+    estimated = "delivered" not in order.event_times()
+    labels = {name: rule.label or name for name, rule in eng.rules.items()}
     return (
         render_template(
             "order.html",
+            summary=summary(order, messages, decisions, seller_tz()),
+            plain_reason=lambda text: plain_reason(text, delivery_estimated=estimated),
+            plain_by=lambda by: plain_by(by, labels),
             order=order,
             items=list(OrderItem.select().where(OrderItem.order == order)),
             events=list(
@@ -167,7 +182,7 @@ def _render_detail(order: Order, status: int = 200, **extra):
             steps=steps,
             blocked=blocked,
             can_act=user is not None and user.role in ("editor", "admin"),
-            delivery=eng.delivery_window(order),
+            delivery=delivery,
             review_window=eng.review_window(order),
             feedback=feedback_for(order),
             feedback_kind=feedback_kind,
@@ -212,21 +227,83 @@ def stop(order_pk: int):
 @bp.route("/<int:order_pk>/block", methods=["POST"])
 @requires("editor")
 def block(order_pk: int):
-    """Put the order's buyer on the seller's blocklist: no message to them, any order."""
+    """Put the order's buyer on the seller's blocklist: no message to them, any order,
+    until removed or, with ``days``, for that many days."""
     order = _order_or_404(order_pk)
-    reason = request.form.get("reason", "").strip()[:500]
+    reason = request.form.get("reason", "").strip()
     if not order.buyer_key:
         flash("This order has no buyer identity yet, so the buyer cannot be blocked.", "error")
         return _back(order)
+    days, problem = block_days(request.form.get("days", ""))
+    if problem:
+        return _render_detail(order, 422, block_error=problem)
     who = current_user().username
-    if add_opt_out(order.buyer_key, "blocklist", reason or f"blocked by {who}", by=who):
+    until = utcnow() + timedelta(days=days) if days else None
+    if block_buyer(order.buyer_key, reason or f"blocked by {who}", by=who, expires_at=until):
+        clear_cache()
         flash(
-            f"The buyer of order {order.order_id} is on the blocklist: no further message "
-            "will be sent to them for any order.",
+            f"The buyer of order {order.order_id} is on the blocklist"
+            + (f" until {until:%Y-%m-%d}" if until else "")
+            + ": no further message will be sent to them for any order.",
             "success",
         )
     else:
         flash("This buyer was already on the blocklist.", "info")
+    return _back(order)
+
+
+def block_days(value: str) -> tuple[int, str]:
+    """The blocklist form's "for how long": "" = until removed, else 1 to 3650 days."""
+    value = value.strip()
+    if not value:
+        return 0, ""
+    if not value.isdigit() or not 1 <= int(value) <= 3650:
+        return 0, "For how long: a whole number of days from 1 to 3650, or empty for always."
+    return int(value), ""
+
+
+@bp.route("/<int:order_pk>/unblock", methods=["POST"])
+@requires("editor")
+def unblock(order_pk: int):
+    """Undo the blocklist for this order's buyer: their waiting messages come back."""
+    order = _order_or_404(order_pk)
+    entry = (
+        OptOut.get_or_none((OptOut.buyer_key == order.buyer_key) & (OptOut.kind == "blocklist"))
+        if order.buyer_key
+        else None
+    )
+    if entry is None:
+        flash("This buyer is not on the blocklist.", "info")
+        return _back(order)
+    revived = unblock_buyer(engine(), entry, by=current_user().username)
+    clear_cache()
+    flash(
+        f"The buyer of order {order.order_id} is off the blocklist; {revived} message(s) "
+        "they would have had are planned again.",
+        "success",
+    )
+    return _back(order)
+
+
+@bp.route("/<int:order_pk>/resume", methods=["POST"])
+@requires("editor")
+def resume(order_pk: int):
+    """Undo "Stop messages": the messages the stop cancelled are planned again."""
+    order = _order_or_404(order_pk)
+    if not order.messages_stopped:
+        flash("Messages for this order are not stopped.", "info")
+        return _back(order)
+    try:
+        revived = resume_order(engine(), order, by=current_user().username)
+    except UndoRefused as exc:
+        flash(f"Not undone: {exc}.", "error")
+        return _back(order)
+    clear_cache()
+    flash(
+        f"Messages allowed again for order {order.order_id}: {revived} cancelled message(s) "
+        "planned again; each is checked again before it goes.",
+        "success",
+    )
     return _back(order)
 
 

@@ -76,9 +76,16 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _inject():
-        return {"csrf_token": csrf_token, "current_user": current_user()}
+        return {"csrf_token": csrf_token, "current_user": current_user(), "can": can}
 
     # The Secure flag and HSTS are decided per request in web/transport.py.
+
+
+def can(role: str) -> bool:
+    """Whether the signed-in user has at least ``role``: pages show an action's button
+    only to those it will not answer with 403 (templates call ``can("editor")``)."""
+    user = current_user()
+    return user is not None and ROLE_RANK.get(user.role, -1) >= ROLE_RANK[role]
 
 
 def requires(role: str):

@@ -1,15 +1,20 @@
 """Global settings, users and roles, and the audit log.
 
-Every global setting lives in config.toml (``core.config.SCHEMA``), read once at start:
-the page shows them read-only with their key, and never shows a secret's value.
+The time zone and test mode are edited here (``core.runtime_settings``: validated,
+audited, in force within seconds in the web admin and the worker, no restart); a value
+saved here wins over config.toml's. Every other global setting lives in config.toml
+(``core.config.SCHEMA``), read once at start: the page shows them read-only with their
+key, and never shows a secret's value.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from core import runtime_settings
+from core.campaigns import replan_campaign
 from core.config import SCHEMA
-from core.models import AuditLog, User
+from core.models import AuditLog, Campaign, User
 from core.passwords import generate_password
 from core.users import (
     ROLES,
@@ -49,7 +54,10 @@ SHOWN = (
 def _global_settings() -> list[dict]:
     settings = engine().settings
     rows = []
+    editable = {(e.section, e.key) for e in runtime_settings.EDITABLE}
     for section, key in SHOWN:
+        if (section, key) in editable:
+            continue  # edited in the form above the table
         spec = SCHEMA[section][key]
         value = settings.get(section, key)
         rows.append(
@@ -63,14 +71,97 @@ def _global_settings() -> list[dict]:
     return rows
 
 
+def _editable(errors=None, posted=None) -> list[dict]:
+    eng = engine()
+    rows = []
+    for spec in runtime_settings.EDITABLE:
+        value = runtime_settings.get(eng, spec.section, spec.key)
+        rows.append(
+            {
+                "spec": spec,
+                "value": (posted or {}).get(spec.name, value),
+                "source": runtime_settings.source(eng, spec.section, spec.key),
+                "file_value": eng.settings.get(spec.section, spec.key),
+                "error": (errors or {}).get(spec.name, ""),
+            }
+        )
+    return rows
+
+
+def _index(status: int = 200, errors=None, posted=None):
+    eng = engine()
+    return (
+        render_template(
+            "settings/index.html",
+            rows=_global_settings(),
+            editable=_editable(errors, posted),
+            config_path=eng.settings.path,
+            email_page=eng.settings_pages.get("email"),
+        ),
+        status,
+    )
+
+
 @bp.route("/")
 def index():
-    """Global settings (read-only: they live in config.toml) and links to users and audit."""
-    return render_template(
-        "settings/index.html",
-        rows=_global_settings(),
-        config_path=engine().settings.path,
-    )
+    """Time zone and test mode (editable), the config.toml settings (read-only), links
+    to users, audit and the email plugin's settings."""
+    return _index()
+
+
+@bp.route("/", methods=["POST"])
+@requires("admin")
+def save():
+    """Save the time zone and test mode: validated, audited, no restart. Switching test
+    mode re-plans the active campaigns so their waiting messages change sender."""
+    eng = engine()
+    who = current_user().username
+    posted = {
+        "app.timezone": request.form.get("timezone", ""),
+        "app.test_mode": "on" if request.form.get("test_mode") else "off",
+    }
+    if request.form.get("reset") in runtime_settings.BY_NAME:
+        name = request.form["reset"]
+        old = runtime_settings.get(eng, *name.split("."))
+        now = runtime_settings.reset(eng, name, by=who)
+        if name == "app.test_mode" and bool(old) != bool(now):
+            _replan_active()
+        flash(
+            f"{runtime_settings.BY_NAME[name].label}: config.toml's value ({now}) applies.",
+            "success",
+        )
+        return redirect(url_for("settings.index"))
+    errors, parsed = {}, {}
+    for name, raw in posted.items():
+        try:
+            parsed[name] = runtime_settings.parse(name, raw)
+        except runtime_settings.SettingError as exc:
+            errors[name] = str(exc)
+    if errors:
+        flash("Nothing saved: correct the field marked below.", "error")
+        return _index(422, errors, posted)
+    changed = []
+    for name, value in parsed.items():
+        section, key = name.split(".")
+        if runtime_settings.get(eng, section, key) == value:
+            continue
+        old, new = runtime_settings.save(eng, name, posted[name], by=who)
+        changed.append(f"{runtime_settings.BY_NAME[name].label}: {old} → {new}")
+        if name == "app.test_mode":
+            _replan_active()
+    if changed:
+        flash("Saved, in force now (no restart): " + "; ".join(changed) + ".", "success")
+    else:
+        flash("Nothing changed.", "info")
+    return redirect(url_for("settings.index"))
+
+
+def _replan_active() -> None:
+    """Test mode changed: every active campaign's waiting messages change sender (at
+    once for small installs, else by the worker within a minute; until then a send-time
+    check keeps a live message from going out in test mode)."""
+    for campaign in Campaign.select().where(Campaign.status == "active"):
+        replan_campaign(engine(), campaign)
 
 
 def _users_page(status: int = 200, **extra):
@@ -130,6 +221,20 @@ def user_role(user_id: int):
     user = _user(user_id)
     role = request.form.get("role", "")
     old = user.role
+    me = current_user()
+    if (
+        user.id == me.id
+        and old == "admin"
+        and role in ROLES
+        and role != "admin"
+        and request.form.get("confirm") != "yes"
+        and any(
+            not is_disabled(u)
+            for u in User.select().where((User.role == "admin") & (User.id != me.id))
+        )
+    ):
+        # Demoting yourself locks you out of this very page: ask first.
+        return _users_page(confirm_demote={"user": user, "role": role})
     try:
         set_role(user, role)
     except UserError as exc:

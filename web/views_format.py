@@ -37,6 +37,26 @@ def audit(action: str, target: str = "", detail: str = "") -> None:
     AuditLog.create(user=user.username if user else "", action=action, target=target, detail=detail)
 
 
+def seller_tz() -> ZoneInfo:
+    """The seller's time zone in force (``[app] timezone``, or the one saved on the
+    Settings page), in which pages show times; read once per request."""
+    from flask import g, has_request_context
+
+    from core.runtime_settings import timezone
+
+    if has_request_context() and "seller_tz" in g:
+        return g.seller_tz
+    from peewee import DatabaseError, InterfaceError
+
+    try:
+        tz = ZoneInfo(timezone(engine()))
+    except (DatabaseError, InterfaceError):  # an error page about the database itself
+        tz = ZoneInfo(engine().settings.get("app", "timezone"))
+    if has_request_context():
+        g.seller_tz = tz
+    return tz
+
+
 def parse_day(value: str) -> datetime | None:
     """A ``YYYY-MM-DD`` filter value as that day's midnight; None if empty or malformed."""
     try:
@@ -68,13 +88,11 @@ def keyset_after(time_field, id_field, after: str):
 
 
 def init_app(app: Flask) -> None:
-    tz = ZoneInfo(app.extensions["followup"].settings.get("app", "timezone"))
-
     @app.template_filter("dt")
     def format_dt(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         if value is None:
             return "—"
-        return value.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz).strftime(fmt)
+        return value.replace(tzinfo=ZoneInfo("UTC")).astimezone(seller_tz()).strftime(fmt)
 
     @app.template_filter("state_label")
     def state_label(value: str) -> str:
@@ -82,4 +100,4 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _globals():
-        return {"seller_tz": str(tz)}
+        return {"seller_tz": str(seller_tz())}

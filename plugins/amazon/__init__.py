@@ -17,6 +17,7 @@ from __future__ import annotations
 from core import Job, OrderSource, SettingField, SettingsPage, for_steps, hookimpl
 
 from . import feedback
+from .connect import check_credentials
 from .endpoints import endpoint_problem, lwa_url_problem
 from .marketplaces import BY_CODE, MARKETPLACES
 from .report import parse_file
@@ -42,6 +43,7 @@ def register_order_sources(engine):
             fetch=fetch,
             import_file=_import_file,
             test_connection=test_connection,
+            check_credentials=check_credentials,
         )
     ]
 

@@ -22,6 +22,7 @@ from sp_api.base import SellingApiException, SellingApiForbiddenException
 from core import utcnow
 
 from .client import AmazonError, call, error_text, make_client
+from .connect import ORDERS_ROLE, missing_role_text, missing_roles
 from .mapping import MappingError, from_v0, from_v2026
 from .marketplaces import BY_CODE
 from .report import ReportError, parse_all_orders
@@ -78,7 +79,7 @@ def fetch(engine, account, since, progress):
     for codes in _by_region(account).values():
         mids = [BY_CODE[c].marketplace_id for c in codes]
         pages = _v0_pages if version == "v0" else _v2026_pages
-        for batch in pages(engine, account, codes[0], mids, since, looped):
+        for batch in _role_named(pages(engine, account, codes[0], mids, since, looped)):
             for order in batch:
                 if isinstance(order, MappingError):
                     rejected.append(str(order))
@@ -117,6 +118,14 @@ def _repeated(seen: set, token: str | None, operation: str, looped: list[str]) -
         return True
     seen.add(token)
     return False
+
+
+def _role_named(pages):
+    """A 403 on reading orders means the app lacks the role that allows it: say which."""
+    try:
+        yield from pages
+    except SellingApiForbiddenException as exc:
+        raise AmazonError("role", missing_role_text(ORDERS_ROLE, exc)) from exc
 
 
 def _v2026_pages(engine, account, code, mids, since, looped):
@@ -268,6 +277,10 @@ def test_connection(engine, account) -> str | None:
                     f"the seller does not sell in {', '.join(missing)} with these "
                     "credentials (wrong region or marketplace?)"
                 )
+        for codes in groups.values():
+            missing = missing_roles(engine, account, codes[0])
+            if missing:
+                return missing
     except AmazonError as exc:
         return str(exc)
     except SellingApiForbiddenException as exc:

@@ -1,0 +1,178 @@
+"""The seller's blocklist and "stop messages", with their undo.
+
+Blocking a buyer or stopping an order cancels what was waiting; undoing it must bring
+exactly that back, nothing the buyer or Amazon decided. So an undo revives only the
+unsent messages that the block or the stop ended (their reason says so, and for a block
+they ended after it began), then re-plans those orders through ``core.planning``: every
+rule, veto and window is judged again, and a message whose moment passed goes at the
+next dispatch or is skipped with its reason, as any other.
+
+A blocklist entry may expire: ``expire_blocklist`` (run by the worker's minute tick)
+removes entries past their ``expires_at`` the same way as a person's undo.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from peewee import fn
+
+from .clock import utcnow
+from .contracts import SCHEDULED, SKIPPED
+from .db import database
+from .models import AuditLog, Message, OptOut, Order
+from .planning import plan_orders
+
+log = logging.getLogger(__name__)
+
+CANCELLED = "cancelled"
+# The reasons a stop or a block ends a message with (core.services.stop_order_messages,
+# the blocklist rule and veto, the "stop" veto), so an undo revives exactly those.
+STOP_REASONS = (
+    "stopped by ",
+    "stopped: buyer replied",
+    "excluded: seller stopped messages for this order",
+)
+# A stop the buyer asked for through Amazon (an opt-out bounce) is not the seller's to undo.
+OPTED_OUT = "stopped: the buyer opted out"
+
+
+class UndoRefused(ValueError):
+    """The stop cannot be undone; the message says why."""
+
+
+BLOCK_REASONS = (
+    "excluded: buyer is on the seller's blocklist",
+    "excluded: buyer is on the blocklist",
+)
+REASON_MAX = 500
+
+
+def _revive(where) -> int:
+    """Unsent messages ended by a stop or block -> scheduled again (planning re-judges)."""
+    return (
+        Message.update(state=SCHEDULED, reason="", updated_at=utcnow())
+        .where(where & Message.state.in_([CANCELLED, SKIPPED]) & Message.sent_at.is_null())
+        .execute()
+    )
+
+
+def _reason_in(reasons) -> object:
+    cond = None
+    for text in reasons:
+        part = Message.reason.startswith(text)
+        cond = part if cond is None else cond | part
+    return cond
+
+
+def resume_order(engine, order: Order, *, by: str = "") -> int:
+    """Undo "stop messages" for ``order``: planning may reach it again and the messages
+    the stop cancelled are re-planned. Returns how many messages came back.
+
+    Raises ``UndoRefused`` when the stop came from the buyer's opt-out (Amazon bounced a
+    message): messaging them again would break Amazon's opt-out rule
+    (docs/amazon-rules.md).
+    """
+    opted_out = Message.select().where(
+        (Message.order == order.id) & Message.reason.startswith(OPTED_OUT)
+    )
+    if opted_out.exists():
+        raise UndoRefused(
+            "the buyer opted out of messages through Amazon, so this stop cannot be undone"
+        )
+    with database.atomic():
+        Order.update(messages_stopped=False).where(Order.id == order.id).execute()
+        revived = _revive((Message.order == order.id) & _reason_in(STOP_REASONS))
+        AuditLog.create(
+            user=by, action="order_resumed", target=order.order_id, detail=f"{revived} revived"
+        )
+    order.messages_stopped = False
+    plan_orders(engine, [order.id])
+    return revived
+
+
+def blocklist_entries(limit: int = 500) -> list[OptOut]:
+    """The blocklist, newest first, each with ``latest_order`` (the buyer's most recently
+    stored order, or None) and ``orders`` (how many orders the buyer has); three queries
+    whatever the length."""
+    rows = list(
+        OptOut.select()
+        .where(OptOut.kind == "blocklist")
+        .order_by(OptOut.created_at.desc(), OptOut.id.desc())
+        .limit(limit)
+    )
+    keys = [r.buyer_key for r in rows]
+    counts = {
+        key: (count, newest)
+        for key, count, newest in Order.select(
+            Order.buyer_key, fn.COUNT(Order.id), fn.MAX(Order.id)
+        )
+        .where(Order.buyer_key.in_(keys))
+        .group_by(Order.buyer_key)
+        .tuples()
+    }
+    newest = {o.id: o for o in Order.select().where(Order.id.in_([n for _, n in counts.values()]))}
+    for row in rows:
+        count, latest = counts.get(row.buyer_key, (0, None))
+        row.orders = count
+        row.latest_order = newest.get(latest)
+    return rows
+
+
+def block_buyer(
+    buyer_key: str, reason: str, *, by: str = "", expires_at: datetime | None = None
+) -> bool:
+    """Put a buyer on the blocklist (until ``expires_at``, or until removed). Returns
+    False when the buyer was already on it (its reason and expiry are kept)."""
+    from .services import add_opt_out
+
+    if not add_opt_out(buyer_key, "blocklist", reason[:REASON_MAX], by=by):
+        return False
+    OptOut.update(created_by=by, expires_at=expires_at).where(
+        (OptOut.buyer_key == buyer_key) & (OptOut.kind == "blocklist")
+    ).execute()
+    return True
+
+
+def unblock_buyer(engine, entry: OptOut, *, by: str = "", why: str = "removed") -> int:
+    """Take ``entry`` off the blocklist; messages the block ended come back and the
+    buyer's orders are re-planned. Returns how many messages came back."""
+    with database.atomic():
+        gone = OptOut.delete().where(OptOut.id == entry.id).execute()
+        if not gone:
+            return 0  # someone else removed it first
+        mine = Order.select(Order.id).where(Order.buyer_key == entry.buyer_key)
+        orders = [pk for (pk,) in mine.tuples()]
+        revived = 0
+        if orders:
+            revived = _revive(
+                Message.order.in_(orders)
+                & _reason_in(BLOCK_REASONS)
+                & (Message.updated_at >= entry.created_at)
+            )
+        AuditLog.create(
+            user=by,
+            action="buyer_unblocked",
+            target=entry.buyer_key,
+            detail=f"{why}; {revived} message(s) revived",
+        )
+    if orders:
+        plan_orders(engine, orders)
+    return revived
+
+
+def expire_blocklist(engine, now: datetime | None = None) -> int:
+    """Remove blocklist entries whose time is up; returns how many."""
+    now = now or utcnow()
+    expired = list(
+        OptOut.select().where(
+            (OptOut.kind == "blocklist")
+            & OptOut.expires_at.is_null(False)
+            & (OptOut.expires_at <= now)
+        )
+    )
+    for entry in expired:
+        unblock_buyer(engine, entry, by="", why=f"expired {entry.expires_at:%Y-%m-%d %H:%M} UTC")
+        log.info("blocklist entry for %s expired", entry.buyer_key)
+    return len(expired)
