@@ -27,12 +27,12 @@ from .markup import (
     _order_id,
     _phones,
 )
+from .reviews import GATING_SOURCE, _change, _gating
 from .spelling import _language, _spelling, guess_language
 from .wording import (
     INCENTIVE,
     MARKETING,
     OPT_OUT,
-    REVIEW_CHANGE,
     REVIEW_POSITIVE,
     _is_review_request,
     _purpose,
@@ -140,15 +140,21 @@ BUILTIN_CHECKS: tuple[ContentCheck, ...] = (
         "FU-REVIEW-POSITIVE",
         "error",
         REVIEW_POSITIVE,
-        "Ask for an honest review: asking for a positive or star-count review, or only "
-        "satisfied buyers, is not allowed.",
+        "Ask for an honest review: asking for a positive, top or star-count review is not allowed.",
         f"{GUIDE}: prohibited — asking for positive reviews",
     ),
-    wording_check(
+    _rule(
+        "FU-REVIEW-GATING",
+        "error",
+        _gating,
+        "review gating: asking only satisfied buyers, or diverting unhappy ones",
+        GATING_SOURCE,
+    ),
+    _rule(
         "FU-REVIEW-CHANGE",
         "error",
-        REVIEW_CHANGE,
-        "Asking a buyer to change or remove a review is not allowed.",
+        _change,
+        "asking to change or remove a review",
         f"{GUIDE}: prohibited — asking to change or remove a review",
     ),
     _rule(

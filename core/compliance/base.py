@@ -26,6 +26,8 @@ class LintInput:
     is_template_source: bool = False
     sequence_has_review_request: bool = False
     max_length: int | None = None
+    # The seller's own product and brand names, never spelling errors (per account).
+    allowed_words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
