@@ -210,7 +210,7 @@ BUILTIN_CHECKS: tuple[ContentCheck, ...] = (
     _rule(
         "FU-LENGTH", "error", _length, "text length", "Messaging API: text length per message type"
     ),
-    _rule("FU-SPELLING", "warning", _spelling, "spelling", f"{GUIDE}: no spelling errors"),
+    _rule("FU-SPELLING", "error", _spelling, "spelling", f"{GUIDE}: no spelling errors"),
     _rule(
         "FU-LANG-MISMATCH", "warning", _language, "buyer's language", f"{GUIDE}: buyer's language"
     ),
