@@ -79,3 +79,19 @@ def test_0014_adds_the_replan_request_to_an_older_database(make_engine, request,
     Campaign.create(name="After upgrade")
     assert Campaign.get().replan_requested_at is None
     assert engine.migrate() == []
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_0023_adds_the_accounts_allowed_words_to_an_older_database(make_engine, request, backend):
+    sections = (
+        {"database": {"url": request.getfixturevalue("pg_url")}} if backend != "sqlite" else {}
+    )
+    engine = make_engine(**sections)
+    SellerAccount.create(name="Before upgrade", source="demo")
+    engine.db.execute_sql('ALTER TABLE "seller_account" DROP COLUMN "allowed_words"')
+    engine.db.execute_sql("DELETE FROM schema_migrations WHERE version = 23")
+    assert engine.migrate() == ["0023_account_allowed_words"]
+    assert SellerAccount.get().allowed_words == ""
+    assert engine.migrate() == []

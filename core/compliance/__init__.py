@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .base import GUIDE, ContentCheck, Finding, LintInput, log, wording_check
+from .base import GUIDE, ContentCheck, Finding, LintInput, allowed_words, log, wording_check
 from .markup import (
     EMAIL,
     EMOJI,
@@ -26,6 +26,7 @@ from .markup import (
     _margins,
     _order_id,
     _phones,
+    length_limit,
 )
 from .reviews import GATING_SOURCE, _change, _gating
 from .spelling import _language, _spelling, guess_language
@@ -46,8 +47,10 @@ __all__ = [
     "ContentCheck",
     "Finding",
     "LintInput",
+    "allowed_words",
     "guess_language",
     "has_errors",
+    "length_limit",
     "lint",
     "wording_check",
 ]

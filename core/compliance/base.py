@@ -30,6 +30,12 @@ class LintInput:
     allowed_words: tuple[str, ...] = ()
 
 
+def allowed_words(text: str) -> tuple[str, ...]:
+    """The words of an account's allowed-words setting (separated by lines, commas or
+    spaces: "Lumo Home" allows both words)."""
+    return tuple(dict.fromkeys(w for w in re.split(r"[\s,;]+", text or "") if w))
+
+
 @dataclass(frozen=True)
 class Finding:
     rule_id: str

@@ -110,10 +110,10 @@ class Lexicon:
             found = [e for e in edits if any(d.lookup(e) for d in self.hunspell)]
         for e in edits:
             title = e[:1].upper() + e[1:]
-            for form in (title, e) if word[:1].isupper() else (e, title):
-                if form in self.words:
-                    found.append(form)
-                    break
+            if e in self.words or title in self.words:
+                # pyspellchecker's lists are lower-case: a capitalised word gets a
+                # capitalised suggestion
+                found.append(title if word[:1].isupper() or e not in self.words else e)
         return sorted(set(found), key=lambda c: (-self.speller[c.lower()], c))
 
 
