@@ -17,9 +17,9 @@ from .markup import PLACEHOLDER
 # A request for a review, rating or feedback, or for the buyer's experience to be shared
 # where other buyers read it.
 REVIEW_ASK = _words(
-    r"reviews?|reviewing|feedback|ratings?|rate|star rating",
+    r"reviews?|reviewing|reviewers?|feedback|ratings?|rate|star rating",
     r"(?:share|tell)\b[^.!?]{0,40}\bexperience|product page",
-    r"\w*bewertung(?:en)?|\w*rezension(?:en)?|bewerten|erfahrung(?:en)? (?:zu )?teilen"
+    r"\w*bewertung(?:en)?|\w*rezension(?:en)?|rezensent\w*|bewerten|erfahrung(?:en)? (?:zu )?teilen"
     r"|teilen sie (?:ihre|es)\b|produktseite",
     r"avis|évaluation|évaluer|commentaires?|partag\w* (?:votre|leur) expérience|page du produit",
     r"recensione|recensioni|valutazione|valutare|recensire|opinione|pagina del prodotto"
@@ -64,6 +64,12 @@ SATISFIED_GROUP = _words(
     r"clienti (?:soddisfatti|contenti)",
     r"clientes (?:satisfechos|contentos)",
     r"満足(?:された|した|いただいた)(?:お客様|方)",
+)
+# "Customers who had a great experience": a group defined by its satisfaction.
+GROUP_WHO = re.compile(
+    rf"\b(?:customers|buyers|clients|kunden|käufer\w*|clienti|clientes)\b[^.!?]{{0,12}}"
+    rf"\b(?:who|that|die|qui|che|que)\b(?P<gap>[^.!?]{{0,40}}?)\b(?:{SATISFIED})\b",
+    re.IGNORECASE,
 )
 # A Japanese condition: "…ましたら", "…場合は", "…なら", attached to the satisfaction word.
 GATE_JA = re.compile(
@@ -142,6 +148,10 @@ def _gating(inp: LintInput):
             if not REVIEW_ASK.search(s) or EITHER_WAY.search(s):
                 continue
             hit = _conditional_satisfaction(s) or SATISFIED_GROUP.search(s)
+            if hit is None:
+                group = GROUP_WHO.search(s)
+                if group and not re.search(NEGATION, group.group("gap"), re.IGNORECASE):
+                    hit = group
             if hit is None and DIVERT.search(s) and CONTACT_FIRST.search(s):
                 hit = DIVERT.search(s)
             if hit is not None:
@@ -195,7 +205,10 @@ CHANGE_VERB = (
 CHANGE = re.compile(
     rf"\b(?:{CHANGE_VERB})\b(?:\W+\w+){{0,4}}?\W+(?:{REVIEW_NOUN})\b"
     rf"|\b(?:{REVIEW_NOUN})\b(?:\W+\w+){{0,6}}?\W+(?:{CHANGE_VERB})\b"
-    r"|\btake\b[^.!?]{0,40}\b(?:review|rating|feedback)\b[^.!?]{0,10}\bdown\b",
+    r"|\btake\b[^.!?]{0,40}\b(?:review|rating|feedback)\b[^.!?]{0,10}\bdown\b"
+    # German separable verbs: "Passen Sie bitte Ihre Rezension an", "Ziehen Sie … zurück"
+    rf"|\b(?:pass|zieh|nehm|änder)\w*\b(?:\W+\w+){{0,5}}?\W+(?:{REVIEW_NOUN})\b"
+    r"(?:\W+\w+){0,4}?\W+(?:an|zurück)\b",
     re.IGNORECASE,
 )
 CHANGE_JA = re.compile(
@@ -204,6 +217,15 @@ CHANGE_JA = re.compile(
 # "We changed the supplier after your review": the seller changing something is fine.
 SELLER = r"\b(?:we|we've|i|i've|wir|nous|avons|noi|abbiamo|hemos|nosotros)\b"
 SELLER_SUBJECT = re.compile(rf"{SELLER}\W+(?:\w+\W+)?$", re.IGNORECASE)
+# Words that address the buyer: with them, "we would be grateful if you revised…" is still
+# a request; without them, "we revised the manual after reviews" is the seller's doing.
+ADDRESSED = _words(
+    r"you|your|please|could|would",
+    r"sie|ihre?n?|bitte|könnten|würden",
+    r"vous|votre|merci de|pourriez",
+    r"lei|sua|la preghiamo|potrebbe|vorrebbe",
+    r"usted|su|le rogamos|podría|por favor",
+)
 
 
 def _change(inp: LintInput):
@@ -214,7 +236,9 @@ def _change(inp: LintInput):
             hit = CHANGE_JA.search(s)
             if hit is None:
                 for c in CHANGE.finditer(s):
-                    seller = re.search(SELLER, c.group(0), re.IGNORECASE)
+                    seller = re.search(SELLER, c.group(0), re.IGNORECASE) or (
+                        re.search(SELLER, s[: c.start()], re.IGNORECASE) and not ADDRESSED.search(s)
+                    )
                     if not seller and not SELLER_SUBJECT.search(s[: c.start()][-25:]):
                         hit = c
                         break

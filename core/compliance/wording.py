@@ -15,23 +15,24 @@ from .reviews import REVIEW_ASK
 # --- wording lists, by language (en, de, fr, it, es, ja) ------------------------------
 INCENTIVE = _words(
     r"refunds?|reimburse\w*|money back|cash ?back|gift cards?"
-    r"|free (?:product|gift|sample|item|unit)s?"
+    r"|(?<!feel )free(?! to)|for free|free of charge"
     r"|giveaways?|prize|(?:prize|lucky) draw|raffle|sweepstakes?|in exchange for|rewards?"
     r"|discounts?|coupons?|vouchers?"
     r"|(?:prize|lucky|monthly|weekly) draws?|(?:enter|entered|entry) (?:into )?(?:our|the|a) draw"
     r"|lottery|lotteries|raffles?|(?:chance|chances) (?:to|of) win\w*|to win|win an?"
     r"|as a thank[- ]you|in return|\d+ ?% off",
-    r"erstatt\w*|rückerstattung|geld zurück|geschenk\w*|gratis|kostenlose?s? produkt"
+    r"erstatt\w*|rückerstattung|geld zurück|geschenk\w*|gratis|kostenlos\w*"
     r"|gewinnspiel\w*|verlos\w*|auslosung|lotterie|tombola|gewinnen|belohnung|gutschein\w*"
     r"|rabatt\w*|im austausch|als dankeschön|zum dank|\d+ ?% (?:rabatt|nachlass)",
-    r"rembours\w*|cadeaux?|gratuite?s?|tirage\w*|loterie|concours|gagner|récompenses?"
+    r"rembours\w*|cadeaux?|gratuite?s?|offerte?s?|jeu concours|lots? à gagner|tirage\w*"
+    r"|loterie|concours|gagner|récompenses?"
     r"|en échange|réduction|pour vous remercier|en remerciement|offrons|\d+ ?% de remise",
     r"rimbors\w*|regal\w*|omaggio|gratuit[oa]|estrazion[ei]|sorteggio|lotteria|concorso|vincere"
-    r"|premio|in cambio|sconto|per ringraziarl\w*|\d+ ?% di sconto",
+    r"|premio|premi|in omaggio|in cambio|sconto|per ringraziarl\w*|\d+ ?% di sconto",
     r"reembols\w*|regal\w*|gratis|sorteo\w*|lotería|rifa|ganar|recompensas?|a cambio|descuento"
-    r"|cupón|le devolvemos|para agradecer\w*|en agradecimiento",
+    r"|cupón|le devolvemos|para agradecer\w*|en agradecimiento|concurso|premios?|gratuit[oa]s?",
     r"返金|プレゼント|無料|割引|クーポン|抽選|当たる|当選|くじ|懸賞|キャッシュバック|特典|ギフト券"
-    r"|お礼に|お礼として",
+    r"|お礼に|お礼として|ポイント|差し上げ",
 )
 MARKETING = _words(
     r"coupons?|promo(?:tion(?:al)?)? codes?|discount codes?|vouchers?|\d+ ?% off|special offers?"
@@ -102,14 +103,19 @@ POLITE = _words(
     r"appreciate\w*|grateful|pleasure|thrilled|hope you(?:'ll)? (?:enjoy|like|love)"
     r"|enjoy (?:your|the)"
     r"|we value|valued customer|look(?:ing)? forward|have a (?:great|nice|wonderful|lovely)"
-    r" (?:day|week|weekend)|glad|delighted|happy to have you|welcome back|serving you again",
+    r" (?:day|week|weekend)|glad|delighted|happy to have you|welcome back|serving you again"
+    r"|cho(?:se|osing) us|shopp(?:ed|ing) with us|value your (?:custom|business|trust|support)"
+    r"|means (?:a lot|so much)|wishing you|take care|all the best|lovely (?:day|week)",
     r"schätzen|freuen uns|freude|viel spaß|wünschen ihnen|schönen tag|dankbar|vertrauen"
-    r"|wieder begrüßen",
+    r"|wieder begrüßen|schön, dass|für uns entschieden|gute zeit|alles gute|wünscht",
     r"apprécions|plaisir|profiter\w*|profitiez|espérons vous|souhaitons|heureux|ravis|bonne journée"
-    r"|excellente journée|confiance|vous revoir|reconnaissants",
-    r"apprezziamo|piacere|goda|godersi|auguriamo|felici|buona giornata|fiducia|rivederla|grati",
-    r"valoramos|placer|disfrute|deseamos|alegra|buen día|confianza|volver a verle|agradecidos",
-    r"光栄|お楽しみ|お待ちしております|お過ごしください|今後とも|またのご利用|誠に|幸いです",
+    r"|excellente journée|confiance|vous revoir|reconnaissants|nous avoir choisis|nous ayez choisis"
+    r"|belle (?:semaine|journée)|bonne (?:semaine|continuation)",
+    r"apprezziamo|piacere|goda|godersi|auguriamo|felici|lieti|buona giornata|fiducia|rivederla"
+    r"|grati|(?:ci )?abbia scelt[oi]|buona settimana",
+    r"valoramos|placer|disfrute|deseamos|alegra|buen día|confianza|volver a verle|agradecidos"
+    r"|nos encanta que|(?:nos )?haya elegido|que tenga un[ao]? (?:buen[ao]?|gran|feliz|semana)",
+    r"光栄|お楽しみ|お待ちしております|お過ごしください|今後とも|またのご利用|誠に|幸いです|お越し",
 )
 NEUTRAL = _words(
     r"hello|hi|dear|best regards|kind regards|regards|sincerely|best wishes|dear customer",
