@@ -99,6 +99,22 @@ IF_SO = _words(
     r"alors|si oui|si c'est le cas",
     r"allora|se sì|se è così",
     r"entonces|si es así|en ese caso",
+    r"それでしたら|でしたら|それなら|その場合",
+)
+# "If you have a moment", "if you wish": conditions on the buyer's time or wish, not on
+# their experience.
+TIME_OR_WISH = _words(
+    r"moment|minute|time|chance|a while|used|tried|wish|want|would like|like to",
+    r"moment|minute|zeit|gelegenheit|benutzt|ausprobiert|möchten|wünschen|mögen",
+    r"moment|minute|temps|occasion|utilisé|essayé|souhaitez|voulez|le souhaitez",
+    r"momento|minuto|tempo|occasione|usato|provato|vuole|desidera|crede",
+    r"momento|minuto|tiempo|ocasión|usado|probado|desea|quiere|lo desea",
+    r"お時間|よろしければ|お試し|使って|ご希望",
+)
+CONDITION_CLAUSE = re.compile(
+    r"\b(?:if|wenn|falls|sofern|si|se)\b(?P<clause>[^.!?;,:]{3,80})|"
+    r"(?P<ja>[^。！？、]{2,30}(?:たら|れば|なら))[、,]",
+    re.IGNORECASE,
 )
 # "Whether you loved it or not": a condition that covers every buyer is not gating.
 EITHER_WAY = _words(
@@ -124,6 +140,19 @@ def sentences(text: str):
     for m in re.finditer(r"[^.!?。！？\n]+[.!?。！？]*", blank):
         if m.group(0).strip():
             yield m
+
+
+def _experience_condition(sentence: str) -> re.Match | None:
+    """A condition in a review-request sentence that is not about the buyer's time or
+    wish (those are fine), and not negative (those ask for help, judged elsewhere)."""
+    for m in CONDITION_CLAUSE.finditer(sentence):
+        clause = m.group("clause") or m.group("ja") or ""
+        if TIME_OR_WISH.search(clause) or re.search(NEGATION, clause, re.IGNORECASE):
+            continue
+        if m.group("ja") and re.search(r"ない|ません", clause):
+            continue
+        return m
+    return None
 
 
 def _conditional_satisfaction(sentence: str) -> re.Match | None:
@@ -161,7 +190,29 @@ def _gating(inp: LintInput):
                 )
                 continue
             prev = found[i - 1].group(0) if i else ""
-            if prev.rstrip().endswith(("?", "？")) and SATISFIED_WORD.search(prev):
+            question = prev.rstrip().endswith(("?", "？"))
+            if question and IF_SO.search(s[:30]):
+                # "Is everything perfect? Then a review would help": the review depends on
+                # the answer, whatever the question.
+                yield _finding(
+                    "FU-REVIEW-GATING", "error", m, value, GATING_WHY, GATING_SOURCE, name
+                )
+                continue
+            condition = _experience_condition(s)
+            if condition is not None:
+                yield _finding(
+                    "FU-REVIEW-GATING",
+                    "warning",
+                    (m.start() + condition.start(), m.start() + condition.end()),
+                    value,
+                    "This review request depends on a condition. If the condition is about "
+                    "the buyer's experience ('if the lamp brightened your room'), it is "
+                    "review gating: ask every buyer.",
+                    GATING_SOURCE,
+                    name,
+                )
+                continue
+            if question and SATISFIED_WORD.search(prev):
                 if IF_SO.search(s[:30]):
                     yield _finding(
                         "FU-REVIEW-GATING", "error", m, value, GATING_WHY, GATING_SOURCE, name
@@ -212,7 +263,8 @@ CHANGE = re.compile(
     re.IGNORECASE,
 )
 CHANGE_JA = re.compile(
-    r"(?:レビュー|評価|口コミ)[^。！？]{0,10}?(?:変更|削除|修正|取り下げ|取り消|書き直|更新|見直|編集|撤回)"
+    r"(?:レビュー|評価|口コミ)[^。！？]{0,10}?"
+    r"(?:変更|削除|修正|取り下げ|取り消|書き直|更新|見直|編集|撤回|消して|消去)"
 )
 # "We changed the supplier after your review": the seller changing something is fine.
 SELLER = r"\b(?:we|we've|i|i've|wir|nous|avons|noi|abbiamo|hemos|nosotros)\b"
@@ -222,18 +274,30 @@ SELLER_SUBJECT = re.compile(rf"{SELLER}\W+(?:\w+\W+)?$", re.IGNORECASE)
 ADDRESSED = _words(
     r"you|your|please|could|would",
     r"sie|ihre?n?|bitte|könnten|würden",
-    r"vous|votre|merci de|pourriez",
-    r"lei|sua|la preghiamo|potrebbe|vorrebbe",
+    r"vous|votre|merci de|pourriez|accepteriez",
+    r"lei|sua|la preghiamo|le chiediamo|potrebbe|vorrebbe",
     r"usted|su|le rogamos|podría|por favor",
+    r"いただけ|ください|お願い",
 )
 
 
 def _change(inp: LintInput):
-    """Blocks a request to change, update or remove the buyer's review, in any order."""
+    """Blocks a request to change, update or remove the buyer's review, in any order, also
+    when the review was named in the sentence before ("We saw your review. Could you
+    update it?")."""
     for name, value in _fields(inp):
+        previous = ""
         for m in sentences(value):
             s = m.group(0)
             hit = CHANGE_JA.search(s)
+            if hit is None and re.search(rf"\b(?:{REVIEW_NOUN})\b|レビュー|評価", previous, re.I):
+                verb = re.search(rf"\b(?:{CHANGE_VERB})\b", s, re.IGNORECASE) or re.search(
+                    r"(?:変更|削除|修正|取り下げ|取り消|書き直|更新|見直|編集|撤回|消して)", s
+                )
+                seller = verb and re.search(SELLER, s[: verb.start()], re.IGNORECASE)
+                if verb and ADDRESSED.search(s) and not seller:
+                    hit = verb
+            previous = s
             if hit is None:
                 for c in CHANGE.finditer(s):
                     seller = re.search(SELLER, c.group(0), re.IGNORECASE) or (

@@ -20,36 +20,41 @@ INCENTIVE = _words(
     r"|discounts?|coupons?|vouchers?"
     r"|(?:prize|lucky|monthly|weekly) draws?|(?:enter|entered|entry) (?:into )?(?:our|the|a) draw"
     r"|lottery|lotteries|raffles?|(?:chance|chances) (?:to|of) win\w*|to win|win an?"
-    r"|as a thank[- ]you|in return|\d+ ?% off",
+    r"|as a thank[- ]you|in return|\d+ ?% off|bonus|screenshots?",
     r"erstatt\w*|rückerstattung|geld zurück|geschenk\w*|gratis|kostenlos\w*"
     r"|gewinnspiel\w*|verlos\w*|auslosung|lotterie|tombola|gewinnen|belohnung|gutschein\w*"
-    r"|rabatt\w*|im austausch|als dankeschön|zum dank|\d+ ?% (?:rabatt|nachlass)",
+    r"|rabatt\w*|im austausch|als dankeschön|zum dank|\d+ ?% (?:rabatt|nachlass)|bonus|screenshot",
     r"rembours\w*|cadeaux?|gratuite?s?|offerte?s?|jeu concours|lots? à gagner|tirage\w*"
-    r"|loterie|concours|gagner|récompenses?"
+    r"|loterie|concours|gagner|récompenses?|capture d'écran|capture"
     r"|en échange|réduction|pour vous remercier|en remerciement|offrons|\d+ ?% de remise",
     r"rimbors\w*|regal\w*|omaggio|gratuit[oa]|estrazion[ei]|sorteggio|lotteria|concorso|vincere"
-    r"|premio|premi|in omaggio|in cambio|sconto|per ringraziarl\w*|\d+ ?% di sconto",
+    r"|premio|premi|in omaggio|in cambio|sconto|per ringraziarl\w*|screenshot|\d+ ?% di sconto",
     r"reembols\w*|regal\w*|gratis|sorteo\w*|lotería|rifa|ganar|recompensas?|a cambio|descuento"
-    r"|cupón|le devolvemos|para agradecer\w*|en agradecimiento|concurso|premios?|gratuit[oa]s?",
+    r"|cupón|le devolvemos|para agradecer\w*|en agradecimiento|concurso|premios?|gratuit[oa]s?"
+    r"|captura",
     r"返金|プレゼント|無料|割引|クーポン|抽選|当たる|当選|くじ|懸賞|キャッシュバック|特典|ギフト券"
-    r"|お礼に|お礼として|ポイント|差し上げ",
+    r"|お礼に|お礼として|ポイント|差し上げ|スクリーンショット",
 )
 MARKETING = _words(
     r"coupons?|promo(?:tion(?:al)?)? codes?|discount codes?|vouchers?|\d+ ?% off|special offers?"
     r"|on sale|our (?:other|new|latest) products|visit our (?:store|shop)|check out our"
     r"|follow us|newsletter|(?:prize|lucky|monthly|weekly) draw|sweepstakes?|raffle|lottery"
+    r"|(?:in|from|at|visit) our (?:store|shop|storefront|brand store|website)"
     r"|giveaway"
     r"|(?:now |currently )?on (?:special )?offer|two for (?:the price of )?one"
     r"|for the price of one",
     r"gutschein\w*|rabatt\w*|sonderangebot\w*|unsere(?:n|r)? (?:anderen|weiteren|neuen) produkte"
     r"|besuchen sie unseren shop|folgen sie uns|entdecken sie (?:auch )?unsere|gewinnspiel\w*"
-    r"|verlosung",
+    r"|verlosung|in unserem (?:shop|store|online-shop)",
     r"codes? promo|bons? de réduction|réductions?|promotions?|nos autres produits|nouveautés"
-    r"|suivez-nous|en promotion|découvrez (?:aussi |également )?nos|tirage au sort|loterie",
+    r"|suivez-nous|en promotion|dans notre boutique|découvrez (?:aussi |également )?nos"
+    r"|tirage au sort|loterie",
     r"codic[ei] sconto|sconti|promozion[ei]|in offerta|offerte? special[ei]|nostri altri prodotti"
-    r"|seguici|scopra (?:anche )?i nostri|lotteria|(?:estrazione|concorso) a premi",
+    r"|seguici|nel nostro negozio|scopra (?:anche )?i nostri|lotteria"
+    r"|(?:estrazione|concorso) a premi",
     r"cupón|cupones|códigos? de descuento|descuentos?|promoci[oó]n(?:es)?|ofertas? especial(?:es)?"
-    r"|nuestros otros productos|síguenos|descubra (?:también )?nuestros|sorteo|lotería",
+    r"|nuestros otros productos|síguenos|en nuestra tienda|descubra (?:también )?nuestros"
+    r"|sorteo|lotería",
     r"クーポン|割引|セール|キャンペーン|他の商品|新商品|プロモーション|\d+ ?[%％]オフ|抽選",
 )
 REVIEW_POSITIVE = _words(
@@ -105,21 +110,25 @@ POLITE = _words(
     r"|we value|valued customer|look(?:ing)? forward|have a (?:great|nice|wonderful|lovely)"
     r" (?:day|week|weekend)|glad|delighted|happy to have you|welcome back|serving you again"
     r"|cho(?:se|osing) us|shopp(?:ed|ing) with us|value your (?:custom|business|trust|support)"
-    r"|means (?:a lot|so much)|wishing you|take care|all the best|lovely (?:day|week)",
+    r"|means (?:a lot|so much)|wishing you|take care|all the best|lovely (?:day|week)|we hope"
+    r"|cheers",
     r"schätzen|freuen uns|freude|viel spaß|wünschen ihnen|schönen tag|dankbar|vertrauen"
-    r"|wieder begrüßen|schön, dass|für uns entschieden|gute zeit|alles gute|wünscht",
+    r"|wieder begrüßen|schön, dass|für uns entschieden|gute zeit|alles gute|wünscht"
+    r"|wir hoffen",
     r"apprécions|plaisir|profiter\w*|profitiez|espérons vous|souhaitons|heureux|ravis|bonne journée"
     r"|excellente journée|confiance|vous revoir|reconnaissants|nous avoir choisis|nous ayez choisis"
-    r"|belle (?:semaine|journée)|bonne (?:semaine|continuation)",
+    r"|belle (?:semaine|journée)|bonne (?:semaine|continuation)|nous espérons",
     r"apprezziamo|piacere|goda|godersi|auguriamo|felici|lieti|buona giornata|fiducia|rivederla"
-    r"|grati|(?:ci )?abbia scelt[oi]|buona settimana",
+    r"|grati|(?:ci )?abbia scelt[oi]|buona settimana|speriamo",
     r"valoramos|placer|disfrute|deseamos|alegra|buen día|confianza|volver a verle|agradecidos"
-    r"|nos encanta que|(?:nos )?haya elegido|que tenga un[ao]? (?:buen[ao]?|gran|feliz|semana)",
-    r"光栄|お楽しみ|お待ちしております|お過ごしください|今後とも|またのご利用|誠に|幸いです|お越し",
+    r"|nos encanta que|(?:nos )?haya elegido|que tenga un[ao]? (?:buen[ao]?|gran|feliz|semana)"
+    r"|esperamos",
+    r"光栄|お楽しみ|お待ちしております|お過ごしください|今後とも|またのご利用|誠に|幸いです|お越し"
+    r"|ますように|申し上げます",
 )
 NEUTRAL = _words(
     r"hello|hi|dear|best regards|kind regards|regards|sincerely|best wishes|dear customer",
-    r"hallo|guten tag|mit freundlichen grüßen|viele grüße|beste grüße|liebe kundin"
+    r"hallo|guten tag|mit freundlichen grüßen|viele grüße|beste grüße|herzliche grüße|liebe kundin"
     r"|lieber kunde|sehr geehrte",
     r"bonjour|cordialement|bien à vous|salutations|chère cliente|cher client",
     r"ciao|buongiorno|cordiali saluti|distinti saluti|gentile cliente",
