@@ -21,10 +21,12 @@ REVIEW_ASK = _words(
     r"(?:share|tell)\b[^.!?]{0,40}\bexperience|product page",
     r"\w*bewertung(?:en)?|\w*rezension(?:en)?|rezensent\w*|bewerten|erfahrung(?:en)? (?:zu )?teilen"
     r"|teilen sie (?:ihre|es)\b|produktseite",
-    r"avis|évaluation|évaluer|commentaires?|partag\w* (?:votre|leur) expérience|page du produit",
-    r"recensione|recensioni|valutazione|valutare|recensire|opinione|pagina del prodotto"
+    r"avis|évaluation|évaluer|notez|noter|commentaires?|page du produit"
+    r"|partag\w* (?:votre|leur) expérience",
+    r"recensione|recensioni|valutazione|valutare|valuti|recensire|opinione|pagina del prodotto"
     r"|condivid\w* (?:la sua|la loro) esperienza",
-    r"reseñas?|opinión|valoración|valorar|compart\w* su experiencia|página del producto",
+    r"reseñas?|opinión|valoración|valorar|valore|valórel[oa]|página del producto"
+    r"|compart\w* su experiencia",
     r"レビュー|評価|口コミ|感想",
 )
 
@@ -60,10 +62,10 @@ GATE = re.compile(
 SATISFIED_GROUP = _words(
     r"(?:satisfied|happy|pleased|delighted) (?:customers|buyers|clients)",
     r"zufriedene[nr]? (?:kunden|käufer\w*|kundinnen)",
-    r"clients? (?:satisfaits?|contents?|heureux)",
-    r"clienti (?:soddisfatti|contenti)",
-    r"clientes (?:satisfechos|contentos)",
-    r"満足(?:された|した|いただいた)(?:お客様|方)",
+    r"clients? (?:\w+ )?(?:satisfaits?|contents?|heureux|comblés|ravis)",
+    r"clienti (?:\w+ )?(?:soddisfatti|contenti|felici)",
+    r"clientes (?:\w+ )?(?:satisfechos|contentos|felices)",
+    r"満足(?:の|された|した|いただいた|いただけた)(?:お客様|方)",
 )
 # "Customers who had a great experience": a group defined by its satisfaction.
 GROUP_WHO = re.compile(
@@ -245,6 +247,7 @@ CHANGE_VERB = (
     r"|änder\w*|lösch\w*|entfern\w*|zurückzu?zieh\w*|zurückzu?nehm\w*|überarbeit\w*|überdenk\w*"
     r"|anpass\w*|aktualisier\w*|korrigier\w*|revidier\w*|zurück"
     r"|modifi\w*|supprim\w*|retir\w*|chang\w*|mettre à jour|mise à jour|révis\w*|reconsidér\w*"
+    r"|revoir"
     r"|corrig\w*|enlev\w*|effac\w*"
     r"|modific\w*|rimuov\w*|cancell\w*|elimin\w*|ritir\w*|aggiorn\w*|rived\w*|cambi\w*"
     r"|correg\w*|togli\w*"
@@ -264,7 +267,7 @@ CHANGE = re.compile(
 )
 CHANGE_JA = re.compile(
     r"(?:レビュー|評価|口コミ)[^。！？]{0,10}?"
-    r"(?:変更|削除|修正|取り下げ|取り消|書き直|更新|見直|編集|撤回|消して|消去)"
+    r"(?:変更|削除|修正|取り下げ|取り消|書き直|更新|見直|編集|撤回|消して|消去|考え直)"
 )
 # "We changed the supplier after your review": the seller changing something is fine.
 SELLER = r"\b(?:we|we've|i|i've|wir|nous|avons|noi|abbiamo|hemos|nosotros)\b"

@@ -20,26 +20,30 @@ INCENTIVE = _words(
     r"|discounts?|coupons?|vouchers?"
     r"|(?:prize|lucky|monthly|weekly) draws?|(?:enter|entered|entry) (?:into )?(?:our|the|a) draw"
     r"|lottery|lotteries|raffles?|(?:chance|chances) (?:to|of) win\w*|to win|win an?"
-    r"|as a thank[- ]you|in return|\d+ ?% off|bonus|screenshots?",
+    r"|as a thank[- ]you|in return|\d+ ?% off|bonus|screenshots?|half price|half off"
+    r"|lucky (?:buyer|winner|customer|reviewer)s?",
     r"erstatt\w*|rückerstattung|geld zurück|geschenk\w*|gratis|kostenlos\w*"
     r"|gewinnspiel\w*|verlos\w*|auslosung|lotterie|tombola|gewinnen|belohnung|gutschein\w*"
-    r"|rabatt\w*|im austausch|als dankeschön|zum dank|\d+ ?% (?:rabatt|nachlass)|bonus|screenshot",
+    r"|rabatt\w*|im austausch|als dankeschön|zum dank|\d+ ?% (?:rabatt|nachlass)|bonus|screenshot"
+    r"|halben preis|zum halben",
     r"rembours\w*|cadeaux?|gratuite?s?|offerte?s?|jeu concours|lots? à gagner|tirage\w*"
-    r"|loterie|concours|gagner|récompenses?|capture d'écran|capture"
+    r"|loterie|concours|gagner|récompenses?|capture d'écran|capture|moitié prix"
     r"|en échange|réduction|pour vous remercier|en remerciement|offrons|\d+ ?% de remise",
     r"rimbors\w*|regal\w*|omaggio|gratuit[oa]|estrazion[ei]|sorteggio|lotteria|concorso|vincere"
-    r"|premio|premi|in omaggio|in cambio|sconto|per ringraziarl\w*|screenshot|\d+ ?% di sconto",
+    r"|premio|premi|in omaggio|in cambio|sconto|per ringraziarl\w*|screenshot|metà prezzo"
+    r"|\d+ ?% di sconto",
     r"reembols\w*|regal\w*|gratis|sorteo\w*|lotería|rifa|ganar|recompensas?|a cambio|descuento"
     r"|cupón|le devolvemos|para agradecer\w*|en agradecimiento|concurso|premios?|gratuit[oa]s?"
-    r"|captura",
+    r"|captura|mitad de precio",
     r"返金|プレゼント|無料|割引|クーポン|抽選|当たる|当選|くじ|懸賞|キャッシュバック|特典|ギフト券"
-    r"|お礼に|お礼として|ポイント|差し上げ|スクリーンショット",
+    r"|お礼に|お礼として|ポイント|差し上げ|スクリーンショット|半額",
 )
 MARKETING = _words(
     r"coupons?|promo(?:tion(?:al)?)? codes?|discount codes?|vouchers?|\d+ ?% off|special offers?"
     r"|on sale|our (?:other|new|latest) products|visit our (?:store|shop)|check out our"
     r"|follow us|newsletter|(?:prize|lucky|monthly|weekly) draw|sweepstakes?|raffle|lottery"
     r"|(?:in|from|at|visit) our (?:store|shop|storefront|brand store|website)"
+    r"|mailing list|sign up for|new arrivals"
     r"|giveaway"
     r"|(?:now |currently )?on (?:special )?offer|two for (?:the price of )?one"
     r"|for the price of one",
@@ -60,7 +64,7 @@ MARKETING = _words(
 REVIEW_POSITIVE = _words(
     r"(?:[1-5]|one|two|three|four|five|fünf|cinq|cinque|cinco)[ -]?(?:stars?|sterne?n?|étoiles?"
     r"|stelle|estrellas?)",
-    r"positive (?:review|feedback|rating)s?|good review|great review|glowing review",
+    r"positive (?:review|feedback|rating)s?|good review|great review|glowing",
     r"positive bewertung(?:en)?|gute bewertung(?:en)?|positive rezension",
     r"avis positifs?|bon avis|évaluation positive",
     r"recensione positiva|buona recensione|valutazione positiva",
@@ -70,10 +74,11 @@ REVIEW_POSITIVE = _words(
     r"excellente note|meilleure note|note maximale",
     r"voto massimo|valutazione massima|il massimo dei voti",
     r"valoración excelente|máxima puntuación|puntuación máxima|valoración máxima",
-    r"5つ星|星5|星５|★5|高評価|良いレビュー|良い評価|最高評価|満点",
+    r"5つ星|星5|星５|★5|[1-5] ?★|★{3,}|高評価|良いレビュー|良い評価|最高評価|満点",
 )
 OPT_OUT = _words(
     r"unsubscribe|opt[ -]?out|stop receiving|no longer (?:wish|want) to (?:receive|hear)"
+    r"|remove you from (?:our|the|this) (?:list|mailing)|(?:don't|do not) want these"
     r"|(?:don't|do not) want (?:to receive )?(?:any )?(?:more|further) (?:messages|emails)",
     r"abmelden|abbestellen|keine (?:weiteren )?(?:e-mails|nachrichten)|nicht mehr erhalten",
     r"désinscri\w*|désabonn\w*|ne plus recevoir|ne (?:souhaitez|voulez) plus recevoir",
@@ -111,28 +116,30 @@ POLITE = _words(
     r" (?:day|week|weekend)|glad|delighted|happy to have you|welcome back|serving you again"
     r"|cho(?:se|osing) us|shopp(?:ed|ing) with us|value your (?:custom|business|trust|support)"
     r"|means (?:a lot|so much)|wishing you|take care|all the best|lovely (?:day|week)|we hope"
-    r"|cheers",
+    r"|cheers|customers like you|keep us going|motivates? us",
     r"schätzen|freuen uns|freude|viel spaß|wünschen ihnen|schönen tag|dankbar|vertrauen"
     r"|wieder begrüßen|schön, dass|für uns entschieden|gute zeit|alles gute|wünscht"
-    r"|wir hoffen",
+    r"|wir hoffen|kunden wie sie|lohnenswert|motivier\w*",
     r"apprécions|plaisir|profiter\w*|profitiez|espérons vous|souhaitons|heureux|ravis|bonne journée"
     r"|excellente journée|confiance|vous revoir|reconnaissants|nous avoir choisis|nous ayez choisis"
-    r"|belle (?:semaine|journée)|bonne (?:semaine|continuation)|nous espérons",
+    r"|belle (?:semaine|journée)|bonne (?:semaine|continuation)|nous espérons|clients comme vous"
+    r"|motivent",
     r"apprezziamo|piacere|goda|godersi|auguriamo|felici|lieti|buona giornata|fiducia|rivederla"
-    r"|grati|(?:ci )?abbia scelt[oi]|buona settimana|speriamo",
+    r"|grati|(?:ci )?abbia scelt[oi]|buona settimana|speriamo|clienti come lei|motivano",
     r"valoramos|placer|disfrute|deseamos|alegra|buen día|confianza|volver a verle|agradecidos"
     r"|nos encanta que|(?:nos )?haya elegido|que tenga un[ao]? (?:buen[ao]?|gran|feliz|semana)"
-    r"|esperamos",
+    r"|esperamos|clientes como usted|motivan",
     r"光栄|お楽しみ|お待ちしております|お過ごしください|今後とも|またのご利用|誠に|幸いです|お越し"
-    r"|ますように|申し上げます",
+    r"|ますように|申し上げます|励み|のような方",
 )
 NEUTRAL = _words(
-    r"hello|hi|dear|best regards|kind regards|regards|sincerely|best wishes|dear customer",
+    r"hello|hi|dear|best regards|kind regards|regards|sincerely|best wishes|dear customer"
+    r"|(?:hello|greetings) from",
     r"hallo|guten tag|mit freundlichen grüßen|viele grüße|beste grüße|herzliche grüße|liebe kundin"
     r"|lieber kunde|sehr geehrte",
     r"bonjour|cordialement|bien à vous|salutations|chère cliente|cher client",
-    r"ciao|buongiorno|cordiali saluti|distinti saluti|gentile cliente",
-    r"hola|saludos|atentamente|un saludo|estimad[oa] cliente",
+    r"ciao|buongiorno|cordiali saluti|distinti saluti|un caro saluto|gentile cliente",
+    r"hola|saludos|atentamente|un saludo|un abrazo|estimad[oa] cliente",
     r"こんにちは|よろしくお願い|敬具",
 )
 
