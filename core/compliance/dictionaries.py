@@ -45,6 +45,14 @@ LETTERS = {
 # are also looked up in Hunspell there (fast for Spanish; German and French lists are
 # inflected and their Hunspell lookups slow).
 HUNSPELL_NEAR = ("es",)
+# Productive prefixes: "prelavadas", "vorgewaschen", "unscrew" are words when the rest is.
+PREFIXES = {
+    "en": ("pre", "re", "un", "non", "over", "under", "anti", "multi", "mini", "self"),
+    "de": ("vor", "nach", "un", "über", "unter", "wieder", "mini", "multi", "anti"),
+    "fr": ("pré", "re", "ré", "dé", "anti", "multi", "mini", "sur", "sous", "auto"),
+    "it": ("pre", "ri", "anti", "multi", "mini", "auto", "sopra", "sotto", "stra"),
+    "es": ("pre", "re", "des", "anti", "multi", "mini", "auto", "sobre", "sub"),
+}
 _lock = threading.Lock()
 
 
@@ -93,7 +101,13 @@ class Lexicon:
         forms = (word, word.lower()) if word[:1].isupper() else (word,)
         if any(f in self.words for f in forms):
             return True
-        return any(d.lookup(f) for d in self.hunspell for f in forms)
+        if any(d.lookup(f) for d in self.hunspell for f in forms):
+            return True
+        low = word.lower()
+        return any(
+            low.startswith(p) and len(low) - len(p) >= 5 and self.known(low[len(p) :])
+            for p in PREFIXES[self.language]
+        )
 
     def near(self, word: str) -> list[str]:
         """The listed words one edit (delete, swap, replace, insert) away from ``word``."""

@@ -106,11 +106,11 @@ IF_SO = _words(
 # "If you have a moment", "if you wish": conditions on the buyer's time or wish, not on
 # their experience.
 TIME_OR_WISH = _words(
-    r"moment|minute|time|chance|a while|used|tried|wish|want|would like|like to",
-    r"moment|minute|zeit|gelegenheit|benutzt|ausprobiert|möchten|wünschen|mögen",
-    r"moment|minute|temps|occasion|utilisé|essayé|souhaitez|voulez|le souhaitez",
-    r"momento|minuto|tempo|occasione|usato|provato|vuole|desidera|crede",
-    r"momento|minuto|tiempo|ocasión|usado|probado|desea|quiere|lo desea",
+    r"moments?|minutes?|time|chance|a while|used|tried|wish|want|would like|like to",
+    r"moment|minuten?|zeit|gelegenheit|benutzt|ausprobiert|möchten|wünschen|mögen",
+    r"moments?|minutes?|temps|occasion|utilisé|essayé|souhaitez|voulez|le souhaitez",
+    r"moment[oi]|minut[oi]|tempo|occasione|usato|provato|vuole|desidera|crede",
+    r"momentos?|minutos?|tiempo|ocasión|usado|probado|desea|quiere|lo desea",
     r"お時間|よろしければ|お試し|使って|ご希望",
 )
 CONDITION_CLAUSE = re.compile(

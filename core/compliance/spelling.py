@@ -49,8 +49,8 @@ def _variant_of(word: str, known: str, complete: bool) -> bool:
     if len(word) == len(known) and word[:-1] == known[:-1] and {word[-1], known[-1]} <= set("aeio"):
         return True  # riceverlo / riceverla: gender or number ending
     for long, short in ((word, known), (known, word)):
-        if long.startswith(short) and long[len(short) :] in ("s", "es", "n", "en", "r", "e"):
-            return True  # clientes / cliente, descaler / descale: inflections, derivations
+        if long.startswith(short) and long[len(short) :] in ("s", "es", "n", "en", "r"):
+            return True  # clientes / cliente, explica / explicar: inflections
     if not complete and _fold(word) == _fold(known):
         return True  # without Hunspell some accented forms are missing from the lists
     british = word.replace("our", "or").replace("is", "iz").replace("ys", "yz")
