@@ -44,6 +44,22 @@ def run_checks(config_path: str | None = None) -> Iterator[Check]:
     yield from _queue(settings)
     yield from _credentials(engine)
     yield from _clock()
+    yield from _dictionaries()
+
+
+def _dictionaries() -> Iterator[Check]:
+    """The spelling rule's word lists (docs/linter.md): without them it checks less."""
+    from .compliance.dictionaries import missing
+
+    absent = missing()
+    if absent:
+        yield (
+            False,
+            "spelling dictionaries",
+            f"missing {', '.join(absent)}: run scripts/ensure-dictionaries (as root)",
+        )
+    else:
+        yield True, "spelling dictionaries", "word lists and Hunspell dictionaries installed"
 
 
 def _queue(settings) -> Iterator[Check]:
