@@ -261,8 +261,8 @@ CHANGE = re.compile(
     rf"|\b(?:{REVIEW_NOUN})\b(?:\W+\w+){{0,6}}?\W+(?:{CHANGE_VERB})\b"
     r"|\btake\b[^.!?]{0,40}\b(?:review|rating|feedback)\b[^.!?]{0,10}\bdown\b"
     # German separable verbs: "Passen Sie bitte Ihre Rezension an", "Ziehen Sie … zurück"
-    rf"|\b(?:pass|zieh|nehm|änder)\w*\b(?:\W+\w+){{0,5}}?\W+(?:{REVIEW_NOUN})\b"
-    r"(?:\W+\w+){0,4}?\W+(?:an|zurück)\b",
+    rf"|\b(?:pass|zieh|nehm|änder|stell)\w*\b(?:\W+\w+){{0,5}}?\W+(?:{REVIEW_NOUN})\b"
+    r"(?:\W+\w+){0,4}?\W+(?:an|zurück|raus|heraus|runter|herunter|um)\b",
     re.IGNORECASE,
 )
 CHANGE_JA = re.compile(

@@ -35,7 +35,8 @@ INCENTIVE = _words(
     r"reembols\w*|regal\w*|gratis|sorteo\w*|lotería|rifa|ganar|recompensas?|a cambio|descuento"
     r"|cupón|le devolvemos|para agradecer\w*|en agradecimiento|concurso|premios?|gratuit[oa]s?"
     r"|captura|mitad de precio",
-    r"返金|プレゼント|無料|割引|クーポン|抽選|当たる|当選|くじ|懸賞|キャッシュバック|特典|ギフト券"
+    r"返金|プレゼント|無料|割引|クーポン|抽選|当たる|当たり|当選|応募|くじ|懸賞|キャッシュバック|特典"
+    r"|ギフト券"
     r"|お礼に|お礼として|ポイント|差し上げ|スクリーンショット|半額",
 )
 MARKETING = _words(
@@ -87,7 +88,11 @@ OPT_OUT = _words(
     r"|no (?:quiere|desea) recibir más",
     r"配信停止|購読解除|配信を停止|受信を停止",
 )
-THANKS = _words(r"thanks?|thank you|danke\w*|merci|grazie|gracias|ありがとう|感謝")
+THANKS = _words(
+    r"thanks?|thank you|danke\w*|bedank\w*|merci|remerci\w*|grazie|ringrazi\w*|gracias"
+    r"|agradec\w*",
+    r"ありがとう|感謝|お礼",
+)
 CONTACT = _words(
     r"contact us|let us know|reach out|get in touch|write to us",
     r"kontaktieren|melden sie sich|lassen sie es uns wissen|schreiben sie uns",
@@ -119,7 +124,7 @@ POLITE = _words(
     r"|cheers|customers like you|keep us going|motivates? us",
     r"schätzen|freuen uns|freude|viel spaß|wünschen ihnen|schönen tag|dankbar|vertrauen"
     r"|wieder begrüßen|schön, dass|für uns entschieden|gute zeit|alles gute|wünscht"
-    r"|wir hoffen|kunden wie sie|lohnenswert|motivier\w*",
+    r"|wir hoffen|kunden wie sie|lohnenswert|motivier\w*|freut uns|bei uns (?:eingekauft|bestellt)",
     r"apprécions|plaisir|profiter\w*|profitiez|espérons vous|souhaitons|heureux|ravis|bonne journée"
     r"|excellente journée|confiance|vous revoir|reconnaissants|nous avoir choisis|nous ayez choisis"
     r"|belle (?:semaine|journée)|bonne (?:semaine|continuation)|nous espérons|clients comme vous"
