@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-postgres lint format bench services chromium clean
+.PHONY: run test test-postgres lint format bench services chromium dictionaries clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 ## run: set up, create data/ and the first admin, serve http://127.0.0.1:8000 + worker
 run: $(VENV)/.installed
+	@bash scripts/ensure-dictionaries || echo "Spelling checks will use pyspellchecker only."
 	$(BIN)/followup run
 
 ## test: set up with test extras, make sure Chromium and the services are there, test
-test: $(VENV)/.installed-test chromium services lint
+test: $(VENV)/.installed-test chromium dictionaries services lint
 	$(BIN)/pytest -p no:cacheprovider
 
 ## test-postgres: the planning, dispatch, store, sync and web tests again with
@@ -48,6 +49,9 @@ format: $(VENV)/.installed-test
 chromium:
 	@bash scripts/ensure-chromium
 	@bash scripts/ensure-systemd
+
+dictionaries:
+	@bash scripts/ensure-dictionaries
 
 services:
 	@bash scripts/ensure-services

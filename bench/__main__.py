@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 
-BENCHES = ("dispatch", "planning", "replan", "pages", "amazon_rate", "activation")
+BENCHES = ("dispatch", "planning", "replan", "pages", "amazon_rate", "activation", "lint_corpus")
 
 
 def main(argv: list[str]) -> int:

@@ -213,7 +213,7 @@ def update_step(engine, step: Step, values: dict, *, user: str = "") -> Step:
 
 def campaign_problems(engine, campaign: Campaign) -> list[str]:
     """Why the campaign cannot be activated: invalid steps, templates with lint errors."""
-    from .compose import template_findings
+    from .compose import length_problems, template_findings
 
     problems = []
     steps = list(campaign.steps.order_by(Step.position))
@@ -232,6 +232,7 @@ def campaign_problems(engine, campaign: Campaign) -> list[str]:
                 problems.append(f"{label}: choose a template")
                 continue
         if step.template_id is not None:
+            problems.extend(f"{label}: {p}" for p in length_problems(engine, step))
             for finding in template_findings(engine, step, sequence_has_review=reviews > 1):
                 if finding.severity == "error":
                     problems.append(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from . import compliance, render, themes
 from .contracts import Rendered, RetryLater
-from .models import Order, Step, Template, TemplateVariant, TemplateVersion
+from .models import Order, SellerAccount, Step, Template, TemplateVariant, TemplateVersion
 
 
 class ComposeError(Exception):
@@ -107,6 +107,15 @@ def allowed_links(engine, order: Order, context: dict) -> tuple[str, ...]:
     return tuple(dict.fromkeys(u for u in links if isinstance(u, str) and u.startswith("https://")))
 
 
+def account_words(account: SellerAccount | None) -> tuple[str, ...]:
+    """The product and brand names the spelling rule accepts for ``account``; for a
+    campaign of every account (None), the names of all accounts."""
+    if account is not None:
+        return compliance.allowed_words(account.allowed_words)
+    rows = SellerAccount.select(SellerAccount.allowed_words)
+    return compliance.allowed_words("\n".join(a.allowed_words for a in rows))
+
+
 def lint_rendered(
     engine,
     order: Order,
@@ -128,11 +137,16 @@ def lint_rendered(
         language=rendered.language or "en",
         order_id=order.order_id,
         allowed_links=tuple(links),
+        allowed_words=account_words(order.account),
     )
-    # At send time only errors matter (they skip the message); warnings such as spelling
-    # were shown in the editor when the template was saved.
+    # At send time only errors matter (they skip the message); warnings were shown in the
+    # editor when the template was saved. Spelling is judged on the seller's own text at
+    # save and activation (docs/linter.md): the words a send adds are Amazon's product
+    # titles and names, which no dictionary lists.
     checks = [
-        c for c in engine.content_checks(order.marketplace) if warnings or c.severity == "error"
+        c
+        for c in engine.content_checks(order.marketplace)
+        if (warnings or c.severity == "error") and c.rule_id != "FU-SPELLING"
     ]
     return compliance.lint(inp, checks)
 
@@ -271,6 +285,38 @@ def manual_missing(body: str, context: dict, attachments) -> bool:
     return not any(a.kind == "instructions" for a in attachments)
 
 
+def length_problems(engine, step: Step) -> list[str]:
+    """Each language variant of the step's template that is longer than its message type
+    allows, rendered with the placeholders' example values (at activation).
+
+    The step knows its sender and message type, so the limit is known before any order
+    (docs/amazon-rules.md §2.2); the rendered text is measured again at send time.
+    """
+    from .library import PLACEHOLDER_EXAMPLES
+
+    template = step.template
+    version = latest_version(template) if template is not None else None
+    sender = engine.senders.get(step.sender)
+    if version is None or sender is None or not sender.needs_body:
+        return []
+    message_type = step.message_type or template.message_type
+    limit = compliance.length_limit(template.channel, message_type, sender.max_length)
+    if not limit:
+        return []
+    problems = []
+    for variant in version.variants:
+        try:
+            text = render.render(variant.body, PLACEHOLDER_EXAMPLES)
+        except render.TemplateError:
+            continue  # the template check names the broken placeholder
+        if len(text) > limit:
+            problems.append(
+                f"FU-LENGTH: the {variant.language} text is {len(text)} characters with "
+                f"example values; {message_type or sender.label} allows {limit}"
+            )
+    return problems
+
+
 def template_findings(engine, step: Step, *, sequence_has_review: bool = False) -> list:
     """Lint every language variant of the step's template source (at save/activation).
 
@@ -292,6 +338,7 @@ def template_findings(engine, step: Step, *, sequence_has_review: bool = False) 
             language=variant.language,
             is_template_source=True,
             sequence_has_review_request=sequence_has_review,
+            allowed_words=account_words(step.campaign.account),
         )
         findings.extend(compliance.lint(inp, engine.content_checks(None)))
     return findings

@@ -91,6 +91,22 @@ def _run(config_path: str | None) -> Iterator[Check]:
     yield from _overdue()
     yield from _backup(live)
     yield from _clock()
+    yield from _dictionaries()
+
+
+def _dictionaries() -> Iterator[Check]:
+    """The spelling rule's word lists (docs/linter.md): without them it checks less."""
+    from .compliance.dictionaries import missing
+
+    absent = missing()
+    if absent:
+        yield (
+            False,
+            "spelling dictionaries",
+            f"missing {', '.join(absent)}: run scripts/ensure-dictionaries (as root)",
+        )
+    else:
+        yield True, "spelling dictionaries", "word lists and Hunspell dictionaries installed"
 
 
 def _one_line(exc: Exception) -> str:

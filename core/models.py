@@ -65,6 +65,8 @@ class SellerAccount(BaseModel):
     sync_progress = JSONField(null=True)  # {"done": n, "total": m, "text": "..."}
     last_sync_at = DateTimeField(null=True)
     test_address = CharField(default="", max_length=255)  # the seller's own test inbox
+    # Product and brand names the spelling rule accepts, one per line (docs/linter.md).
+    allowed_words = TextField(default="")
     created_at = DateTimeField(default=utcnow)
 
 

@@ -21,7 +21,15 @@ from core.clock import utcnow
 from core.contracts import SCHEDULED, SENT
 from core.dispatch import dispatch_due
 from core.ledger import daily_usage
-from core.models import Campaign, Decision, Message, Template, TemplateVariant, TemplateVersion
+from core.models import (
+    Campaign,
+    Decision,
+    Message,
+    SellerAccount,
+    Template,
+    TemplateVariant,
+    TemplateVersion,
+)
 from core.planning import plan_orders
 from core.store import store_orders
 from tests.conftest import order_data
@@ -433,3 +441,60 @@ def test_pending_re_plan_survives_a_crash_and_a_held_lease(make_engine, account,
     monkeypatch.setattr(campaigns_module, "_replan_now", real)
     assert run_pending_replans(engine) == 1
     assert Campaign.get_by_id(campaign.id).replan_requested_at is None
+
+
+def test_activation_refuses_a_text_longer_than_its_message_type_allows(engine):
+    # 420 characters: too long for a digital access key (400), fine for instructions (2000).
+    body = "Order {{ order_id }}: your key is QW12-ER34. " + "Keep this message safe. " * 16
+    key = Template.create(name="Key", channel="messaging", message_type="createDigitalAccessKey")
+    version = TemplateVersion.create(template=key, number=1)
+    TemplateVariant.create(version=version, language="en", body=body)
+    step = dict(REVIEW_STEP, name="Licence key", message_type="createDigitalAccessKey")
+    campaign = create_campaign(engine, "Keys", [dict(step, template=key.id)])
+    with pytest.raises(CampaignError) as err:
+        set_status(engine, campaign, "active")
+    (problem,) = [p for p in err.value.problems if "FU-LENGTH" in p]
+    assert problem.startswith("step 1 (Licence key)")
+    assert "createDigitalAccessKey allows 400" in problem and "the en text is 4" in problem
+    assert Campaign.get_by_id(campaign.id).status == "draft"
+    ok = create_campaign(
+        engine, "Guide", [dict(REVIEW_STEP, message_type="product_instructions", template=key.id)]
+    )
+    assert set_status(engine, ok, "active").status == "active"
+
+
+def test_spelling_errors_block_activation_and_account_names_are_allowed(engine):
+    account = SellerAccount.create(name="DE shop", source="demo", marketplaces=["DE"])
+    typo = template(
+        "Bestellung {{ order_id }}: Bitte lesen Sie die Bedienungsanleitnug vor dem Gebrauch.",
+        language="de",
+    )
+    campaign = create_campaign(
+        engine,
+        "Anleitung",
+        [dict(REVIEW_STEP, message_type="product_instructions", template=typo.id)],
+        account=account,
+    )
+    with pytest.raises(CampaignError) as err:
+        set_status(engine, campaign, "active")
+    assert "FU-SPELLING" in " ".join(err.value.problems)
+    assert "'Bedienungsanleitung'" in " ".join(err.value.problems)
+
+    # "Lumo" is one letter from "Limo": a typo, until the account lists it as its brand.
+    brand = template(
+        "Bestellung {{ order_id }}: So stellen Sie Ihre Lumo Leuchte ein. Drehen Sie den "
+        "Kopf vor dem Festziehen der Schraube.",
+        language="de",
+    )
+    campaign = create_campaign(
+        engine,
+        "Lumo",
+        [dict(REVIEW_STEP, message_type="product_instructions", template=brand.id)],
+        account=account,
+    )
+    with pytest.raises(CampaignError) as err:
+        set_status(engine, campaign, "active")
+    assert "'Limo'" in " ".join(err.value.problems)
+    account.allowed_words = "Lumo\nBrightline"
+    account.save()
+    assert set_status(engine, Campaign.get_by_id(campaign.id), "active").status == "active"

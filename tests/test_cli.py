@@ -100,6 +100,28 @@ def test_demo_plan_dispatch_and_doctor(install):
     doctor = followup(install, "doctor")
     assert doctor.returncode == 0, doctor.stdout
     assert "all checks passed" in doctor.stdout
+    assert "[ok] spelling dictionaries" in doctor.stdout
+
+
+def test_doctor_names_missing_spelling_dictionaries(install, tmp_path):
+    followup(install, "init")
+    env = dict(
+        os.environ,
+        FOLLOWUP_CONFIG=str(install / "config.toml"),
+        FOLLOWUP_DICT_DIR=str(tmp_path / "no-dict"),
+    )
+    doctor = subprocess.run(
+        [sys.executable, "-m", "core.cli", "doctor"],
+        capture_output=True,
+        text=True,
+        cwd=install,
+        env=env,
+        timeout=120,
+    )
+    assert doctor.returncode == 1
+    assert "[FAIL] spelling dictionaries: missing " in doctor.stdout
+    assert str(tmp_path / "no-dict" / "ngerman") in doctor.stdout
+    assert "scripts/ensure-dictionaries" in doctor.stdout
 
 
 def test_sync_reports_per_account(install):

@@ -100,3 +100,19 @@ def test_0024_an_older_postgresql_database_takes_amazons_long_order_statuses(mak
     from core.models import Order
 
     assert Order.get().status == "Shipped - Returning to Seller"
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_0023_adds_the_accounts_allowed_words_to_an_older_database(make_engine, request, backend):
+    sections = (
+        {"database": {"url": request.getfixturevalue("pg_url")}} if backend != "sqlite" else {}
+    )
+    engine = make_engine(**sections)
+    SellerAccount.create(name="Before upgrade", source="demo")
+    engine.db.execute_sql('ALTER TABLE "seller_account" DROP COLUMN "allowed_words"')
+    engine.db.execute_sql("DELETE FROM schema_migrations WHERE version = 23")
+    assert engine.migrate() == ["0023_account_allowed_words"]
+    assert SellerAccount.get().allowed_words == ""
+    assert engine.migrate() == []

@@ -325,3 +325,16 @@ def test_undecryptable_credentials_ask_to_enter_them_again(web, amazon_engine):
     accounts_post(web, f"/accounts/{account.id}/test")
     assert "encryption_key changed" in web.get("/accounts/").get_data(as_text=True)
     save_account_credentials(amazon_engine, account, SECRETS)
+
+
+def test_product_and_brand_names_are_saved_per_account_and_bad_ones_named(web):
+    response = connect_account(web, allowed_words="<Lumo>, Brightline")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "&#39;&lt;Lumo&gt;&#39; cannot be a product or brand name" in page
+    assert "Brightline" in page  # what was typed is shown again, nothing lost
+    assert SellerAccount.select().count() == 0
+    assert connect_account(web, allowed_words="Lumo, Brightline\nNordlicht").status_code == 302
+    account = SellerAccount.get()
+    assert account.allowed_words == "Lumo\nBrightline\nNordlicht"
+    assert "Brightline" in web.get(f"/accounts/{account.id}/edit").get_data(as_text=True)

@@ -8,6 +8,7 @@ no page, fragment or flash message ever contains a secret.
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.utils import secure_filename
 
+from core import compliance
 from core.clock import utcnow
 from core.crypto import CredentialError, redact
 from core.importer import ImportError_, import_orders
@@ -120,16 +122,42 @@ def _form_values(account: SellerAccount | None) -> dict:
             "region": request.form.get("region", ""),
             "marketplaces": request.form.getlist("marketplaces"),
             "test_address": request.form.get("test_address", "").strip(),
+            "allowed_words": request.form.get("allowed_words", "").strip(),
         }
     if account is None:
-        return {"name": "", "source": "amazon", "region": "", "marketplaces": []}
+        return {
+            "name": "",
+            "source": "amazon",
+            "region": "",
+            "marketplaces": [],
+            "allowed_words": "",
+        }
     return {
         "name": account.name,
         "source": account.source,
         "region": account.region,
         "marketplaces": list(account.marketplaces or []),
         "test_address": account.test_address,
+        "allowed_words": account.allowed_words,
     }
+
+
+ALLOWED_WORDS_MAX = 500
+
+
+def allowed_words_error(text: str) -> str:
+    """Why the product and brand names cannot be saved, or "" (each a word, at most 60
+    characters, at most 500 names)."""
+    words = compliance.allowed_words(text)
+    if len(words) > ALLOWED_WORDS_MAX:
+        return f"Enter at most {ALLOWED_WORDS_MAX} names (there are {len(words)})."
+    for word in words:
+        if len(word) > 60 or not re.fullmatch(r"[^\W_][\w'’&.+-]*", word):
+            return (
+                f"{word[:60]!r} cannot be a product or brand name: use letters, digits and "
+                "- . & ' + (at most 60 characters each)."
+            )
+    return ""
 
 
 def _validate(values: dict, account: SellerAccount | None) -> tuple[dict, dict]:
@@ -172,6 +200,9 @@ def _validate(values: dict, account: SellerAccount | None) -> tuple[dict, dict]:
     address = values.get("test_address", "")
     if address and ("@" not in address or len(address) > 255 or " " in address):
         errors["test_address"] = "Enter an address such as you@example.com, or leave it empty."
+    words_error = allowed_words_error(values.get("allowed_words", ""))
+    if words_error:
+        errors["allowed_words"] = words_error
     typed = {k: request.form.get(k, "").strip() for k, _, _ in CREDENTIAL_FIELDS}
     typed = {k: v for k, v in typed.items() if v}
     if needs_api:
@@ -215,6 +246,7 @@ def _save(account: SellerAccount | None) -> SellerAccount | tuple:
     account.region = values["region"]
     account.marketplaces = sorted(values["marketplaces"])
     account.test_address = values["test_address"]
+    account.allowed_words = "\n".join(compliance.allowed_words(values.get("allowed_words", "")))
     account.save()
     if typed:
         try:

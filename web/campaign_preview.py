@@ -8,7 +8,14 @@ import logging
 from core import compliance
 from core.attachments import StoredFile
 from core.campaigns import rule_problems
-from core.compose import NO_MANUAL, Draft, buyer_language, latest_version, pick_variant
+from core.compose import (
+    NO_MANUAL,
+    Draft,
+    account_words,
+    buyer_language,
+    latest_version,
+    pick_variant,
+)
 from core.decide import StepBroken
 from core.models import Campaign, Order, OrderItem, Step
 from core.planning import check_rules
@@ -257,6 +264,7 @@ def build_preview(eng, step: Step, order: Order | None, language: str, subject: 
             message_type=step.message_type,
             language=language or "en",
             is_template_source=True,
+            allowed_words=account_words(step.campaign.account),
         )
         out["findings"] = compliance.lint(inp, eng.content_checks(None))
     else:

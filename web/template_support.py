@@ -22,6 +22,7 @@ from core.compose import (
     ComposeRetry,
     Draft,
     TemplateBroken,
+    account_words,
     compose_text,
 )
 from core.decide import probe
@@ -453,6 +454,7 @@ def _preview_on_examples(eng, template, draft: Draft, placeholders: list[dict] |
         language=draft.language or "en",
         order_id=str(context.get("order_id", "")),
         allowed_links=links,
+        allowed_words=account_words(None),
     )
     findings = without_echoes(compliance.lint(inp, eng.content_checks(None)))
     values = {"text": result.text, "subject": result.subject, "html": result.html}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .base import GUIDE, ContentCheck, Finding, LintInput, log, wording_check
+from .base import GUIDE, ContentCheck, Finding, LintInput, allowed_words, log, wording_check
 from .markup import (
     EMAIL,
     EMOJI,
@@ -26,13 +26,14 @@ from .markup import (
     _margins,
     _order_id,
     _phones,
+    length_limit,
 )
+from .reviews import GATING_SOURCE, _change, _gating
 from .spelling import _language, _spelling, guess_language
 from .wording import (
     INCENTIVE,
     MARKETING,
     OPT_OUT,
-    REVIEW_CHANGE,
     REVIEW_POSITIVE,
     _is_review_request,
     _purpose,
@@ -46,8 +47,10 @@ __all__ = [
     "ContentCheck",
     "Finding",
     "LintInput",
+    "allowed_words",
     "guess_language",
     "has_errors",
+    "length_limit",
     "lint",
     "wording_check",
 ]
@@ -140,15 +143,21 @@ BUILTIN_CHECKS: tuple[ContentCheck, ...] = (
         "FU-REVIEW-POSITIVE",
         "error",
         REVIEW_POSITIVE,
-        "Ask for an honest review: asking for a positive or star-count review, or only "
-        "satisfied buyers, is not allowed.",
+        "Ask for an honest review: asking for a positive, top or star-count review is not allowed.",
         f"{GUIDE}: prohibited — asking for positive reviews",
     ),
-    wording_check(
+    _rule(
+        "FU-REVIEW-GATING",
+        "error",
+        _gating,
+        "review gating: asking only satisfied buyers, or diverting unhappy ones",
+        GATING_SOURCE,
+    ),
+    _rule(
         "FU-REVIEW-CHANGE",
         "error",
-        REVIEW_CHANGE,
-        "Asking a buyer to change or remove a review is not allowed.",
+        _change,
+        "asking to change or remove a review",
         f"{GUIDE}: prohibited — asking to change or remove a review",
     ),
     _rule(
@@ -204,7 +213,7 @@ BUILTIN_CHECKS: tuple[ContentCheck, ...] = (
     _rule(
         "FU-LENGTH", "error", _length, "text length", "Messaging API: text length per message type"
     ),
-    _rule("FU-SPELLING", "warning", _spelling, "spelling", f"{GUIDE}: no spelling errors"),
+    _rule("FU-SPELLING", "error", _spelling, "spelling", f"{GUIDE}: no spelling errors"),
     _rule(
         "FU-LANG-MISMATCH", "warning", _language, "buyer's language", f"{GUIDE}: buyer's language"
     ),

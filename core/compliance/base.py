@@ -26,6 +26,14 @@ class LintInput:
     is_template_source: bool = False
     sequence_has_review_request: bool = False
     max_length: int | None = None
+    # The seller's own product and brand names, never spelling errors (per account).
+    allowed_words: tuple[str, ...] = ()
+
+
+def allowed_words(text: str) -> tuple[str, ...]:
+    """The words of an account's allowed-words setting (separated by lines, commas or
+    spaces: "Lumo Home" allows both words)."""
+    return tuple(dict.fromkeys(w for w in re.split(r"[\s,;]+", text or "") if w))
 
 
 @dataclass(frozen=True)

@@ -203,13 +203,23 @@ def _line_breaks(inp: LintInput):
             )
 
 
+# Text limits of the Messaging API per message type (docs/amazon-rules.md §2.2).
 LENGTH_LIMITS = {"confirmCustomizationDetails": 800, "createDigitalAccessKey": 400}
+MESSAGING_LIMIT = 2000
+
+
+def length_limit(channel: str, message_type: str, sender_limit: int | None = None) -> int | None:
+    """The most characters a message of this type may have on this channel, or None."""
+    limits = [sender_limit] if sender_limit else []
+    if channel == "messaging":
+        limits.append(LENGTH_LIMITS.get(message_type, MESSAGING_LIMIT))
+    return min(limits) if limits else None
 
 
 def _length(inp: LintInput):
     limit = inp.max_length
-    if limit is None and inp.channel == "messaging" and not inp.is_template_source:
-        limit = LENGTH_LIMITS.get(inp.message_type, 2000)
+    if limit is None and not inp.is_template_source:
+        limit = length_limit(inp.channel, inp.message_type)
     if limit and len(inp.text) > limit:
         yield Finding(
             "FU-LENGTH",

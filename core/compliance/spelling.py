@@ -8,14 +8,17 @@ import unicodedata
 from functools import cache
 
 from .base import GUIDE, Finding, LintInput, _fields, _finding
+from .dictionaries import lexicon
 from .markup import EMAIL, PLACEHOLDER, URL
 
 # --- spelling and language ---------------------------------------------------------------
 SPELL_LANGUAGES = ("en", "de", "fr", "it", "es")
-# pyspellchecker 0.9's Spanish dictionary lacks common verb forms ("tiene", "pueda"), so
-# Spanish is used to detect the language but not to flag single words.
-TYPO_LANGUAGES = ("en", "de", "fr", "it")
+TYPO_LANGUAGES = SPELL_LANGUAGES
+# Languages that capitalise nouns: a capitalised word mid-sentence is still checked there,
+# elsewhere it is taken for a name.
+NOUN_CAPITALS = ("de",)
 _JA = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+SPELLING_SOURCE = f"{GUIDE}: styling — no spelling or grammar errors"
 
 
 @cache
@@ -40,61 +43,72 @@ def _fold(word: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
 
 
-def _variant_of(word: str, known: str) -> bool:
-    """Inflections and British spellings the dictionaries lack are not typos."""
+def _variant_of(word: str, known: str, complete: bool) -> bool:
+    """Inflections and spellings a word list may lack are not typos."""
+    word, known = word.lower(), known.lower()
     if len(word) == len(known) and word[:-1] == known[:-1] and {word[-1], known[-1]} <= set("aeio"):
         return True  # riceverlo / riceverla: gender or number ending
     for long, short in ((word, known), (known, word)):
         if long.startswith(short) and long[len(short) :] in ("s", "es", "n", "en", "r"):
             return True  # clientes / cliente, explica / explicar: inflections
-    if _fold(word) != word and _fold(word)[:-1] == _fold(known)[: len(word) - 1]:
-        return True  # entregará / entregar: accented forms some dictionaries lack
-    if _fold(word) == _fold(known):
-        return True  # cómo / como: dictionaries without some accented forms
+    if not complete and _fold(word) == _fold(known):
+        return True  # without Hunspell some accented forms are missing from the lists
     british = word.replace("our", "or").replace("is", "iz").replace("ys", "yz")
     return british == known
 
 
-def _typo(speller, word: str) -> str | None:
-    """A frequent known word one edit away, when ``word`` looks like a typo of it."""
-    candidates = speller.candidates(word) or ()
-    if any(_variant_of(word, c) for c in candidates):
-        return None
-    best = max(candidates, key=lambda c: speller[c], default=None)
-    if best is None or best == word or speller[best] < 500:
-        return None
-    return best
+def _allowed(word: str, allowed: tuple[str, ...]) -> bool:
+    w = word.casefold()
+    return any(w == a or (w.startswith(a) and len(w) - len(a) <= 2) for a in allowed)
+
+
+def _sentence_start(value: str, start: int) -> bool:
+    before = value[:start].rstrip(" \t\"'«„(")
+    return not before or before[-1] in ".!?:;\n"
 
 
 def _spelling(inp: LintInput):
+    """A word no dictionary of the language knows, one edit from a word they know, is an
+    error: Amazon rejects misspelt messages. Unknown words with no known word that close
+    are not reported: they are terms and names the lists lack (docs/linter.md)."""
     if inp.language not in TYPO_LANGUAGES or guess_language(inp.text) not in (None, inp.language):
         return  # a wrong-language text gets FU-LANG-MISMATCH, not a word-by-word list
-    speller = _speller(inp.language)
+    lex = lexicon(inp.language)
+    allowed = tuple(a.casefold() for a in inp.allowed_words if a)
     for name, value in _fields(inp):
-        candidates = [
-            m
-            for m in _tokens(value)
-            if len(m.group(0)) >= 4
-            and m.group(0).islower()
-            and value[m.end() : m.end() + 1] not in ("'", "’")
-        ]
-        unknown = speller.unknown([m.group(0) for m in candidates])
         shown = 0
-        for m in candidates:
-            if m.group(0) not in unknown or shown >= 20:
+        for m in _tokens(value):
+            word = m.group(0)
+            if len(word) < 4 or word.isupper() or value[m.end() : m.end() + 1] in ("'", "’"):
                 continue
-            fix = _typo(speller, m.group(0))
-            if fix:
-                shown += 1
-                yield _finding(
-                    "FU-SPELLING",
-                    "warning",
-                    m,
-                    value,
-                    f"{m.group(0)!r} looks misspelled: did you mean {fix!r}?",
-                    f"{GUIDE}: styling — no spelling or grammar errors",
-                    name,
-                )
+            capital = word[:1].isupper()
+            if capital and not word[1:].islower():
+                continue  # iPhone, McDonald: names
+            name_like = (
+                capital
+                and inp.language not in NOUN_CAPITALS
+                and not _sentence_start(value, m.start())
+            )
+            if name_like or _allowed(word, allowed) or lex.known(word):
+                continue
+            near = lex.near(word)
+            if not near or any(_variant_of(word, c, lex.complete) for c in near):
+                # No known word one edit away (a term or name the lists lack), or one edit
+                # from an inflection the lists lack: not reported.
+                continue
+            shown += 1
+            if shown > 20:
+                return
+            yield _finding(
+                "FU-SPELLING",
+                "error",
+                m,
+                value,
+                f"{word!r} is misspelled: did you mean {near[0]!r}? (A product or brand name "
+                "goes into the seller account's allowed words.)",
+                SPELLING_SOURCE,
+                name,
+            )
 
 
 def guess_language(text: str) -> str | None:
