@@ -5,6 +5,7 @@ Plugins import what they need from here and nothing else from the core:
     from core import hookimpl, Trigger, Rule, Sender, SendResult, OrderData, ItemData
 """
 
+from .buckets import MemoryBuckets, shared_buckets
 from .contracts import (
     ALL_STATES,
     EVENT_KINDS,
@@ -41,6 +42,7 @@ __all__ = [
     "ItemData",
     "Job",
     "Marketplace",
+    "MemoryBuckets",
     "OrderData",
     "OrderSource",
     "Params",
@@ -57,5 +59,6 @@ __all__ = [
     "Trigger",
     "Waiting",
     "for_steps",
+    "shared_buckets",
     "hookimpl",
 ]

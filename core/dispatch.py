@@ -72,6 +72,7 @@ class DispatchResult:
     claimed: int = 0
     states: dict[str, int] = field(default_factory=dict)
     recovered: int = 0
+    more: bool = False  # the pass stopped (budget) while messages may still be due
 
     def count(self, state: str) -> None:
         self.states[state] = self.states.get(state, 0) + 1
@@ -636,18 +637,33 @@ def _internal_error(claim: Claim, exc: Exception) -> str:
     return _ended(claim, message, state, error=f"internal error: {type(exc).__name__}: {exc}")
 
 
-def dispatch_due(engine, *, limit: int | None = None, rounds: int = 100) -> DispatchResult:
-    """Recover leases, then claim and send due messages until none are left."""
+def dispatch_due(engine, *, limit: int | None = None, budget_seconds: float | None = None):
+    """Recover leases, then claim and send due messages until none are left.
+
+    A pass drains: it claims batch after batch while due messages remain, so a backlog
+    is not held back to one batch count a minute. ``budget_seconds`` bounds it (the
+    periodic tick passes about a minute, so its pass ends as the next tick starts the
+    next one and a worker thread is never taken for good); ``result.more`` then says
+    messages may remain. A message handled in this pass and due again at once (a
+    fallback, a zero re-check) is handled again, but a round claiming only such messages
+    ends the pass, so no pass spins on the same messages.
+    """
     result = DispatchResult()
     result.recovered = recover_expired_leases(engine)
     owner = worker_id()
     batch = limit or engine.settings.get("dispatch", "batch_size")
     fresh_for = min(FRESH_SECONDS, engine.settings.get("dispatch", "lease_seconds") / 3)
-    for _ in range(rounds):
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
+    again: set[int] = set()  # handled in this pass and put back as due (scheduled, retry)
+    while True:
+        if deadline is not None and time.monotonic() >= deadline:
+            result.more = True
+            break
         claims = claim(engine, owner, batch)
         if not claims:
             break
         result.claimed += len(claims)
+        returning: set[int] = set()
         loaded_at = time.monotonic()
         for loaded in load_claimed(claims):
             fresh = time.monotonic() - loaded_at < fresh_for
@@ -657,4 +673,10 @@ def dispatch_due(engine, *, limit: int | None = None, rounds: int = 100) -> Disp
                 log.exception("dispatch failed for message %s", loaded[0].message_id)
                 state = _internal_error(loaded[0], exc)
             result.count(state)
+            if state in (SCHEDULED, RETRY):
+                returning.add(loaded[0].message_id)
+        if {c.message_id for c in claims} <= again:
+            result.more = True
+            break
+        again |= returning
     return result

@@ -14,7 +14,7 @@ from typing import Any
 
 import pluggy
 
-from . import migrations
+from . import buckets, migrations
 from .config import ConfigError, Settings
 from .contracts import (
     DeliveryWindow,
@@ -58,6 +58,8 @@ class Engine:
         self.db = open_database(settings.database_url, settings.get("database", "busy_timeout_ms"))
         if connect:
             self.db.connect(reuse_if_open=True)
+        # Rate limits are the seller's, shared by every process (core/buckets.py).
+        buckets.configure(settings)
         # Registries are built eagerly so a duplicate name fails at start, not later.
         self._owners: dict[str, dict[str, str]] = {}  # hook -> {registered name: plugin}
         self.marketplaces: dict[str, Marketplace] = self._collect(

@@ -344,3 +344,24 @@ class EmailTheme(BaseModel):
 
 
 ALL_MODELS += (EmailTheme,)
+
+
+class RateBucket(BaseModel):
+    """A token bucket shared by every process of an installation (``core.buckets``,
+    used when the queue is not Redis): ``tokens`` as of ``stamp`` (epoch seconds)."""
+
+    name = CharField(max_length=200, primary_key=True)
+    tokens = FloatField()
+    stamp = FloatField()
+    rate = FloatField()
+
+
+class Lease(BaseModel):
+    """A named lease (``core.leases``): the installation's tick, one account's sync."""
+
+    name = CharField(max_length=200, primary_key=True)
+    owner = CharField(max_length=120, default="")
+    expires_at = DateTimeField()
+
+
+ALL_MODELS += (RateBucket, Lease)
