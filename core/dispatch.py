@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from . import test_sends
+from . import ledger, test_sends
 from .clock import utcnow
 from .compose import ComposeError, ComposeRetry, NoVariant, TemplateBroken, compose
 from .contracts import (
@@ -380,6 +380,8 @@ def process(engine, claim: Claim, loaded=None) -> str:
         if reason:
             return _not_now(claim, message, reason)
     attempt = _begin_attempt(engine, claim, message, composed)
+    if isinstance(attempt, str):  # the daily limit, reached by another worker's sends
+        return _postpone(claim, message, attempt)
     if attempt is None:
         log.warning("message %s: claim lost before the send; not sent", message.id)
         return CLAIM_LOST
@@ -397,11 +399,16 @@ def process(engine, claim: Claim, loaded=None) -> str:
     return record(engine, claim, message, order, result, attempt)
 
 
-def _begin_attempt(engine, claim: Claim, message: Message, composed) -> int | None:
+def _begin_attempt(engine, claim: Claim, message: Message, composed) -> int | str | None:
     """Check the fence, renew the lease and commit the attempt, in one transaction,
-    immediately before the call. None: the claim was lost; do not send."""
+    immediately before the call. None: the claim was lost; a reason: the account's
+    daily limit is used up (by sends of other workers since ``decide``); do not send."""
     rendered = composed.rendered
     with write_transaction():
+        if not message.dry_run:
+            full = ledger.daily_limit_at_send(message.account_id)
+            if full:
+                return full
         held = (
             Message.update(
                 subject=rendered.subject,
