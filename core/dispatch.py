@@ -130,7 +130,7 @@ def _take(ids: list[int], owner: str, lease, now, **extra) -> list[Claim]:
 def claim(engine, owner: str, limit: int) -> list[Claim]:
     """Reserve up to ``limit`` due messages for ``owner``, most urgent first."""
     now = utcnow()
-    with write_transaction():
+    with write_transaction(durable=False):
         query = (
             Message.select(Message.id)
             .join(Campaign, on=(Message.campaign == Campaign.id))
@@ -158,7 +158,7 @@ def claim_one(engine, owner: str, message_id: int) -> Claim | None:
 
 def renew(engine, claim: Claim) -> bool:
     """Extend the claim's lease; False when the claim was lost (recovered, re-claimed)."""
-    with write_transaction():
+    with write_transaction(durable=False):
         return bool(Message.update(lease_until=_lease_end(engine)).where(_fence(claim)).execute())
 
 
@@ -210,6 +210,7 @@ def _finish(
     attempt: int | None = None,
     after_send: bool = False,
     outcome: str = "",
+    durable: bool = False,
     **extra,
 ) -> bool:
     """Record a message's new state if ``claim`` still holds it, releasing the lease.
@@ -217,7 +218,9 @@ def _finish(
     ``after_send``: the sender was called under this claim, so its answer also wins over
     recovery's ``in_doubt`` (recovery keeps the fence): the channel's own word is better
     than a guess. ``claim=None`` settles an ``in_doubt`` message (reconciliation).
-    Returns False, changing nothing, when the claim was lost.
+    ``durable``: the record of a real channel's answer, flushed to disk before this
+    returns; anything else may commit lazily (``write_transaction``). Returns False,
+    changing nothing, when the claim was lost.
     """
     now = utcnow()
     values = dict(state=state, lease_until=None, lease_owner="", updated_at=now, **extra)
@@ -230,7 +233,7 @@ def _finish(
         where &= Message.claim_seq == message.claim_seq
     else:
         where = _fence(claim, (SENDING, IN_DOUBT) if after_send else (SENDING,))
-    with database.atomic():
+    with write_transaction(durable=durable, immediate=False):
         if not Message.update(**values).where(where).execute():
             log.warning(
                 "message %s: not recorded as %s, its claim was lost (%s); left as is",
@@ -379,6 +382,10 @@ def process(engine, claim: Claim, loaded=None) -> str:
         reason = sender.preflight(engine, message, order)
         if reason:
             return _not_now(claim, message, reason)
+    if sender.dry_run:
+        state = _dry_run(engine, claim, message, order, step, sender, composed)
+        if state is not None:
+            return state
     attempt = _begin_attempt(engine, claim, message, composed)
     if isinstance(attempt, str):  # the daily limit, reached by another worker's sends
         return _postpone(claim, message, attempt)
@@ -399,12 +406,68 @@ def process(engine, claim: Claim, loaded=None) -> str:
     return record(engine, claim, message, order, result, attempt)
 
 
+def _real(engine, message: Message) -> bool:
+    """Whether the message's sender reaches someone (not a dry run)."""
+    sender = engine.senders.get(message.sender)
+    return sender is None or not sender.dry_run
+
+
+def _dry_run(engine, claim: Claim, message: Message, order, step, sender, composed) -> str | None:
+    """A dry-run sender's send, recorded in one transaction with its attempt.
+
+    Nothing leaves the machine, so the attempt need not be committed before the call:
+    a worker that dies here leaves the message ``sending`` without an attempt, and
+    recovery schedules it again; no buyer can receive anything twice. The record is
+    still fenced on the claim. None (the usual path then runs): an answer other than
+    sent, which ``record`` knows how to store.
+    """
+    result = sender.send(engine, message, order, composed.rendered)
+    if result.status != SENT:
+        return None
+    if step.campaign.status == "test":
+        # A test campaign reaches no buyer; the seller reads each message in their own
+        # inbox instead. The copy never changes the message's outcome.
+        note = test_sends.copy_note(engine, order.account, composed.rendered, order.marketplace)
+        result = replace(result, detail=f"{result.detail}; {note}")
+    now = utcnow()
+    rendered = composed.rendered
+    values = dict(
+        state=SENT,
+        lease_until=None,
+        lease_owner="",
+        updated_at=now,
+        reason=result.detail,
+        error="",
+        sent_at=now,
+        external_id=result.external_id,
+        subject=rendered.subject,
+        body=rendered.text,
+        language=rendered.language,
+        template_version=composed.version,
+    )
+    with write_transaction(durable=False):
+        if not message.dry_run:  # a live message on a dry-run sender still counts
+            full = ledger.daily_limit_at_send(message.account_id)
+            if full:
+                return _postpone(claim, message, full)
+        if not Message.update(**values).where(_fence(claim)).execute():
+            log.warning("message %s: claim lost before the dry run was recorded", message.id)
+            return CLAIM_LOST
+        Attempt.insert(
+            message=message.id, started_at=now, finished_at=now, outcome=SENT, detail=result.detail
+        ).execute()
+    for key, value in values.items():
+        setattr(message, key, value)
+    engine.notify_sent(message, order, result)
+    return SENT
+
+
 def _begin_attempt(engine, claim: Claim, message: Message, composed) -> int | str | None:
     """Check the fence, renew the lease and commit the attempt, in one transaction,
     immediately before the call. None: the claim was lost; a reason: the account's
     daily limit is used up (by sends of other workers since ``decide``); do not send."""
     rendered = composed.rendered
-    with write_transaction():
+    with write_transaction(durable=_real(engine, message)):
         if not message.dry_run:
             full = ledger.daily_limit_at_send(message.account_id)
             if full:
@@ -430,7 +493,7 @@ def record(
 ) -> str:
     """Store a sender's answer as the message's new state (if the claim still holds)."""
     max_attempts = engine.settings.get("dispatch", "max_attempts")
-    done = dict(attempt=attempt, after_send=True)
+    done = dict(attempt=attempt, after_send=True, durable=_real(engine, message))
     if result.status == SENT:
         state = _ended(
             claim,
@@ -475,7 +538,7 @@ def _throttled(engine, claim: Claim, message: Message, order: Order, result, att
     )
     times = [when for (when,) in earlier.tuples()]
     give_up = timedelta(hours=engine.settings.get("dispatch", "throttle_give_up_hours"))
-    done = dict(attempt=attempt, after_send=True)
+    done = dict(attempt=attempt, after_send=True, durable=_real(engine, message))
     if times and now - min(times) >= give_up:
         detail = f"gave up: the channel kept throttling it since {min(times):%Y-%m-%d %H:%M} UTC"
         state = _ended(claim, message, FAILED, error=f"{detail}: {result.detail}", **done)
