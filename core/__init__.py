@@ -32,6 +32,7 @@ from .contracts import (
 )
 from .crypto import CredentialError
 from .hookspecs import for_steps, hookimpl
+from .order_items import order_items
 
 __all__ = [
     "ALL_STATES",
@@ -61,4 +62,5 @@ __all__ = [
     "for_steps",
     "shared_buckets",
     "hookimpl",
+    "order_items",
 ]

@@ -23,6 +23,15 @@ with several worker threads and processes, slow channels and SIGKILL at any mome
   transition names the states it may leave in its WHERE clause.
 * **Never lost, never silent.** An expired lease without an attempt goes back to
   ``scheduled``; every path ends in a state with ``reason`` or ``error`` filled in.
+* **Durable where it matters, fast elsewhere** (PostgreSQL). The attempt of a real send
+  and the record of its answer wait for the disk (``write_transaction``). Claims, lease
+  renewals, records without a send (skips, postponements) and dry runs commit without
+  waiting: only a crash of the database server can lose them, and then the message is
+  claimed and judged again; a lost tail of commits never includes a real attempt, since
+  a durable commit flushes every commit before it. A dry run is recorded with its
+  attempt in one transaction after the (in-process) call: nothing left the machine.
+* **A pass drains** (``dispatch_due``): batch after batch while messages are due, for
+  up to the budget its caller gives (the tick: about a minute).
 """
 
 from __future__ import annotations
@@ -54,6 +63,7 @@ from .contracts import (
 from .db import database, is_sqlite, write_transaction
 from .decide import ERROR, EXCLUDED, SEND_TIME, WAIT, decide
 from .models import Attempt, Campaign, Message, Order, OrderEvent, SellerAccount, Step
+from .order_items import keep_items
 
 log = logging.getLogger(__name__)
 
@@ -301,6 +311,7 @@ def load_claimed(claims: list[Claim]) -> list[tuple[Claim, Message, Order, Step 
         events[order_id][kind] = when
     for order in orders.values():
         order.__dict__["_event_times"] = events[order.id]
+    keep_items(orders)
     accounts = {
         a.id: a
         for a in SellerAccount.select().where(
