@@ -14,6 +14,7 @@ from peewee import (
     BooleanField,
     CharField,
     DateTimeField,
+    DoubleField,
     FloatField,
     ForeignKeyField,
     IntegerField,
@@ -351,9 +352,11 @@ class RateBucket(BaseModel):
     used when the queue is not Redis): ``tokens`` as of ``stamp`` (epoch seconds)."""
 
     name = CharField(max_length=200, primary_key=True)
-    tokens = FloatField()
-    stamp = FloatField()
-    rate = FloatField()
+    # Double precision: a single-precision epoch time (PostgreSQL's REAL, peewee's
+    # FloatField there) is only accurate to minutes.
+    tokens = DoubleField()
+    stamp = DoubleField()
+    rate = DoubleField()
 
 
 class Lease(BaseModel):

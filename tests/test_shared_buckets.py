@@ -6,6 +6,7 @@ bucket allows. The Amazon plugin's limiter on top of it still follows the rate h
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 import uuid
 
@@ -21,7 +22,7 @@ RATE, BURST = 10.0, 5
 PROCESSES, TOKENS = 4, 10
 
 
-def _take(cfg: dict, folder: str, start, out) -> None:
+def _take(cfg: dict, folder: str, ready, start, out) -> None:
     """One process: an engine on the installation's config, then ``TOKENS`` calls'
     worth of tokens from the Amazon limiter, each grant's wall-clock time reported."""
     from pathlib import Path
@@ -30,6 +31,7 @@ def _take(cfg: dict, folder: str, start, out) -> None:
 
     engine = Engine(settings_from_dict(cfg, Path(folder) / "config.toml"))
     limiter = RateLimiter({"op": (RATE, BURST)}, safety=1.0)
+    ready.put(os.getpid())
     start.wait()
     times = []
     for _ in range(TOKENS):
@@ -41,11 +43,15 @@ def _take(cfg: dict, folder: str, start, out) -> None:
 
 def _race(cfg: dict, folder) -> tuple[float, list[float]]:
     ctx = multiprocessing.get_context("spawn")
-    start, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_take, args=(cfg, str(folder), start, out)) for _ in range(4)]
+    ready, start, out = ctx.Queue(), ctx.Event(), ctx.Queue()
+    procs = [
+        ctx.Process(target=_take, args=(cfg, str(folder), ready, start, out))
+        for _ in range(PROCESSES)
+    ]
     for proc in procs:
         proc.start()
-    time.sleep(4.0)  # every process has built its engine
+    for _ in procs:
+        ready.get(timeout=120)  # every process has built its engine and waits
     began = time.time()
     start.set()
     grants = sorted(t for _ in procs for t in out.get(timeout=120))
