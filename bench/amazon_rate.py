@@ -41,7 +41,7 @@ def _sections(fake, folder: Path) -> dict:
     return sections
 
 
-def _drain(folder: str, sections: dict, start, done) -> None:
+def _drain(folder: str, sections: dict, ready, start, done) -> None:
     """One worker process: wait for the start signal, dispatch until nothing is due."""
     import logging
 
@@ -54,6 +54,7 @@ def _drain(folder: str, sections: dict, start, done) -> None:
         from plugins.amazon import client
 
         client.limiter = client.RateLimiter(store=MemoryBuckets())
+    ready.put(os.getpid())
     start.wait()
     result = dispatch_due(engine)
     engine.close()
@@ -79,14 +80,15 @@ def _run(count: int, processes: int) -> dict:
             plan_orders(engine, result.changed_ids)
             engine.close()
             ctx = multiprocessing.get_context("spawn")
-            start, done = ctx.Event(), ctx.Queue()
+            ready, start, done = ctx.Queue(), ctx.Event(), ctx.Queue()
             procs = [
-                ctx.Process(target=_drain, args=(str(folder), sections, start, done))
+                ctx.Process(target=_drain, args=(str(folder), sections, ready, start, done))
                 for _ in range(processes)
             ]
             for proc in procs:
                 proc.start()
-            time.sleep(3.0 + processes)  # every process has built its engine and waits
+            for _ in procs:
+                ready.get(timeout=600)  # every process has built its engine and waits
             began = time.perf_counter()
             start.set()
             sent = sum(done.get(timeout=3600) for _ in procs)

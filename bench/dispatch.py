@@ -61,7 +61,7 @@ def _prepare(count: int, folder: Path, sections: dict) -> None:
     engine.close()
 
 
-def _drain(folder: str, sections: dict, start, done) -> None:
+def _drain(folder: str, sections: dict, ready, start, done) -> None:
     """One worker process: wait for the start signal, dispatch until nothing is due."""
     import logging
 
@@ -78,6 +78,7 @@ def _drain(folder: str, sections: dict, start, done) -> None:
         return execute(sql, params, *args, **kwargs)
 
     database.obj.execute_sql = counted
+    ready.put(os.getpid())
     start.wait()
     began = time.perf_counter()
     result = dispatch_due(engine, limit=100)
@@ -101,14 +102,15 @@ def _run(kind: str, count: int, workers: int) -> dict:
     try:
         _prepare(count, folder, sections)
         ctx = multiprocessing.get_context("spawn")
-        start, done = ctx.Event(), ctx.Queue()
+        ready, start, done = ctx.Queue(), ctx.Event(), ctx.Queue()
         procs = [
-            ctx.Process(target=_drain, args=(str(folder), sections, start, done))
+            ctx.Process(target=_drain, args=(str(folder), sections, ready, start, done))
             for _ in range(workers)
         ]
         for proc in procs:
             proc.start()
-        time.sleep(3.0 + workers)  # every process has built its engine and waits
+        for _ in procs:
+            ready.get(timeout=600)  # every process has built its engine and waits
         began = time.perf_counter()
         start.set()
         answers = [done.get(timeout=1800) for _ in procs]
