@@ -78,16 +78,26 @@ def is_sqlite() -> bool:
 
 
 @contextlib.contextmanager
-def write_transaction() -> Iterator[None]:
+def write_transaction(*, durable: bool = True, immediate: bool = True) -> Iterator[None]:
     """A transaction that takes the write lock up front.
 
     On SQLite a plain ``BEGIN`` is deferred: two workers could both read the same due
-    message before either writes. ``BEGIN IMMEDIATE`` serialises claimers instead.
+    message before either writes. ``BEGIN IMMEDIATE`` serialises claimers instead
+    (``immediate=False``: a plain ``BEGIN``, for writes that need no such order).
+
+    ``durable=False`` (PostgreSQL): the commit returns before its WAL record is flushed
+    to disk (``synchronous_commit = off`` for this transaction only). Other processes
+    see it at once; only a crash of the database server itself can lose it, together
+    with every later commit (the WAL is written in order, and the next durable commit
+    flushes all before it). For bookkeeping that a lost tail cannot turn into a wrong
+    send: ``core.dispatch`` says which.
     """
     db = database.obj
     if isinstance(db, SqliteDatabase):
-        with db.atomic("IMMEDIATE"):
+        with db.atomic("IMMEDIATE") if immediate else db.atomic():
             yield
     else:
         with db.atomic():
+            if not durable:
+                db.execute_sql("SET LOCAL synchronous_commit TO OFF")
             yield

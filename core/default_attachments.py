@@ -15,7 +15,9 @@ def message_attachments(engine, order, message, step):
     """The campaign's and the step's files that fit the order's SKUs and buyer language."""
     if step is None:
         return None
-    skus = {item.sku for item in order.items}
+    from .order_items import order_items
+
+    skus = {item.sku for item in order_items(order)}
     language = message.language if message is not None else ""
     if not language:  # a preview, or a sender that has not learned the locale yet
         from .compose import buyer_language

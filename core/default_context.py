@@ -45,14 +45,14 @@ def format_date(value, language: str, timezone: str) -> str:
 
 @hookimpl
 def template_context(engine, order, message):
-    from .models import OrderItem
+    from .order_items import order_items
 
     mkt = engine.marketplace(order.marketplace)
     language = (message.language if message is not None and message.language else "") or (
         mkt.languages[0] if mkt else "en"
     )
     tz = mkt.timezone if mkt else "UTC"
-    items = list(OrderItem.select().where(OrderItem.order == order)) if order.id else []
+    items = order_items(order)
     window = engine.delivery_window(order)
     content = _product_content(message, items)
     return {

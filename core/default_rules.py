@@ -252,9 +252,9 @@ def _marketplaces_validator(engine):
 
 
 def _items(order):
-    from .models import OrderItem
+    from .order_items import order_items
 
-    return list(OrderItem.select().where(OrderItem.order == order))
+    return order_items(order)
 
 
 def marketplace_in(engine, order, params):

@@ -23,6 +23,15 @@ with several worker threads and processes, slow channels and SIGKILL at any mome
   transition names the states it may leave in its WHERE clause.
 * **Never lost, never silent.** An expired lease without an attempt goes back to
   ``scheduled``; every path ends in a state with ``reason`` or ``error`` filled in.
+* **Durable where it matters, fast elsewhere** (PostgreSQL). The attempt of a real send
+  and the record of its answer wait for the disk (``write_transaction``). Claims, lease
+  renewals, records without a send (skips, postponements) and dry runs commit without
+  waiting: only a crash of the database server can lose them, and then the message is
+  claimed and judged again; a lost tail of commits never includes a real attempt, since
+  a durable commit flushes every commit before it. A dry run is recorded with its
+  attempt in one transaction after the (in-process) call: nothing left the machine.
+* **A pass drains** (``dispatch_due``): batch after batch while messages are due, for
+  up to the budget its caller gives (the tick: about a minute).
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from . import test_sends
+from . import ledger, test_sends
 from .clock import utcnow
 from .compose import ComposeError, ComposeRetry, NoVariant, TemplateBroken, compose
 from .contracts import (
@@ -54,6 +63,7 @@ from .contracts import (
 from .db import database, is_sqlite, write_transaction
 from .decide import ERROR, EXCLUDED, SEND_TIME, WAIT, decide
 from .models import Attempt, Campaign, Message, Order, OrderEvent, SellerAccount, Step
+from .order_items import keep_items
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +82,7 @@ class DispatchResult:
     claimed: int = 0
     states: dict[str, int] = field(default_factory=dict)
     recovered: int = 0
+    more: bool = False  # the pass stopped (budget) while messages may still be due
 
     def count(self, state: str) -> None:
         self.states[state] = self.states.get(state, 0) + 1
@@ -131,7 +142,7 @@ def _take(ids: list[int], owner: str, lease, now, **extra) -> list[Claim]:
 def claim(engine, owner: str, limit: int) -> list[Claim]:
     """Reserve up to ``limit`` due messages for ``owner``, most urgent first."""
     now = utcnow()
-    with write_transaction():
+    with write_transaction(durable=False):
         query = (
             Message.select(Message.id)
             .join(Campaign, on=(Message.campaign == Campaign.id))
@@ -159,7 +170,7 @@ def claim_one(engine, owner: str, message_id: int) -> Claim | None:
 
 def renew(engine, claim: Claim) -> bool:
     """Extend the claim's lease; False when the claim was lost (recovered, re-claimed)."""
-    with write_transaction():
+    with write_transaction(durable=False):
         return bool(Message.update(lease_until=_lease_end(engine)).where(_fence(claim)).execute())
 
 
@@ -211,6 +222,7 @@ def _finish(
     attempt: int | None = None,
     after_send: bool = False,
     outcome: str = "",
+    durable: bool = False,
     **extra,
 ) -> bool:
     """Record a message's new state if ``claim`` still holds it, releasing the lease.
@@ -218,7 +230,9 @@ def _finish(
     ``after_send``: the sender was called under this claim, so its answer also wins over
     recovery's ``in_doubt`` (recovery keeps the fence): the channel's own word is better
     than a guess. ``claim=None`` settles an ``in_doubt`` message (reconciliation).
-    Returns False, changing nothing, when the claim was lost.
+    ``durable``: the record of a real channel's answer, flushed to disk before this
+    returns; anything else may commit lazily (``write_transaction``). Returns False,
+    changing nothing, when the claim was lost.
     """
     now = utcnow()
     values = dict(state=state, lease_until=None, lease_owner="", updated_at=now, **extra)
@@ -231,7 +245,7 @@ def _finish(
         where &= Message.claim_seq == message.claim_seq
     else:
         where = _fence(claim, (SENDING, IN_DOUBT) if after_send else (SENDING,))
-    with database.atomic():
+    with write_transaction(durable=durable, immediate=False):
         if not Message.update(**values).where(where).execute():
             log.warning(
                 "message %s: not recorded as %s, its claim was lost (%s); left as is",
@@ -330,6 +344,7 @@ def load_claimed(claims: list[Claim]) -> list[tuple[Claim, Message, Order, Step 
         events[order_id][kind] = when
     for order in orders.values():
         order.__dict__["_event_times"] = events[order.id]
+    keep_items(orders)
     accounts = {
         a.id: a
         for a in SellerAccount.select().where(
@@ -411,7 +426,13 @@ def process(engine, claim: Claim, loaded=None) -> str:
         reason = sender.preflight(engine, message, order)
         if reason:
             return _not_now(claim, message, reason)
+    if sender.dry_run:
+        state = _dry_run(engine, claim, message, order, step, sender, composed)
+        if state is not None:
+            return state
     attempt = _begin_attempt(engine, claim, message, composed)
+    if isinstance(attempt, str):  # the daily limit, reached by another worker's sends
+        return _postpone(claim, message, attempt)
     if attempt is None:
         log.warning("message %s: claim lost before the send; not sent", message.id)
         return CLAIM_LOST
@@ -429,11 +450,73 @@ def process(engine, claim: Claim, loaded=None) -> str:
     return record(engine, claim, message, order, result, attempt)
 
 
-def _begin_attempt(engine, claim: Claim, message: Message, composed) -> int | None:
-    """Check the fence, renew the lease and commit the attempt, in one transaction,
-    immediately before the call. None: the claim was lost; do not send."""
+def _real(engine, message: Message) -> bool:
+    """Whether the message's sender reaches someone (not a dry run)."""
+    sender = engine.senders.get(message.sender)
+    return sender is None or not sender.dry_run
+
+
+def _dry_run(engine, claim: Claim, message: Message, order, step, sender, composed) -> str | None:
+    """A dry-run sender's send, recorded in one transaction with its attempt.
+
+    Nothing leaves the machine, so the attempt need not be committed before the call:
+    a worker that dies here leaves the message ``sending`` without an attempt, and
+    recovery schedules it again; no buyer can receive anything twice. The record is
+    still fenced on the claim. None (the usual path then runs): an answer other than
+    sent, which ``record`` knows how to store.
+    """
+    result = sender.send(engine, message, order, composed.rendered)
+    if result.status != SENT:
+        return None
+    if step.campaign.status == "test":
+        # A test campaign reaches no buyer; the seller reads each message in their own
+        # inbox instead. The copy never changes the message's outcome.
+        note = test_sends.copy_note(engine, order.account, composed.rendered, order.marketplace)
+        result = replace(result, detail=f"{result.detail}; {note}")
+    now = utcnow()
     rendered = composed.rendered
-    with write_transaction():
+    values = dict(
+        state=SENT,
+        lease_until=None,
+        lease_owner="",
+        updated_at=now,
+        reason=result.detail,
+        error="",
+        sent_at=now,
+        external_id=result.external_id,
+        subject=rendered.subject,
+        body=rendered.text,
+        language=rendered.language,
+        template_version=composed.version,
+    )
+    with write_transaction(durable=False):
+        if not message.dry_run:  # a live message on a dry-run sender still counts
+            full = ledger.daily_limit_at_send(message.account_id)
+            if full:
+                return _postpone(claim, message, full)
+        if not Message.update(**values).where(_fence(claim)).execute():
+            log.warning("message %s: claim lost before the dry run was recorded", message.id)
+            return CLAIM_LOST
+        Attempt.insert(
+            message=message.id, started_at=now, finished_at=now, outcome=SENT, detail=result.detail
+        ).execute()
+    for key, value in values.items():
+        setattr(message, key, value)
+    _log_outcome(message, SENT, result.detail)
+    engine.notify_sent(message, order, result)
+    return SENT
+
+
+def _begin_attempt(engine, claim: Claim, message: Message, composed) -> int | str | None:
+    """Check the fence, renew the lease and commit the attempt, in one transaction,
+    immediately before the call. None: the claim was lost; a reason: the account's
+    daily limit is used up (by sends of other workers since ``decide``); do not send."""
+    rendered = composed.rendered
+    with write_transaction(durable=_real(engine, message)):
+        if not message.dry_run:
+            full = ledger.daily_limit_at_send(message.account_id)
+            if full:
+                return full
         held = (
             Message.update(
                 subject=rendered.subject,
@@ -455,7 +538,7 @@ def record(
 ) -> str:
     """Store a sender's answer as the message's new state (if the claim still holds)."""
     max_attempts = engine.settings.get("dispatch", "max_attempts")
-    done = dict(attempt=attempt, after_send=True)
+    done = dict(attempt=attempt, after_send=True, durable=_real(engine, message))
     if result.status == SENT:
         state = _ended(
             claim,
@@ -500,7 +583,7 @@ def _throttled(engine, claim: Claim, message: Message, order: Order, result, att
     )
     times = [when for (when,) in earlier.tuples()]
     give_up = timedelta(hours=engine.settings.get("dispatch", "throttle_give_up_hours"))
-    done = dict(attempt=attempt, after_send=True)
+    done = dict(attempt=attempt, after_send=True, durable=_real(engine, message))
     if times and now - min(times) >= give_up:
         detail = f"gave up: the channel kept throttling it since {min(times):%Y-%m-%d %H:%M} UTC"
         state = _ended(claim, message, FAILED, error=f"{detail}: {result.detail}", **done)
@@ -669,18 +752,33 @@ def _internal_error(claim: Claim, exc: Exception) -> str:
     return _ended(claim, message, state, error=f"internal error: {type(exc).__name__}: {exc}")
 
 
-def dispatch_due(engine, *, limit: int | None = None, rounds: int = 100) -> DispatchResult:
-    """Recover leases, then claim and send due messages until none are left."""
+def dispatch_due(engine, *, limit: int | None = None, budget_seconds: float | None = None):
+    """Recover leases, then claim and send due messages until none are left.
+
+    A pass drains: it claims batch after batch while due messages remain, so a backlog
+    is not held back to one batch count a minute. ``budget_seconds`` bounds it (the
+    periodic tick passes about a minute, so its pass ends as the next tick starts the
+    next one and a worker thread is never taken for good); ``result.more`` then says
+    messages may remain. A message handled in this pass and due again at once (a
+    fallback, a zero re-check) is handled again, but a round claiming only such messages
+    ends the pass, so no pass spins on the same messages.
+    """
     result = DispatchResult()
     result.recovered = recover_expired_leases(engine)
     owner = worker_id()
     batch = limit or engine.settings.get("dispatch", "batch_size")
     fresh_for = min(FRESH_SECONDS, engine.settings.get("dispatch", "lease_seconds") / 3)
-    for _ in range(rounds):
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
+    again: set[int] = set()  # handled in this pass and put back as due (scheduled, retry)
+    while True:
+        if deadline is not None and time.monotonic() >= deadline:
+            result.more = True
+            break
         claims = claim(engine, owner, batch)
         if not claims:
             break
         result.claimed += len(claims)
+        returning: set[int] = set()
         loaded_at = time.monotonic()
         for loaded in load_claimed(claims):
             fresh = time.monotonic() - loaded_at < fresh_for
@@ -690,4 +788,10 @@ def dispatch_due(engine, *, limit: int | None = None, rounds: int = 100) -> Disp
                 log.exception("dispatch failed for message %s", loaded[0].message_id)
                 state = _internal_error(loaded[0], exc)
             result.count(state)
+            if state in (SCHEDULED, RETRY):
+                returning.add(loaded[0].message_id)
+        if {c.message_id for c in claims} <= again:
+            result.more = True
+            break
+        again |= returning
     return result

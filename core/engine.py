@@ -14,7 +14,7 @@ from typing import Any
 
 import pluggy
 
-from . import migrations
+from . import buckets, migrations
 from .config import ConfigError, Settings
 from .contracts import (
     DeliveryWindow,
@@ -67,6 +67,8 @@ class Engine:
                 from .keyguard import refuse_lost_key
 
                 refuse_lost_key(settings, self.db)
+        # Rate limits are the seller's, shared by every process (core/buckets.py).
+        buckets.configure(settings)
         # Registries are built eagerly so a duplicate name fails at start, not later.
         self._owners: dict[str, dict[str, str]] = {}  # hook -> {registered name: plugin}
         self.marketplaces: dict[str, Marketplace] = self._collect(

@@ -21,7 +21,8 @@ from datetime import timedelta
 
 from .clock import utcnow
 from .contracts import IN_DOUBT, SENDING, SENT, Waiting
-from .models import Message, Order
+from .db import is_sqlite
+from .models import Attempt, Message, Order, SellerAccount
 
 # States in which a live review request counts as made: ``sent``, and ``in_doubt``
 # because it may have reached Amazon (asking again could be the second request).
@@ -139,4 +140,32 @@ def daily_limit_veto(message, order) -> str | None:
     used, limit = daily_usage(order.account_id)
     if used >= limit:
         return f"waiting: daily message limit reached ({used}/{limit}), continues tomorrow"
+    return None
+
+
+def daily_limit_at_send(account_id: int) -> str | None:
+    """The daily limit, checked again inside the transaction that commits a live
+    message's attempt (``core.dispatch``), so processes racing for the day's last
+    messages cannot all pass it: the account's row is locked until that transaction
+    commits (SQLite's ``BEGIN IMMEDIATE`` serialises it already), and messages whose
+    attempt is committed but not yet answered count as used."""
+    if not is_sqlite():
+        SellerAccount.select(SellerAccount.id).where(
+            SellerAccount.id == account_id
+        ).for_update().execute()
+    used, limit = daily_usage(account_id)
+    flying = (
+        Message.select(Message.id)
+        .join(Attempt, on=(Attempt.message == Message.id))
+        .where(
+            (Message.account == account_id)
+            & (Message.dry_run == False)  # noqa: E712
+            & (Message.state == SENDING)
+            & Attempt.finished_at.is_null()
+        )
+        .distinct()
+        .count()
+    )
+    if used + flying >= limit:
+        return f"waiting: daily message limit reached ({used + flying}/{limit}), continues tomorrow"
     return None

@@ -14,6 +14,7 @@ from peewee import (
     BooleanField,
     CharField,
     DateTimeField,
+    DoubleField,
     FloatField,
     ForeignKeyField,
     IntegerField,
@@ -417,3 +418,26 @@ class Heartbeat(BaseModel):
 
 
 ALL_MODELS += (Heartbeat,)
+
+
+class RateBucket(BaseModel):
+    """A token bucket shared by every process of an installation (``core.buckets``,
+    used when the queue is not Redis): ``tokens`` as of ``stamp`` (epoch seconds)."""
+
+    name = CharField(max_length=200, primary_key=True)
+    # Double precision: a single-precision epoch time (PostgreSQL's REAL, peewee's
+    # FloatField there) is only accurate to minutes.
+    tokens = DoubleField()
+    stamp = DoubleField()
+    rate = DoubleField()
+
+
+class Lease(BaseModel):
+    """A named lease (``core.leases``): the installation's tick, one account's sync."""
+
+    name = CharField(max_length=200, primary_key=True)
+    owner = CharField(max_length=120, default="")
+    expires_at = DateTimeField()
+
+
+ALL_MODELS += (RateBucket, Lease)

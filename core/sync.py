@@ -4,6 +4,11 @@ The cursor (``SellerAccount.sync_cursor``) only advances when everything up to i
 been stored, so a crash mid-sync re-reads from the old cursor and storing is idempotent.
 The next read starts ``[sync] overlap_minutes`` before the cursor because order sources
 (Amazon's included) make updates visible with a delay.
+
+One sync per account at a time, installation-wide: a sync holds the lease
+``sync:<account id>`` (``core.leases``), renewed with each progress report. A second
+sync of the same account (another worker process, a "Sync now" click) finds it taken
+and does nothing: two at once would spend the account's order-search quota twice.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from . import leases
 from .clock import utcnow
 from .default_windows import with_delivery_window
 from .models import SellerAccount
@@ -21,14 +27,18 @@ from .store import StoreResult, store_orders
 log = logging.getLogger(__name__)
 
 CHUNK = 200
+# A sync reports progress at least every CHUNK orders; a lease not renewed for this long
+# belongs to a worker that stopped, and the account may be synced again.
+SYNC_LEASE = timedelta(minutes=10)
 
 
 class SyncError(Exception):
     """A sync failed for a reason the seller must act on (credentials, region...)."""
 
 
-def _progress(account: SellerAccount):
+def _progress(account: SellerAccount, owner: str):
     def report(done: int, total: int | None = None, text: str = "") -> None:
+        leases.renew(_lease_name(account.id), owner, utcnow() + SYNC_LEASE)
         SellerAccount.update(sync_progress={"done": done, "total": total, "text": text}).where(
             SellerAccount.id == account.id
         ).execute()
@@ -36,8 +46,33 @@ def _progress(account: SellerAccount):
     return report
 
 
+def _lease_name(account_id: int) -> str:
+    return f"sync:{account_id}"
+
+
+def sync_running(account_id: int) -> bool:
+    """Whether a sync of the account holds its lease now (in any process)."""
+    return leases.held(_lease_name(account_id))
+
+
 def sync_account(engine, account_id: int, *, full: bool = False) -> StoreResult:
-    """Fetch and store an account's changed orders; errors mark the account, never raise."""
+    """Fetch and store an account's changed orders; errors mark the account, never raise.
+
+    Does nothing (an empty result) while another sync of the account runs."""
+    from .dispatch import worker_id
+
+    owner = worker_id()
+    name = _lease_name(account_id)
+    if not leases.acquire(name, owner, utcnow() + SYNC_LEASE):
+        log.info("account %s: a sync is already running; this one is not started", account_id)
+        return StoreResult()
+    try:
+        return _sync(engine, account_id, full, owner)
+    finally:
+        leases.release(name, owner)
+
+
+def _sync(engine, account_id: int, full: bool, owner: str) -> StoreResult:
     account = SellerAccount.get_by_id(account_id)
     source = engine.sources.get(account.source)
     result = StoreResult()
@@ -48,7 +83,7 @@ def sync_account(engine, account_id: int, *, full: bool = False) -> StoreResult:
     overlap = timedelta(minutes=engine.settings.get("sync", "overlap_minutes"))
     since = None if full or account.sync_cursor is None else account.sync_cursor - overlap
     _mark(account, "syncing", "sync running")
-    report = _progress(account)
+    report = _progress(account, owner)
     report(0, None, "starting")
     known = set(engine.marketplaces)
     try:

@@ -39,12 +39,18 @@ def run_worker(settings: Settings) -> int:
 
 
 def _release_interrupted_syncs() -> None:
-    """A sync cut off by a stopped worker resumes from its cursor at the next tick."""
-    from .models import SellerAccount
+    """A sync cut off by a stopped worker resumes from its cursor at the next tick.
 
-    SellerAccount.update(
-        status="error", status_message="sync interrupted when the worker stopped; it resumes"
-    ).where(SellerAccount.status == "syncing").execute()
+    Only syncs whose lease ran out: another worker process may be syncing right now."""
+    from .models import SellerAccount
+    from .sync import sync_running
+
+    text = "sync interrupted when the worker stopped; it resumes"
+    for account in SellerAccount.select().where(SellerAccount.status == "syncing"):
+        if not sync_running(account.id):
+            SellerAccount.update(status="error", status_message=text).where(
+                (SellerAccount.id == account.id) & (SellerAccount.status == "syncing")
+            ).execute()
 
 
 def main() -> int:

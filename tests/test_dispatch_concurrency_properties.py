@@ -294,9 +294,9 @@ class ConcurrentDispatchMachine(RuleBasedStateMachine):
 
     # --- interleaving machinery
 
-    def _preemptible_transaction(self):
+    def _preemptible_transaction(self, **kwargs):
         self._point("transaction")
-        return self._real[0]()
+        return self._real[0](**kwargs)
 
     def _during_send(self, message):
         self._point("send", message)

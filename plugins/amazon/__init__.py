@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from core import Job, OrderSource, SettingField, SettingsPage, for_steps, hookimpl
+from core import Job, OrderSource, SettingField, SettingsPage, for_steps, hookimpl, order_items
 
 from . import feedback
 from .connect import check_credentials
@@ -151,10 +151,9 @@ def template_context(engine, order, message):
     A link to the marketplace's review form is the one link a review request needs;
     it is https and on Amazon's domain, so the linter allows it.
     """
-    from core import OrderItem
-
     mkt = BY_CODE.get(order.marketplace)
-    item = OrderItem.select().where(OrderItem.order == order.id).first() if order.id else None
+    items = order_items(order)
+    item = items[0] if items else None
     if mkt is None or item is None or not item.asin:
         return {"review_link": ""}
     return {"review_link": f"https://www.{mkt.name.lower()}/review/create-review?asin={item.asin}"}

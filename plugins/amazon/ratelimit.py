@@ -1,17 +1,22 @@
-"""One token bucket per (seller account, operation), at Amazon's documented rate.
+"""One token bucket per (seller account, operation), at Amazon's documented rate, shared
+by every worker process of the installation.
 
 Each bucket starts from the usage-plan table below and then follows the
 ``x-amzn-RateLimit-Limit`` header Amazon returns (the library exposes it as
 ``ApiResponse.rate_limit``), so a seller with a raised plan gets the higher rate. Waiting
 for a token happens *before* the call: throttling is avoided, not recovered from, and
-throughput stays at the allowed rate rather than below it.
+throughput stays at the allowed rate rather than below it. Amazon keeps one bucket per
+seller and operation whatever the number of our processes (docs/amazon-rules.md), so
+the buckets live in core's shared store (Redis or the database, ``core.shared_buckets``),
+never in one process's memory.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+
+from core import MemoryBuckets, shared_buckets
 
 # operation -> (requests per second, burst). Source: Amazon SP-API usage plans, as in
 # docs/amazon-rules.md §2 and §4.
@@ -39,55 +44,42 @@ RATES: dict[str, tuple[float, int]] = {
 SAFETY = 0.98
 
 
-@dataclass
-class Bucket:
-    rate: float
-    burst: int
-    tokens: float
-    stamp: float
-
-    def _refill(self, now: float) -> None:
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-
 class RateLimiter:
-    """Thread-safe buckets keyed by (account id, operation)."""
+    """Buckets keyed by (account id, operation), in ``store`` (default: the
+    installation's shared buckets; a private in-memory store when ``clock`` is given,
+    for unit tests). Failure streaks (``note_failure``) stay per process: they only
+    space out this process's own re-checks."""
 
     def __init__(
         self,
         rates: dict[str, tuple[float, int]] | None = None,
-        clock=time.monotonic,
+        clock=None,
         sleep=time.sleep,
         safety: float = SAFETY,
+        store=None,
     ):
         self.safety = safety
         self.rates = dict(RATES if rates is None else rates)
-        self._buckets: dict[tuple[int, str], Bucket] = {}
+        self._store = store if store is not None else (MemoryBuckets(clock) if clock else None)
         self._failures: dict[tuple[int, str], int] = {}
         self._lock = threading.Lock()
-        self._clock = clock
         self._sleep = sleep
 
-    def _bucket(self, key: tuple[int, str]) -> Bucket:
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            rate, burst = self.rates.get(key[1], (1.0, 1))
-            bucket = Bucket(rate * self.safety, burst, float(burst), self._clock())
-            self._buckets[key] = bucket
-        return bucket
+    def _bucket(self, account_id: int, operation: str):
+        """(store, key, rate, burst) of the account's bucket for the operation."""
+        rate, burst = self.rates.get(operation, (1.0, 1))
+        store = self._store or shared_buckets()
+        return store, f"amazon:{account_id}:{operation}", rate * self.safety, burst
 
     def acquire(self, account_id: int, operation: str) -> float:
         """Take a token, waiting as long as needed; returns the seconds waited."""
+        store, key, rate, burst = self._bucket(account_id, operation)
         waited = 0.0
         while True:
-            with self._lock:
-                bucket = self._bucket((account_id, operation))
-                bucket._refill(self._clock())
-                if bucket.tokens >= 1:
-                    bucket.tokens -= 1
-                    return waited
-                need = (1 - bucket.tokens) / bucket.rate
+            need = store.take(key, rate, burst)
+            if need <= 0:
+                return waited
+            # Another process may take the token first: then ask again after this wait.
             self._sleep(need)
             waited += need
 
@@ -98,17 +90,13 @@ class RateLimiter:
         except (TypeError, ValueError):
             return
         if rate and rate > 0:
-            with self._lock:
-                bucket = self._bucket((account_id, operation))
-                bucket._refill(self._clock())
-                bucket.rate = rate * self.safety
+            store, key, _, burst = self._bucket(account_id, operation)
+            store.set_rate(key, rate * self.safety, burst)
 
     def penalise(self, account_id: int, operation: str) -> None:
         """After a 429: empty the bucket so the next call waits a full interval."""
-        with self._lock:
-            bucket = self._bucket((account_id, operation))
-            bucket.tokens = min(bucket.tokens, 0.0)
-            bucket.stamp = self._clock()
+        store, key, rate, burst = self._bucket(account_id, operation)
+        store.empty(key, rate, burst)
 
     def refill_in(self, account_id: int, operation: str) -> float:
         """Seconds until the bucket holds a token again (0 when it holds one now).
@@ -116,10 +104,8 @@ class RateLimiter:
         After a 429 (``penalise``) this is one full interval at the rate Amazon's
         ``x-amzn-RateLimit-Limit`` header last gave: the earliest moment a retry can pass.
         """
-        with self._lock:
-            bucket = self._bucket((account_id, operation))
-            bucket._refill(self._clock())
-            return max(0.0, (1 - bucket.tokens) / bucket.rate)
+        store, key, rate, burst = self._bucket(account_id, operation)
+        return store.refill_in(key, rate, burst)
 
     def note_failure(self, account_id: int, operation: str) -> int:
         """Count a transient failure (429 used up, 5xx, timeout); returns the streak."""
