@@ -67,7 +67,7 @@ _LAZY = {
     "add_opt_out": "services",
     "account_credentials": "services",
     "sealed_credentials": "services",
-    "order_items": "order_items",
+    "order_items": "items",
     "MemoryBuckets": "buckets",
     "shared_buckets": "buckets",
     "mark_account": "services",

@@ -15,7 +15,7 @@ def message_attachments(engine, order, message, step):
     """The campaign's and the step's files that fit the order's SKUs and buyer language."""
     if step is None:
         return None
-    from .order_items import order_items
+    from .items import order_items
 
     skus = {item.sku for item in order_items(order)}
     language = message.language if message is not None else ""

@@ -45,7 +45,7 @@ def format_date(value, language: str, timezone: str) -> str:
 
 @hookimpl
 def template_context(engine, order, message):
-    from .order_items import order_items
+    from .items import order_items
 
     mkt = engine.marketplace(order.marketplace)
     language = (message.language if message is not None and message.language else "") or (

@@ -252,7 +252,7 @@ def _marketplaces_validator(engine):
 
 
 def _items(order):
-    from .order_items import order_items
+    from .items import order_items
 
     return order_items(order)
 

@@ -62,8 +62,8 @@ from .contracts import (
 )
 from .db import database, is_sqlite, write_transaction
 from .decide import ERROR, EXCLUDED, SEND_TIME, WAIT, decide
+from .items import keep_items
 from .models import Attempt, Campaign, Message, Order, OrderEvent, SellerAccount, Step
-from .order_items import keep_items
 
 log = logging.getLogger(__name__)
 

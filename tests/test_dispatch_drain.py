@@ -22,7 +22,7 @@ def _due_messages(engine, account) -> None:
     datas = [order_data("US", delivered_days_ago=7) for _ in range(DUE)]
     ids = store_orders(account, datas, "test").changed_ids
     campaign = create_campaign(engine, "Reviews", [REVIEW_STEP])
-    set_status(engine, campaign, "active")
+    set_status(engine, campaign, "active", backlog_days=30)  # the orders are a week old
     plan_orders(engine, ids)
     assert Message.select().where(Message.state == SCHEDULED).count() == DUE
 

@@ -229,3 +229,14 @@ def test_the_readme_map_names_every_core_module():
         if not re.search(rf"(?<![\w.]){re.escape(shown)}(?![\w])", block):
             missing.append(name)
     assert not missing, f"README's architecture map does not name core modules: {missing}"
+
+
+def test_no_name_core_exports_is_also_a_core_module():
+    """Importing ``core.x`` binds ``x`` on the package to the module, so an exported
+    function ``x`` would turn into a module as soon as anything imported ``core.x``."""
+    import core
+
+    modules = {p.stem for p in (REPO / "core").glob("*.py")} | {
+        p.name for p in (REPO / "core").iterdir() if (p / "__init__.py").exists()
+    }
+    assert not set(core.__all__) & modules
