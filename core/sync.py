@@ -19,7 +19,7 @@ from .store import StoreResult, store_orders
 
 log = logging.getLogger(__name__)
 
-CHUNK = 200
+CHUNK = 2000  # orders between two progress reports
 
 
 class SyncError(Exception):
@@ -35,8 +35,12 @@ def _progress(account: SellerAccount):
     return report
 
 
-def sync_account(engine, account_id: int, *, full: bool = False) -> StoreResult:
-    """Fetch and store an account's changed orders; errors mark the account, never raise."""
+def sync_account(engine, account_id: int, *, full: bool = False, on_changed=None) -> StoreResult:
+    """Fetch and store an account's changed orders; errors mark the account, never raise.
+
+    Orders stream from the source into ``store_orders`` a batch at a time; with
+    ``on_changed(ids)`` (planning) each batch's changed orders go there as it is stored
+    and ``changed_ids`` stays empty, so a whole account is never held in memory."""
     account = SellerAccount.get_by_id(account_id)
     source = engine.sources.get(account.source)
     result = StoreResult()
@@ -50,28 +54,30 @@ def sync_account(engine, account_id: int, *, full: bool = False) -> StoreResult:
     report = _progress(account)
     report(0, None, "starting")
     known = set(engine.marketplaces)
-    try:
-        batch = []
-        for data in source.fetch(engine, account, since, report):
-            batch.append(with_delivery_window(data))  # a report gives no delivery dates
-            if len(batch) >= CHUNK:
-                # Taken out of ``batch`` first: a batch that fails to store is not stored
-                # a second time below.
-                chunk, batch = batch, []
-                _merge(result, store_orders(account, chunk, account.source, known))
-                report(result.created + result.updated + result.unchanged, None, "storing")
-        chunk, batch = batch, []
-        _merge(result, store_orders(account, chunk, account.source, known))
-    except Exception as exc:  # noqa: BLE001 - the account shows the error, the worker goes on
-        log.warning("sync of account %s failed: %s", account.name, exc)
+    failures: list[Exception] = []
+
+    def read():
+        # Orders read before a fetch failure are good: they are stored (storing is
+        # idempotent and the cursor stays put), so one unreadable order cannot hold
+        # back the rest. The failure is kept and reported once storing is done.
+        count = 0
         try:
-            # Orders read before a fetch failure are good: store them (storing is
-            # idempotent and the cursor stays put), so one unreadable order cannot hold
-            # back the rest.
-            if batch:
-                _merge(result, store_orders(account, batch, account.source, known))
-        except Exception:  # noqa: BLE001
-            log.exception("storing the orders read before the failure failed")
+            for data in source.fetch(engine, account, since, report):
+                yield with_delivery_window(data)  # a report gives no delivery dates
+                count += 1
+                if count % CHUNK == 0:
+                    report(count, None, "storing")
+        except Exception as exc:  # noqa: BLE001 - the account shows the error
+            failures.append(exc)
+
+    try:
+        result = store_orders(account, read(), account.source, known, on_changed=on_changed)
+    except Exception as exc:  # noqa: BLE001 - the account shows the error, the worker goes on
+        log.exception("storing the orders of account %s failed", account.name)
+        failures.append(exc)
+    if failures:
+        exc = failures[0]
+        log.warning("sync of account %s failed: %s", account.name, exc)
         _mark(account, "error", f"sync failed: {exc}")
         report(result.created + result.updated, None, "failed")
         return result
@@ -81,7 +87,7 @@ def sync_account(engine, account_id: int, *, full: bool = False) -> StoreResult:
     ).execute()
     summary = f"{result.created} new, {result.updated} updated orders"
     if result.errors:
-        summary += f"; {len(result.errors)} rejected: {result.errors[0]}"
+        summary += f"; {result.rejected} rejected: {result.errors[0]}"
     _mark(account, "ok" if not result.errors else "error", summary)
     if account.status == "error":  # as it was before this sync (``_mark`` writes the row)
         # The credentials reached Amazon again (rejected orders are the orders' problem,
@@ -90,15 +96,6 @@ def sync_account(engine, account_id: int, *, full: bool = False) -> StoreResult:
         requeue_account_messages(account, "re-queued: the account synced successfully")
     report(done, done, "done")
     return result
-
-
-def _merge(into: StoreResult, part: StoreResult) -> None:
-    into.created += part.created
-    into.updated += part.updated
-    into.unchanged += part.unchanged
-    into.new_events += part.new_events
-    into.changed_ids.extend(part.changed_ids)
-    into.errors.extend(part.errors)
 
 
 def _mark(account: SellerAccount, status: str, message: str) -> None:

@@ -9,7 +9,7 @@ data (docs/amazon-rules.md §4), so events are derived from the order and item s
 from __future__ import annotations
 
 import csv
-import io
+import gzip
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
@@ -133,5 +133,10 @@ def _build(c: dict) -> OrderData:
 
 
 def parse_file(path) -> Iterator[OrderData]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        yield from parse_all_orders(io.StringIO(fh.read()))
+    """Stream the orders of a report file (plain or gzip), one line at a time: a
+    million-line file costs no more memory than a small one."""
+    with open(path, "rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gzipped else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        yield from parse_all_orders(fh)
