@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 
-BENCHES = ("dispatch", "planning", "replan", "pages", "amazon_rate")
+BENCHES = ("dispatch", "planning", "replan", "pages", "amazon_rate", "ingest")
 
 
 def main(argv: list[str]) -> int:

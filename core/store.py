@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from .clock import to_naive_utc, utcnow
 from .contracts import EVENT_KINDS, OrderData
@@ -108,17 +109,38 @@ def _validate(data: OrderData, known_marketplaces) -> None:
             raise OrderDataError(f"{where}: unknown event kind {kind!r}")
 
 
-def _values(data: OrderData) -> tuple:
-    """The ``FIELDS`` of ``data`` as stored (naive UTC)."""
+def _sqlite_time(value: datetime | None) -> str | None:
+    """A datetime as SQLite holds it (the text sqlite3's adapter writes for peewee)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.isoformat(" ")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ")[:-6]  # without its "+00:00"
+
+
+class _SqliteTimes(dict):
+    """datetime -> its SQLite text, each distinct time converted once per batch (an
+    order's events reuse its purchase and update times)."""
+
+    def __missing__(self, value):
+        text = self[value] = _sqlite_time(value)
+        return text
+
+
+def _values(data: OrderData, when) -> tuple:
+    """The ``FIELDS`` of ``data`` as the database holds them (naive UTC; on SQLite as
+    text), so a stored row compares equal exactly when nothing changed."""
     return (
         data.marketplace,
         data.fulfillment,
         data.status,
-        to_naive_utc(data.purchased_at),
-        to_naive_utc(data.last_updated_at or data.purchased_at),
-        to_naive_utc(data.shipped_at),
-        to_naive_utc(data.earliest_delivery),
-        to_naive_utc(data.latest_delivery),
+        when(data.purchased_at),
+        when(data.last_updated_at or data.purchased_at),
+        when(data.shipped_at),
+        when(data.earliest_delivery),
+        when(data.latest_delivery),
         bool(data.delivery_confirmed),
         float(data.total),
         data.currency,
@@ -165,34 +187,48 @@ def _order_sql():
     return order_cols, conflict + f"DO UPDATE SET {updates}"
 
 
+def _select_in(sql: str, head: tuple, keys: list) -> list[tuple]:
+    """Rows of ``sql`` (its last condition ``IN ({marks})``) for ``head`` + ``keys``.
+
+    Plain SQL: building a 2,000-value ``IN`` through the query builder costs more than
+    running it."""
+    if not keys:
+        return []
+    mark = "?" if is_sqlite() else "%s"
+    text = sql.format(mark=mark, marks=", ".join([mark] * len(keys)))
+    return list(database.execute_sql(text, (*head, *keys)).fetchall())
+
+
 def _read_stored(account_id: int, order_ids: list[str]) -> dict[str, tuple[int, tuple]]:
-    """{order id: (pk, FIELDS as stored)} for the orders of this batch already stored."""
-    columns = [getattr(Order, n) for n in FIELDS]
-    query = Order.select(Order.id, Order.order_id, *columns).where(
-        (Order.account == account_id) & Order.order_id.in_(order_ids)
+    """{order id: (pk, FIELDS as the database holds them)} for the orders of this batch
+    already stored."""
+    columns = ", ".join(_column(Order, n) for n in FIELDS)
+    sql = (
+        f'SELECT "id", "order_id", {columns} FROM "order" '
+        'WHERE "account_id" = {mark} AND "order_id" IN ({marks})'
     )
-    return {row[1]: (row[0], tuple(row[2:])) for row in query.tuples()}
+    return {row[1]: (row[0], tuple(row[2:])) for row in _select_in(sql, (account_id,), order_ids)}
 
 
 def _ids(account_id: int, order_ids: list[str]) -> dict[str, int]:
-    query = Order.select(Order.order_id, Order.id).where(
-        (Order.account == account_id) & Order.order_id.in_(order_ids)
-    )
-    return dict(query.tuples())
+    sql = 'SELECT "order_id", "id" FROM "order" WHERE "account_id" = {mark} '
+    sql += 'AND "order_id" IN ({marks})'
+    return dict(_select_in(sql, (account_id,), order_ids))
 
 
 def _stored_kinds(pks: list[int]) -> set[tuple[int, str]]:
-    if not pks:
-        return set()
-    query = OrderEvent.select(OrderEvent.order, OrderEvent.kind).where(OrderEvent.order.in_(pks))
-    return set(query.tuples())
+    sql = (
+        'SELECT "order_id", "kind" FROM "order_event" WHERE 1 = {mark} AND "order_id" IN ({marks})'
+    )
+    return set(_select_in(sql, (1,), pks))
 
 
 def _store_batch(account: SellerAccount, batch: list[OrderData], source: str) -> StoreResult:
     """Write one batch (order ids unique within it) in one transaction."""
     result = StoreResult()
-    now = utcnow()
-    values = {d.order_id: _values(d) for d in batch}
+    when = _SqliteTimes().__getitem__ if is_sqlite() else to_naive_utc
+    now = when(utcnow())
+    values = {d.order_id: _values(d, when) for d in batch}
     with write_transaction():
         stored = _read_stored(account.id, list(values))
         write = []  # new or changed orders
@@ -234,9 +270,9 @@ def _store_batch(account: SellerAccount, batch: list[OrderData], source: str) ->
         events, gained = [], set()
         for data in batch:
             pk = pks[data.order_id]
-            for kind, when in data.events.items():
-                if when is not None and (pk, kind) not in had:
-                    events.append((pk, kind, to_naive_utc(when), now, source))
+            for kind, at in data.events.items():
+                if at is not None and (pk, kind) not in had:
+                    events.append((pk, kind, when(at), now, source))
                     gained.add(pk)
         event_cols = [_column(OrderEvent, n) for n in ("order", "kind", "occurred_at")]
         event_cols += [_column(OrderEvent, n) for n in ("recorded_at", "source")]
