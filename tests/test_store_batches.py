@@ -55,9 +55,7 @@ def test_batches_count_created_updated_unchanged_like_single_stores(db_engine):
     third = store_orders(account, changed, "t", batch_size=3)
     assert (third.created, third.updated, third.unchanged) == (0, 2, 5)
     ids = dict(Order.select(Order.order_id, Order.id).tuples())
-    assert sorted(third.changed_ids) == sorted(
-        [ids[orders[1].order_id], ids[orders[4].order_id]]
-    )
+    assert sorted(third.changed_ids) == sorted([ids[orders[1].order_id], ids[orders[4].order_id]])
     assert third.new_events == 1
     assert Order.get(Order.order_id == orders[1].order_id).status == "Cancelled"
     # Each event kind once per order, whatever the source repeats.
