@@ -44,8 +44,11 @@ def make_engine(folder: Path | None = None, **sections) -> Engine:
     return engine
 
 
-def fill_orders(n: int, *, start: int = 0, seed: int = 1) -> None:
-    """Insert ``n`` delivered orders with one item and three events each."""
+def fill_orders(
+    n: int, *, start: int = 0, seed: int = 1, days: tuple[float, float] = (5, 25)
+) -> None:
+    """Insert ``n`` delivered orders with one item and three events each, delivered
+    between ``days`` ago (default: recent, so every one is live)."""
     rng = random.Random(seed + start)
     account = SellerAccount.get_or_create(name="Bench", defaults={"source": "demo"})[0]
     now = utcnow()
@@ -54,7 +57,7 @@ def fill_orders(n: int, *, start: int = 0, seed: int = 1) -> None:
         hi = min(lo + BATCH, start + n)
         rows = []
         for i in range(lo, hi):
-            delivered = now - timedelta(days=rng.uniform(5, 25))
+            delivered = now - timedelta(days=rng.uniform(*days))
             placed = delivered - timedelta(days=rng.uniform(2, 6))
             rows.append(
                 dict(

@@ -99,6 +99,9 @@ class Order(BaseModel):
         indexes = (
             (("account", "order_id"), True),
             (("marketplace", "purchased_at"), False),  # the orders page, filtered, newest first
+            # core.live: a re-plan finds the live orders by these ranges (migration 0017).
+            (("latest_delivery",), False),
+            (("shipped_at",), False),
         )
 
     def event_times(self) -> dict:
@@ -143,7 +146,10 @@ class OrderEvent(BaseModel):
     source = CharField(max_length=40, default="")
 
     class Meta:
-        indexes = ((("order", "kind"), True),)
+        indexes = (
+            (("order", "kind"), True),
+            (("kind", "occurred_at"), False),  # core.live: recent shipments (migration 0017)
+        )
 
 
 class Template(BaseModel):
