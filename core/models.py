@@ -102,6 +102,9 @@ class Order(BaseModel):
             # core.live: a re-plan finds the live orders by these ranges (migration 0017).
             (("latest_delivery",), False),
             (("shipped_at",), False),
+            # The orders page by account or by status, newest first (migration 0017).
+            (("account", "purchased_at"), False),
+            (("status", "purchased_at"), False),
         )
 
     def event_times(self) -> dict:
@@ -136,6 +139,19 @@ class OrderItem(BaseModel):
     title = TextField(default="")
     quantity = IntegerField(default=1)
     price = FloatField(default=0)
+
+
+class Product(BaseModel):
+    """Every (SKU, ASIN, title) seen in an order's items (``core.store`` adds them), so
+    the orders page searches titles in the catalogue, a few thousand rows, instead of
+    every item ever sold, then finds the orders through the item indexes."""
+
+    sku = CharField(max_length=80)
+    asin = CharField(max_length=20)
+    title = TextField(default="")
+
+    class Meta:
+        indexes = ((("sku", "asin", "title"), True),)
 
 
 class OrderEvent(BaseModel):
@@ -350,3 +366,4 @@ class EmailTheme(BaseModel):
 
 
 ALL_MODELS += (EmailTheme,)
+ALL_MODELS += (Product,)  # migration 0017

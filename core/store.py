@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from .clock import to_naive_utc, utcnow
 from .contracts import EVENT_KINDS, OrderData
 from .db import database, is_sqlite, write_transaction
-from .models import Order, OrderEvent, OrderItem, SellerAccount
+from .models import Order, OrderEvent, OrderItem, Product, SellerAccount
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +263,15 @@ def _store_batch(account: SellerAccount, batch: list[OrderData], source: str) ->
                 for d in write
                 for i in d.items
             ],
+        )
+        # The product catalogue the orders page searches titles in: each distinct item
+        # once (the unique index ignores the ones already known).
+        products = {(i.sku, i.asin, i.title) for d in write for i in d.items}
+        _insert_rows(
+            Product._meta.table_name,
+            [_column(Product, n) for n in ("sku", "asin", "title")],
+            sorted(products),
+            'ON CONFLICT ("sku", "asin", "title") DO NOTHING',
         )
         # Each kind once per order: the unique index refuses a repeat. The kinds already
         # stored are read for the batch only to say which orders gained an event.
