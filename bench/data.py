@@ -19,7 +19,7 @@ from core.clock import utcnow
 from core.config import settings_from_dict
 from core.db import database
 from core.engine import Engine
-from core.models import Campaign, Order, OrderEvent, OrderItem, SellerAccount, Step
+from core.models import Campaign, Order, OrderEvent, OrderItem, Product, SellerAccount, Step
 
 BATCH = 20_000
 
@@ -91,7 +91,7 @@ def fill_orders(
                     order=oid,
                     sku=f"SKU-{oid % 50}",
                     asin=f"B0{oid % 50:08d}",
-                    title="Item",
+                    title=f"Widget model {oid % 50}",
                     quantity=1,
                     price=r["total"],
                 )
@@ -99,6 +99,11 @@ def fill_orders(
             ]
             for part in chunked(items, 5000):
                 OrderItem.insert_many(part).execute()
+            # The product catalogue, as core.store keeps it.
+            products = sorted({(i["sku"], i["asin"], i["title"]) for i in items})
+            Product.insert_many(
+                products, fields=[Product.sku, Product.asin, Product.title]
+            ).on_conflict_ignore().execute()
             # Each order was placed, shipped and delivered: one event of each kind.
             kinds = (
                 ("ordered", "purchased_at"),

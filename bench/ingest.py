@@ -17,7 +17,8 @@ own fresh process and database with the schema ``followup`` creates (every index
 BENCH_INGEST_PAIRS alternating pairs (default 3 up to 100,000 orders, 1 above);
 ``ratio_cpu`` the same with each process's CPU time; ``peak_rss_mb`` is the
 project process's ``ru_maxrss`` (target <= 250 MB, 1M within 1.2x of 100k). PostgreSQL
-runs when BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres) answers;
+runs when BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432/postgres) answers,
+for the sizes in BENCH_INGEST_PG (default: every size);
 each run gets a database of its own, dropped afterwards.
 """
 
@@ -289,8 +290,10 @@ def run() -> dict:
                 names.append(name)
                 return _pg_database(pg, name)
 
+            pg_sizes = os.environ.get("BENCH_INGEST_PG", ",".join(map(str, sizes)))
             try:
-                entry["postgresql"] = _measure(path, lines, pg_url, pairs)
+                if str(size) in pg_sizes.split(","):
+                    entry["postgresql"] = _measure(path, lines, pg_url, pairs)
             finally:
                 for name in names:
                     _pg_database(pg, name, drop=True)
