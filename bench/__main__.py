@@ -7,7 +7,16 @@ import json
 import logging
 import sys
 
-BENCHES = ("dispatch", "planning", "replan", "pages", "amazon_rate", "activation", "lint_corpus")
+BENCHES = (
+    "dispatch",
+    "planning",
+    "replan",
+    "pages",
+    "amazon_rate",
+    "activation",
+    "lint_corpus",
+    "ingest",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -19,7 +19,7 @@ from core.clock import utcnow
 from core.config import settings_from_dict
 from core.db import database
 from core.engine import Engine
-from core.models import Campaign, Order, OrderEvent, OrderItem, SellerAccount, Step
+from core.models import Campaign, Order, OrderEvent, OrderItem, Product, SellerAccount, Step
 
 BATCH = 20_000
 
@@ -44,8 +44,11 @@ def make_engine(folder: Path | None = None, **sections) -> Engine:
     return engine
 
 
-def fill_orders(n: int, *, start: int = 0, seed: int = 1) -> None:
-    """Insert ``n`` delivered orders with one item and three events each."""
+def fill_orders(
+    n: int, *, start: int = 0, seed: int = 1, days: tuple[float, float] = (5, 25)
+) -> None:
+    """Insert ``n`` delivered orders with one item and three events each, delivered
+    between ``days`` ago (default: recent, so every one is live)."""
     rng = random.Random(seed + start)
     account = SellerAccount.get_or_create(name="Bench", defaults={"source": "demo"})[0]
     now = utcnow()
@@ -54,7 +57,7 @@ def fill_orders(n: int, *, start: int = 0, seed: int = 1) -> None:
         hi = min(lo + BATCH, start + n)
         rows = []
         for i in range(lo, hi):
-            delivered = now - timedelta(days=rng.uniform(5, 25))
+            delivered = now - timedelta(days=rng.uniform(*days))
             placed = delivered - timedelta(days=rng.uniform(2, 6))
             rows.append(
                 dict(
@@ -88,7 +91,7 @@ def fill_orders(n: int, *, start: int = 0, seed: int = 1) -> None:
                     order=oid,
                     sku=f"SKU-{oid % 50}",
                     asin=f"B0{oid % 50:08d}",
-                    title="Item",
+                    title=f"Widget model {oid % 50}",
                     quantity=1,
                     price=r["total"],
                 )
@@ -96,6 +99,11 @@ def fill_orders(n: int, *, start: int = 0, seed: int = 1) -> None:
             ]
             for part in chunked(items, 5000):
                 OrderItem.insert_many(part).execute()
+            # The product catalogue, as core.store keeps it.
+            products = sorted({(i["sku"], i["asin"], i["title"]) for i in items})
+            Product.insert_many(
+                products, fields=[Product.sku, Product.asin, Product.title]
+            ).on_conflict_ignore().execute()
             # Each order was placed, shipped and delivered: one event of each kind.
             kinds = (
                 ("ordered", "purchased_at"),

@@ -13,6 +13,11 @@ for a routine bench run; ``BENCH_REPLAN=1000000`` runs the stated target. The se
 re-plan (nothing changed) shows the steady-state cost. BENCH_REPLAN_PYTHON (default 300)
 orders are also planned by the per-order planner, to show the cost per pair it saves.
 
+``live_bound`` (BENCH_REPLAN_LIVE="live,total", default "50000,1000000"; "0,0" skips it)
+re-plans the same live orders in a database of only them and in one padded with history
+up to ``total`` orders (core.live: history is not re-planned); target ratio <= 1.5, the
+median of BENCH_REPLAN_PAIRS (default 3) alternating pairs.
+
 The count queries write nothing, while a re-plan writes a message and a decision per pair;
 ``write_floor_seconds`` times writing those same rows in plain SQL (into copies of the
 tables with their indexes), the cost no planner can avoid, and
@@ -24,6 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import statistics
 import time
 
 from .data import add_campaigns, fill_orders, make_engine
@@ -92,6 +98,52 @@ def _write_floor(engine) -> float:
     return seconds
 
 
+def _live_bound(live: int, total: int, campaigns: int, pairs: int) -> dict:
+    """Full re-plan of ``live`` recent orders in a database of just those, against the same
+    in a database where ``total - live`` more orders are history (delivered 400 to 1,500
+    days ago, ``core.live``): alternating runs, the median of ``pairs`` pairs."""
+    from core.db import database
+    from core.models import Decision, Message
+    from core.planning_bulk import replan
+
+    engines = {}
+    for name, history in (("small", 0), ("large", total - live)):
+        engines[name] = make_engine()
+        start = time.perf_counter()
+        if history:
+            fill_orders(history, days=(400, 1500))
+        fill_orders(live, start=history)
+        add_campaigns(campaigns)
+        engines[name].db.execute_sql("ANALYZE")
+        log.info("built %s orders in %.1fs", live + history, time.perf_counter() - start)
+    runs: dict[str, list[float]] = {"small": [], "large": []}
+    planned = {}
+    for _ in range(pairs):
+        for name, engine in engines.items():
+            database.initialize(engine.db)
+            with database.atomic():
+                Message.delete().execute()
+                Decision.delete().execute()
+            start = time.perf_counter()
+            planned[name] = replan(engine).planned
+            runs[name].append(time.perf_counter() - start)
+    for engine in engines.values():
+        engine.close()
+    small, large = (statistics.median(runs[n]) for n in ("small", "large"))
+    ratios = [b / a for a, b in zip(runs["small"], runs["large"], strict=True)]
+    return {
+        "live_orders": live,
+        "total_orders": total,
+        "pairs": pairs,
+        "small_seconds": round(small, 2),
+        "large_seconds": round(large, 2),
+        "planned_small": planned["small"],
+        "planned_large": planned["large"],
+        "ratio": round(statistics.median(ratios), 2),
+        "target_ratio": 1.5,
+    }
+
+
 def run() -> dict:
     from core.models import Decision, Message
     from core.planning_bulk import replan
@@ -136,6 +188,11 @@ def run() -> dict:
         "second_replan_planned": again.planned,
         "microseconds_per_pair_bulk": round(seconds / (size * campaigns) * 1e6, 1),
     }
+    figures["target_ratio_counts_plus_write_floor"] = 1.2
+    live, total = (int(n) for n in os.environ.get("BENCH_REPLAN_LIVE", "50000,1000000").split(","))
+    if live:
+        pairs = int(os.environ.get("BENCH_REPLAN_PAIRS", 3))
+        figures["live_bound"] = _live_bound(live, total, campaigns, pairs)
     if per_pair is not None:
         figures["microseconds_per_pair_python"] = round(per_pair * 1e6, 1)
         figures["python_replan_seconds_estimate"] = round(per_pair * size * campaigns, 1)

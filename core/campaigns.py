@@ -18,6 +18,7 @@ from .clock import utcnow
 from .contracts import SCHEDULED, Preset
 from .db import database
 from .decide import SEND, SIMULATE, decide, probe
+from .live import count_live
 from .models import AuditLog, Campaign, Message, Order, Step, Template
 from .planning import (
     PlanResult,
@@ -325,10 +326,10 @@ def replan_campaign(engine, campaign: Campaign) -> PlanResult | None:
     message anyway, so nothing is sent that the edited campaign forbids.
     """
     limit = engine.settings.get("planning", "inline_replan_max_orders")
-    orders = Order.select(Order.id)
-    if campaign.account_id:
-        orders = orders.where(Order.account == campaign.account_id)
-    if orders.limit(limit + 1).count() > limit:
+    # Only live orders are re-planned (core.live): years of history do not make an
+    # edit wait for the worker.
+    steps = list(campaign.steps)
+    if count_live(utcnow(), steps, campaign.account_id, limit) > limit:
         campaign.replan_requested_at = utcnow()
         Campaign.update(replan_requested_at=campaign.replan_requested_at).where(
             Campaign.id == campaign.id

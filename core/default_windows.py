@@ -13,7 +13,7 @@ says which one it used; ``completion_sql`` is its SQL twin for the set-based re-
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from peewee import Case, fn
@@ -235,13 +235,19 @@ def with_delivery_window(data: OrderData) -> OrderData:
         return data
     delivered = data.events.get(DELIVERED)
     if delivered is not None:
-        return replace(
+        return _replace(
             data, earliest_delivery=delivered, latest_delivery=delivered, delivery_confirmed=True
         )
     shipped = data.shipped_at or data.events.get(SHIPPED)
     if shipped is None:
         return data
     earliest, latest = import_window(data.marketplace, data.purchased_at, shipped)
-    return replace(
+    return _replace(
         data, earliest_delivery=earliest, latest_delivery=latest, delivery_confirmed=False
     )
+
+
+def _replace(data: OrderData, **changes) -> OrderData:
+    """``dataclasses.replace`` without its per-field introspection: this runs once per
+    imported order, and replace's generic path was a tenth of a large import's time."""
+    return OrderData(**{**data.__dict__, **changes})

@@ -102,6 +102,12 @@ class Order(BaseModel):
         indexes = (
             (("account", "order_id"), True),
             (("marketplace", "purchased_at"), False),  # the orders page, filtered, newest first
+            # core.live: a re-plan finds the live orders by these ranges (migration 0017).
+            (("latest_delivery",), False),
+            (("shipped_at",), False),
+            # The orders page by account or by status, newest first (migration 0017).
+            (("account", "purchased_at"), False),
+            (("status", "purchased_at"), False),
         )
 
     def event_times(self) -> dict:
@@ -138,6 +144,19 @@ class OrderItem(BaseModel):
     price = FloatField(default=0)
 
 
+class Product(BaseModel):
+    """Every (SKU, ASIN, title) seen in an order's items (``core.store`` adds them), so
+    the orders page searches titles in the catalogue, a few thousand rows, instead of
+    every item ever sold, then finds the orders through the item indexes."""
+
+    sku = CharField(max_length=80)
+    asin = CharField(max_length=20)
+    title = TextField(default="")
+
+    class Meta:
+        indexes = ((("sku", "asin", "title"), True),)
+
+
 class OrderEvent(BaseModel):
     order = ForeignKeyField(Order, backref="events", on_delete="CASCADE")
     kind = CharField(max_length=24)
@@ -146,7 +165,10 @@ class OrderEvent(BaseModel):
     source = CharField(max_length=40, default="")
 
     class Meta:
-        indexes = ((("order", "kind"), True),)
+        indexes = (
+            (("order", "kind"), True),
+            (("kind", "occurred_at"), False),  # core.live: recent shipments (migration 0017)
+        )
 
 
 class Template(BaseModel):
@@ -441,3 +463,4 @@ class Lease(BaseModel):
 
 
 ALL_MODELS += (RateBucket, Lease)
+ALL_MODELS += (Product,)  # migration 0017

@@ -249,15 +249,19 @@ def plan_orders(engine, order_ids: Iterable[int], chunk: int = 500) -> PlanResul
 def plan_all(
     engine, account_id: int | None = None, chunk: int = 1000, steps: list[Step] | None = None
 ) -> PlanResult:
-    """Re-plan every order (after a campaign was created or edited), against ``steps``
-    (default: every active step)."""
+    """Re-plan every live order (after a campaign was created or edited), against
+    ``steps`` (default: every active step). Orders that can only be excluded (history,
+    ``core.live``) keep the decisions they have."""
     steps = active_steps() if steps is None else [s for s in steps if s.campaign.status in ACTIVE]
     result = PlanResult()
     if not steps:
         return result
+    from .live import is_live
+
+    live = is_live(Order, utcnow(), steps)
     last = 0
     while True:
-        query = Order.select().where(Order.id > last)
+        query = Order.select().where((Order.id > last) & live)
         if account_id:
             query = query.where(Order.account == account_id)
         batch = list(query.order_by(Order.id).limit(chunk))

@@ -63,6 +63,7 @@ from .decide import cutoff_reason
 from .default_vetoes import send_vetoes_sql
 from .default_windows import REVIEW_OPENS_AFTER
 from .hookspecs import STEP_SCOPE_ATTR
+from .live import is_live
 from .models import Decision, Message, OptOut, Order, OrderEvent, Step
 from .planning import (
     ACTIVE,
@@ -215,20 +216,21 @@ class SqlContext:
             .limit(1)
         )
 
-    def facts_query(self, where):
-        """SELECT the ``_Facts`` row of every order matching ``where``."""
+    def facts_query(self, where, ids=None):
+        """SELECT the ``_Facts`` row of every order matching ``where`` (and whose id is in
+        the subquery ``ids``: then only their events are read)."""
         o, event = self.o, OrderEvent.alias("e")
-        pivot = (
-            event.select(
-                event.order.alias("oid"),
-                *[
-                    fn.MAX(Case(None, [(event.kind == kind, event.occurred_at)], None)).alias(kind)
-                    for kind in EVENT_KINDS
-                ],
-            )
-            .group_by(event.order)
-            .alias("p")
+        events = event.select(
+            event.order.alias("oid"),
+            *[
+                fn.MAX(Case(None, [(event.kind == kind, event.occurred_at)], None)).alias(kind)
+                for kind in EVENT_KINDS
+            ],
         )
+        if ids is not None:
+            events = events.where(event.order.in_(ids))
+            where &= o.id.in_(ids)
+        pivot = events.group_by(event.order).alias("p")
         times = [getattr(pivot.c, kind) for kind in EVENT_KINDS]
         any_unwanted = fn.COALESCE(*[getattr(pivot.c, kind) for kind in UNWANTED_KINDS])
         unwanted = Case(None, [(any_unwanted.is_null(False), self._unwanted_text())], None)
@@ -296,6 +298,16 @@ class _Facts(Model):
         table_name = "plan_bulk_facts"
 
 
+class _Live(Model):
+    """The ids of the orders this re-plan looks at (``core.live``), found once."""
+
+    order_id = IntegerField(primary_key=True)
+
+    class Meta:
+        database = database
+        table_name = "plan_bulk_live"
+
+
 class _Fit(Model):
     """Send-window moves per (marketplace, due minute) that are not "keep as is"."""
 
@@ -311,7 +323,7 @@ class _Fit(Model):
 
 
 def _temp_tables() -> None:
-    for model in (_Facts, _Stage, _Fit):
+    for model in (_Facts, _Live, _Stage, _Fit):
         model.create_table(safe=True, temporary=True)
 
 
@@ -708,7 +720,8 @@ def _python(engine, step: Step, where, result: PlanResult) -> int:
 
 
 def replan(engine, steps: list[Step] | None = None) -> PlanResult:
-    """Re-plan every order against ``steps`` (default: every active step), set-based.
+    """Re-plan every live order (``core.live``) against ``steps`` (default: every active
+    step), set-based.
 
     Same outcome as ``core.planning.plan_all``; idempotent (a second run adds nothing).
     """
@@ -720,10 +733,19 @@ def replan(engine, steps: list[Step] | None = None) -> PlanResult:
     codes = stored_markets()
     markets = {step.id: sql_markets(engine, step, codes) for step in steps}
     _temp_tables()
+    now = utcnow()
     with database.atomic():
         _Facts.delete().execute()
+        _Live.delete().execute()
+        # Only live orders (core.live): history can only be excluded again. They are
+        # found once through the date indexes; the facts (and so every step's stage
+        # query, which joins them) cover exactly these orders.
         scope = q.o.marketplace.in_(sorted(set().union(*markets.values())))
-        _Facts.insert_from(q.facts_query(scope), list(_Facts._meta.sorted_fields)).execute()
+        live = q.o.select(q.o.id).where(scope & is_live(q.o, now, steps))
+        _Live.insert_from(live, [_Live.order_id]).execute()
+        ids = _Live.select(_Live.order_id)
+        facts = q.facts_query(scope, ids)
+        _Facts.insert_from(facts, list(_Facts._meta.sorted_fields)).execute()
     for step in steps:
         account = step.campaign.account_id
         release_dry_runs(engine, step)  # test sends do not use up a live step
@@ -736,9 +758,12 @@ def replan(engine, steps: list[Step] | None = None) -> PlanResult:
             plan = None
         if plan is None:
             log.info("step %s: rules or trigger without an SQL form, planned in Python", step.id)
-            _python(engine, step, (Order.account == account) if account else None, result)
+            live = is_live(Order, now, steps)
+            _python(engine, step, (Order.account == account) & live if account else live, result)
             continue
-        where = q.o.marketplace.in_(markets[step.id])
+        # Driven from the live ids (a rowid lookup each), not from a scan of every order.
+        where = q.o.id.in_(_Live.select(_Live.order_id))
+        where &= q.o.marketplace.in_(markets[step.id])
         if account:
             where &= q.o.account == account
         elif not is_dry_run(engine, plan.sender) and _has_demo_orders():
@@ -751,7 +776,7 @@ def replan(engine, steps: list[Step] | None = None) -> PlanResult:
             plan.run(where, result)
         rest = [c for c in codes if c not in markets[step.id]]
         if rest:  # orders of marketplaces where a plugin answers a window or veto hook
-            in_rest = Order.marketplace.in_(rest)
+            in_rest = Order.marketplace.in_(rest) & is_live(Order, now, steps)
             _python(
                 engine, step, in_rest & (Order.account == account) if account else in_rest, result
             )

@@ -26,7 +26,7 @@ from .store import StoreResult, store_orders
 
 log = logging.getLogger(__name__)
 
-CHUNK = 200
+CHUNK = 2000  # orders between two progress reports
 # A sync reports progress at least every CHUNK orders; a lease not renewed for this long
 # belongs to a worker that stopped, and the account may be synced again.
 SYNC_LEASE = timedelta(minutes=10)
@@ -55,9 +55,12 @@ def sync_running(account_id: int) -> bool:
     return leases.held(_lease_name(account_id))
 
 
-def sync_account(engine, account_id: int, *, full: bool = False) -> StoreResult:
+def sync_account(engine, account_id: int, *, full: bool = False, on_changed=None) -> StoreResult:
     """Fetch and store an account's changed orders; errors mark the account, never raise.
 
+    Orders stream from the source into ``store_orders`` a batch at a time; with
+    ``on_changed(ids)`` (planning) each batch's changed orders go there as it is stored
+    and ``changed_ids`` stays empty, so a whole account is never held in memory.
     Does nothing (an empty result) while another sync of the account runs."""
     from .dispatch import worker_id
 
@@ -67,12 +70,12 @@ def sync_account(engine, account_id: int, *, full: bool = False) -> StoreResult:
         log.info("account %s: a sync is already running; this one is not started", account_id)
         return StoreResult()
     try:
-        return _sync(engine, account_id, full, owner)
+        return _sync(engine, account_id, full, owner, on_changed)
     finally:
         leases.release(name, owner)
 
 
-def _sync(engine, account_id: int, full: bool, owner: str) -> StoreResult:
+def _sync(engine, account_id: int, full: bool, owner: str, on_changed) -> StoreResult:
     account = SellerAccount.get_by_id(account_id)
     source = engine.sources.get(account.source)
     result = StoreResult()
@@ -86,28 +89,30 @@ def _sync(engine, account_id: int, full: bool, owner: str) -> StoreResult:
     report = _progress(account, owner)
     report(0, None, "starting")
     known = set(engine.marketplaces)
-    try:
-        batch = []
-        for data in source.fetch(engine, account, since, report):
-            batch.append(with_delivery_window(data))  # a report gives no delivery dates
-            if len(batch) >= CHUNK:
-                # Taken out of ``batch`` first: a batch that fails to store is not stored
-                # a second time below.
-                chunk, batch = batch, []
-                _merge(result, store_orders(account, chunk, account.source, known))
-                report(result.created + result.updated + result.unchanged, None, "storing")
-        chunk, batch = batch, []
-        _merge(result, store_orders(account, chunk, account.source, known))
-    except Exception as exc:  # noqa: BLE001 - the account shows the error, the worker goes on
-        log.warning("sync of account %s failed: %s", account.name, exc)
+    failures: list[Exception] = []
+
+    def read():
+        # Orders read before a fetch failure are good: they are stored (storing is
+        # idempotent and the cursor stays put), so one unreadable order cannot hold
+        # back the rest. The failure is kept and reported once storing is done.
+        count = 0
         try:
-            # Orders read before a fetch failure are good: store them (storing is
-            # idempotent and the cursor stays put), so one unreadable order cannot hold
-            # back the rest.
-            if batch:
-                _merge(result, store_orders(account, batch, account.source, known))
-        except Exception:  # noqa: BLE001
-            log.exception("storing the orders read before the failure failed")
+            for data in source.fetch(engine, account, since, report):
+                yield with_delivery_window(data)  # a report gives no delivery dates
+                count += 1
+                if count % CHUNK == 0:
+                    report(count, None, "storing")
+        except Exception as exc:  # noqa: BLE001 - the account shows the error
+            failures.append(exc)
+
+    try:
+        result = store_orders(account, read(), account.source, known, on_changed=on_changed)
+    except Exception as exc:  # noqa: BLE001 - the account shows the error, the worker goes on
+        log.exception("storing the orders of account %s failed", account.name)
+        failures.append(exc)
+    if failures:
+        exc = failures[0]
+        log.warning("sync of account %s failed: %s", account.name, exc)
         _mark(account, "error", f"sync failed: {plain_exception(exc)}")
         report(result.created + result.updated, None, "failed")
         return result
@@ -117,7 +122,7 @@ def _sync(engine, account_id: int, full: bool, owner: str) -> StoreResult:
     ).execute()
     summary = f"{result.created} new, {result.updated} updated orders"
     if result.errors:
-        summary += f"; {len(result.errors)} rejected: {result.errors[0]}"
+        summary += f"; {result.rejected} rejected: {result.errors[0]}"
     _mark(account, "ok" if not result.errors else "error", summary)
     if account.status == "error":  # as it was before this sync (``_mark`` writes the row)
         # The credentials reached Amazon again (rejected orders are the orders' problem,
@@ -126,15 +131,6 @@ def _sync(engine, account_id: int, full: bool, owner: str) -> StoreResult:
         requeue_account_messages(account, "re-queued: the account synced successfully")
     report(done, done, "done")
     return result
-
-
-def _merge(into: StoreResult, part: StoreResult) -> None:
-    into.created += part.created
-    into.updated += part.updated
-    into.unchanged += part.unchanged
-    into.new_events += part.new_events
-    into.changed_ids.extend(part.changed_ids)
-    into.errors.extend(part.errors)
 
 
 def _mark(account: SellerAccount, status: str, message: str) -> None:

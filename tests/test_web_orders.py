@@ -172,3 +172,52 @@ def test_common_product_filter_walks_orders_with_the_same_result(signed_in, acco
     monkeypatch.setattr(orders_view, "COMMON_PRODUCT", 2)  # MUG-3 now counts as common
     common = listed(signed_in, "sku=MUG-3&marketplace=US")
     assert rare == common == {o.order_id for o in made}
+
+
+def test_search_by_order_id_prefix_asin_and_title_words(signed_in, account):
+    from core.contracts import ItemData
+
+    grinder = stored_order(
+        account, "DE", items=(ItemData("KM-1", "B0KM000001", "Kaffeemühle Deluxe", 1, 49.9),)
+    )
+    kettle = stored_order(
+        account, "US", items=(ItemData("KT-1", "B0KT000001", "Electric kettle 1.7 l", 1, 30),)
+    )
+    assert listed(signed_in, "q=kaffeemühle") == {grinder.order_id}  # a word of the title
+    assert listed(signed_in, "q=KETTLE") == {kettle.order_id}  # any case
+    assert listed(signed_in, "q=B0KT000001") == {kettle.order_id}  # an ASIN
+    assert listed(signed_in, "q=KM-1") == {grinder.order_id}  # a SKU
+    # The first digits of an order id (as a seller reads it off a label).
+    prefix = grinder.order_id[: len(grinder.order_id) - 2]
+    assert grinder.order_id in listed(signed_in, f"q={prefix}")
+    assert kettle.order_id not in listed(signed_in, f"q={prefix}")
+    assert listed(signed_in, "q=nothing-like-this") == set()
+
+
+def test_account_filter_one_canceled_and_only_marketplaces_with_orders(signed_in, account):
+    from core.models import SellerAccount
+
+    other = SellerAccount.create(name="Second shop", source="demo")
+    mine = stored_order(account, "US")
+    theirs = stored_order(other, "DE")
+    api = stored_order(account, "US", status="Canceled")
+    report = stored_order(account, "US", status="Cancelled")
+    assert listed(signed_in, f"account={other.id}") == {theirs.order_id}
+    assert mine.order_id in listed(signed_in, f"account={account.id}")
+    # Amazon spells it two ways (API and report); the filter offers one and finds both.
+    assert listed(signed_in, "status=Canceled") == {api.order_id, report.order_id}
+    page = signed_in.get("/orders/").get_data(as_text=True)
+    assert ">Canceled</option>" in page and ">Cancelled</option>" not in page
+    assert "Second shop</option>" in page
+    markets = re.search(r'<select id="marketplace".*?</select>', page, re.S).group(0)
+    assert re.findall(r"<option[^>]*>(\w+)</option>", markets) == ["All", "DE", "US"]
+
+
+def test_from_after_to_says_so_instead_of_an_empty_list(signed_in, account):
+    stored_order(account, "US", days_ago=3)
+    today = utcnow().date()
+    page = signed_in.get(f"/orders/?from={today}&to={today - timedelta(days=5)}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "is after “Placed until”" in text and "Swap the two dates" in text
+    assert "No orders match" not in text

@@ -459,7 +459,9 @@ def import_file():
             text = import_orders(engine(), path, account_name, source_name, create_account=is_admin)
         except ImportError_ as exc:
             # The message names the file: the name the seller chose, not our temp path.
-            flash(f"Nothing imported: {str(exc).replace(str(path), upload.filename)}", "error")
+            shown = str(exc).replace(str(path), upload.filename)
+            head = "Import stopped" if exc.stored else "Nothing imported"
+            flash(f"{head}: {shown}", "error")
             return _index_422()
     if is_new:
         audit("account_created", account_name, f"by an order import ({source_name})")

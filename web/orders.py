@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from peewee import fn
+from peewee import OP, Expression, fn
 
 from core.blocklist import UndoRefused, block_buyer, resume_order, unblock_buyer
 from core.clock import utcnow
+from core.db import is_sqlite
 from core.models import (
     Attempt,
     Campaign,
@@ -19,6 +20,7 @@ from core.models import (
     Order,
     OrderEvent,
     OrderItem,
+    Product,
     SellerAccount,
     Step,
 )
@@ -37,27 +39,28 @@ bp = Blueprint("orders", __name__, url_prefix="/orders")
 
 PAGE = 50
 COMMON_PRODUCT = 2000  # items: above this many, walk orders newest first instead
-# Amazon's order statuses (Orders API v0 and the All Orders report spellings).
+MATCHING_TITLES = 500  # catalogue rows a title search may name before it counts as common
+# Amazon's order statuses as the filter offers them. The Orders API writes "Canceled",
+# the All Orders report "Cancelled": one choice finds both (SPELLINGS).
 ORDER_STATUSES = (
-    "Pending",
-    "Unshipped",
-    "PartiallyShipped",
-    "Shipped",
     "Canceled",
-    "Cancelled",
+    "PartiallyShipped",
+    "Pending",
+    "Shipped",
     "Unfulfillable",
+    "Unshipped",
 )
+SPELLINGS = {"Canceled": ("Canceled", "Cancelled"), "Cancelled": ("Canceled", "Cancelled")}
 
 
-def _has_product(sku: str):
-    """Orders with an item of this exact SKU or ASIN (both indexed; LIKE would scan all).
+def _orders_with_items(match):
+    """Orders with an item matching ``match`` (an expression over the indexed SKU or ASIN).
 
     A rare product: its few orders are collected through the item indexes (IN). A common
     one: the newest-first scan of orders checks each order's items (EXISTS) and stops at
     a page, after ~50 / share-of-orders rows. Either way a page costs about the same at
     10,000 or 1,000,000 orders.
     """
-    match = (OrderItem.sku == sku) | (OrderItem.asin == sku)
     common = (
         OrderItem.select(OrderItem.id).where(match).limit(COMMON_PRODUCT).count() >= COMMON_PRODUCT
     )
@@ -68,56 +71,124 @@ def _has_product(sku: str):
     return Order.id.in_(OrderItem.select(OrderItem.order).where(match))
 
 
-def _filtered():
+def _has_product(sku: str):
+    """Orders with an item of this exact SKU or ASIN (both indexed; LIKE would scan all)."""
+    return _orders_with_items((OrderItem.sku == sku) | (OrderItem.asin == sku))
+
+
+def _has_status(statuses):
+    """Orders in one of ``statuses``. A rare status (cancellations, a few hundred orders)
+    is read through the (status, purchased_at) index; a common one by the newest-first
+    scan, which finds a page at once. With two spellings a database would otherwise scan
+    every order newest first, looking for a status few have."""
+    match = Order.status.in_(statuses)
+    common = Order.select(Order.id).where(match).limit(COMMON_PRODUCT).count() >= COMMON_PRODUCT
+    if common:
+        return match
+    return Order.id.in_(Order.select(Order.id).where(match))
+
+
+def _order_id_prefix(text: str):
+    """Order ids starting with ``text``, through the order id index: GLOB on SQLite
+    (its LIKE ignores case, so it cannot use the index), LIKE on PostgreSQL (with the
+    pattern index of migration 0017). peewee writes ``OP.LIKE`` as GLOB on SQLite."""
+    if is_sqlite():
+        pattern = "".join(f"[{c}]" if c in "*?[" else c for c in text) + "*"
+    else:
+        pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return Expression(Order.order_id, OP.LIKE, pattern)
+
+
+def _search(text: str):
+    """The search box: an order id (whole or its first digits), a SKU or ASIN, or words
+    of a product title. Titles are searched in the product catalogue (a few thousand
+    rows, whatever the number of orders), then orders through the item indexes."""
+    matches = [(OrderItem.sku == text) | (OrderItem.asin == text)]
+    titles = (
+        Product.select(Product.sku)
+        .where(Product.title ** f"%{text}%")  # case-insensitive; % and _ are wildcards
+        .limit(MATCHING_TITLES + 1)
+    )
+    skus = sorted({sku for (sku,) in titles.tuples()})
+    if len(skus) > MATCHING_TITLES:
+        # So many products match that the newest-first scan finds a page at once.
+        return _orders_with_items(OrderItem.title ** f"%{text}%") | _order_id_prefix(text)
+    if skus:
+        matches.append(OrderItem.sku.in_(skus))
+    item_match = matches[0]
+    for extra in matches[1:]:
+        item_match |= extra
+    return _order_id_prefix(text) | _orders_with_items(item_match)
+
+
+def _filtered(start, end):
     query = Order.select(Order, SellerAccount).join(SellerAccount)
     q = request.args.get("q", "").strip()
     if q:
-        items = OrderItem.select(OrderItem.order).where(
-            (OrderItem.sku == q) | (OrderItem.asin == q)
-        )
-        query = query.where((Order.order_id == q) | Order.id.in_(items))
+        query = query.where(_search(q))
     sku = request.args.get("sku", "").strip()
     if sku:
         query = query.where(_has_product(sku))
-    start, end, _ = date_range(request.args)
     if start:
         query = query.where(Order.purchased_at >= start)
     if end:
         query = query.where(Order.purchased_at < end)  # the day after "to": inclusive
+    account = request.args.get("account", "")
+    if account.isdigit():
+        query = query.where(Order.account == int(account))
     if request.args.get("marketplace"):
         query = query.where(Order.marketplace == request.args["marketplace"])
-    if request.args.get("status"):
-        query = query.where(Order.status == request.args["status"])
+    status = request.args.get("status")
+    if status:
+        query = query.where(_has_status(SPELLINGS.get(status, (status,))))
     if request.args.get("fulfillment"):
         query = query.where(Order.fulfillment == request.args["fulfillment"])
     return query
 
 
+def stored_marketplaces() -> list[str]:
+    """The marketplaces that have orders, one index probe each (a loose index scan):
+    SELECT DISTINCT would read the whole index on every page view."""
+    found, last = [], ""
+    while True:
+        code = Order.select(fn.MIN(Order.marketplace)).where(Order.marketplace > last).scalar()
+        if code is None:
+            return found
+        found.append(code)
+        last = code
+
+
 @bp.route("/")
 def index():
     """Orders, newest first, 50 per page; ``after`` is the keyset cursor."""
-    query = _filtered()
-    after = request.args.get("after", "")
-    if after:
-        try:
-            query = query.where(keyset_after(Order.purchased_at, Order.id, after))
-        except ValueError:
-            abort(400, description="The 'after' cursor is malformed; start from the first page.")
-    rows = list(query.order_by(Order.purchased_at.desc(), Order.id.desc()).limit(PAGE + 1))
-    more = len(rows) > PAGE
-    rows = rows[:PAGE]
-    cursor = keyset_cursor(rows[-1].purchased_at, rows[-1].id) if more and rows else ""
-    # A fixed list: SELECT DISTINCT status would scan every order on each page view.
-    statuses = ORDER_STATUSES
+    start, end, bad_dates = date_range(request.args)
+    # "from" after "to" can match nothing: say so rather than show an empty list.
+    reversed_dates = bool(start and end and start >= end)
+    rows, cursor = [], ""
+    if not reversed_dates:
+        query = _filtered(start, end)
+        after = request.args.get("after", "")
+        if after:
+            try:
+                query = query.where(keyset_after(Order.purchased_at, Order.id, after))
+            except ValueError:
+                abort(400, description="The 'after' cursor is malformed; start over.")
+        rows = list(query.order_by(Order.purchased_at.desc(), Order.id.desc()).limit(PAGE + 1))
+        more = len(rows) > PAGE
+        rows = rows[:PAGE]
+        cursor = keyset_cursor(rows[-1].purchased_at, rows[-1].id) if more and rows else ""
     template = "_orders_table.html" if request.headers.get("HX-Request") else "orders.html"
     return render_template(
         template,
         orders=rows,
         cursor=cursor,
-        marketplaces=sorted(engine().marketplaces),
-        statuses=sorted(statuses),
+        marketplaces=stored_marketplaces(),
+        accounts=list(SellerAccount.select().order_by(SellerAccount.name)),
+        # A fixed list: SELECT DISTINCT status would scan every order on each page view.
+        statuses=ORDER_STATUSES,
         args=request.args,
-        bad_dates=date_range(request.args)[2],
+        bad_dates=bad_dates,
+        reversed_dates=reversed_dates,
     )
 
 

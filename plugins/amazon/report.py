@@ -9,7 +9,7 @@ data (docs/amazon-rules.md §4), so events are derived from the order and item s
 from __future__ import annotations
 
 import csv
-import io
+import gzip
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
@@ -23,6 +23,21 @@ REQUIRED = (
     "order-status",
     "fulfillment-channel",
     "sales-channel",
+)
+# Every column the parser reads (the REQUIRED ones and those it can do without).
+COLUMNS = (
+    *REQUIRED,
+    "last-updated-date",
+    "sku",
+    "asin",
+    "product-name",
+    "quantity",
+    "item-price",
+    "shipping-price",
+    "item-status",
+    "currency",
+    "ship-country",
+    "is-business-order",
 )
 
 
@@ -61,54 +76,73 @@ def _events(status: str, item_status: str, purchased: datetime, updated: datetim
 
 def parse_all_orders(lines: Iterable[str]) -> Iterator[OrderData]:
     """Yield one ``OrderData`` per order id, items merged, in file order."""
-    reader = csv.DictReader(lines, delimiter="\t")
-    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+    reader = csv.reader(lines, delimiter="\t")
+    header = next(reader, None) or []
+    missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise ReportError(
             f"not an All Orders report: missing column(s) {', '.join(missing)} "
             "(export 'All Orders' as a tab-delimited text file from Seller Central)"
         )
+    width = len(header)
+    # Plain rows and column positions: a dict per line costs more than the rest of the
+    # parse. A missing column reads as "" (as csv.DictReader's restval did).
+    at = {name: header.index(name) if name in header else width for name in COLUMNS}
+    oid, sku, asin, title = at["amazon-order-id"], at["sku"], at["asin"], at["product-name"]
+    qty, price, ship, status = (
+        at["quantity"],
+        at["item-price"],
+        at["shipping-price"],
+        at["item-status"],
+    )
     current: dict | None = None
-    for line, row in enumerate(reader, start=2):
-        order_id = (row.get("amazon-order-id") or "").strip()
+    for line, cells in enumerate(reader, start=2):
+        if not cells:
+            continue  # a blank line, skipped as csv.DictReader did
+        if len(cells) != width:
+            cells = (cells + [""] * width)[:width]
+        cells.append("")  # what a column the file lacks reads as
+        row = cells
+        order_id = row[oid].strip()
         if not order_id:
             raise ReportError(f"line {line}: empty amazon-order-id")
         if current is None or current["order_id"] != order_id:
             if current is not None:
                 yield _build(current)
-            current = _start(row, line)
+            current = _start(row, at, line)
         current["items"].append(
             ItemData(
-                sku=row.get("sku", ""),
-                asin=row.get("asin", ""),
-                title=row.get("product-name", ""),
-                quantity=int(_number(row.get("quantity", "1")) or 1),
-                price=_number(row.get("item-price", "0")),
+                sku=row[sku],
+                asin=row[asin],
+                title=row[title],
+                quantity=int(_number(row[qty] if qty < width else "1") or 1),
+                price=_number(row[price]),
             )
         )
-        current["total"] += _number(row.get("item-price")) + _number(row.get("shipping-price"))
-        current["item_statuses"].append(row.get("item-status", ""))
+        current["total"] += _number(row[price]) + _number(row[ship])
+        current["item_statuses"].append(row[status])
     if current is not None:
         yield _build(current)
 
 
-def _start(row: dict, line: int) -> dict:
-    channel = (row.get("sales-channel") or "").strip().lower()
+def _start(row: list[str], at: dict[str, int], line: int) -> dict:
+    channel = row[at["sales-channel"]].strip().lower()
     mkt = BY_SALES_CHANNEL.get(channel)
     if mkt is None:
-        raise ReportError(f"line {line}: unknown sales-channel {row.get('sales-channel')!r}")
-    purchased = _when(row["purchase-date"], line, "purchase-date")
-    updated = _when(row.get("last-updated-date") or row["purchase-date"], line, "last-updated-date")
+        raise ReportError(f"line {line}: unknown sales-channel {row[at['sales-channel']]!r}")
+    purchased = _when(row[at["purchase-date"]], line, "purchase-date")
+    updated_text = row[at["last-updated-date"]] or row[at["purchase-date"]]
+    updated = _when(updated_text, line, "last-updated-date")
     return {
-        "order_id": row["amazon-order-id"].strip(),
+        "order_id": row[at["amazon-order-id"]].strip(),
         "marketplace": mkt.code,
-        "fulfillment": "FBA" if row["fulfillment-channel"].strip() == "Amazon" else "FBM",
-        "status": row["order-status"].strip(),
+        "fulfillment": "FBA" if row[at["fulfillment-channel"]].strip() == "Amazon" else "FBM",
+        "status": row[at["order-status"]].strip(),
         "purchased": purchased,
         "updated": updated,
-        "currency": row.get("currency", "") or mkt.currency,
-        "ship_country": (row.get("ship-country") or "").strip().upper(),
-        "is_business": (row.get("is-business-order") or "").lower() == "true",
+        "currency": row[at["currency"]] or mkt.currency,
+        "ship_country": row[at["ship-country"]].strip().upper(),
+        "is_business": row[at["is-business-order"]].lower() == "true",
         "items": [],
         "item_statuses": [],
         "total": 0.0,
@@ -133,5 +167,10 @@ def _build(c: dict) -> OrderData:
 
 
 def parse_file(path) -> Iterator[OrderData]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        yield from parse_all_orders(io.StringIO(fh.read()))
+    """Stream the orders of a report file (plain or gzip), one line at a time: a
+    million-line file costs no more memory than a small one."""
+    with open(path, "rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gzipped else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        yield from parse_all_orders(fh)

@@ -9,8 +9,9 @@ PACKAGES give package status, hence confirmed FBM deliveries); v0 ``getOrders`` 
 
 from __future__ import annotations
 
-import gzip
 import logging
+import os
+import tempfile
 import time
 from collections import defaultdict
 from datetime import UTC, timedelta
@@ -25,7 +26,7 @@ from .client import AmazonError, call, error_text, make_client
 from .connect import ORDERS_ROLE, missing_role_text, missing_roles
 from .mapping import MappingError, from_v0, from_v2026
 from .marketplaces import BY_CODE
-from .report import ReportError, parse_all_orders
+from .report import ReportError, parse_file
 
 log = logging.getLogger(__name__)
 
@@ -246,19 +247,23 @@ def backfill(engine, account, since, progress):
         if not document.get("url"):
             raise AmazonError("malformed", "getReportDocument answered without a url")
         # The presigned URL needs no credentials; the document may be gzip-compressed.
-        response = httpx.get(document["url"], timeout=120)
-        if response.status_code != 200:
-            raise AmazonError(
-                "server", f"downloading the orders report failed (HTTP {response.status_code})"
-            )
-        data = response.content
-        if (document.get("compressionAlgorithm") or "").upper() == "GZIP":
-            data = gzip.decompress(data)
-        text = data.decode("utf-8-sig")
-        try:
-            yield from parse_all_orders(text.splitlines(keepends=True))
-        except ReportError as exc:
-            raise AmazonError("malformed", f"the orders report: {exc}") from exc
+        # It is streamed to a temporary file and parsed from there line by line, so a
+        # year of orders never sits in memory (parse_file detects the compression).
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "report.tsv")
+            with httpx.stream("GET", document["url"], timeout=120) as response:
+                if response.status_code != 200:
+                    raise AmazonError(
+                        "server",
+                        f"downloading the orders report failed (HTTP {response.status_code})",
+                    )
+                with open(path, "wb") as fh:
+                    for chunk in response.iter_bytes(1 << 16):
+                        fh.write(chunk)
+            try:
+                yield from parse_file(path)
+            except ReportError as exc:
+                raise AmazonError("malformed", f"the orders report: {exc}") from exc
 
 
 def test_connection(engine, account) -> str | None:
