@@ -38,7 +38,7 @@ def test_read_why_skipped_retry_failed_and_csrf_refused(live_server, page, engin
     assert page.locator("#sync-status").count() == 1
     assert "Test seller" in page.locator("#sync-status").inner_text()
     page.get_by_role("link", name="Orders", exact=True).click()
-    page.get_by_label("Order id, SKU or ASIN").fill(refunded.order_id)
+    page.get_by_label("Order id (or its first digits), SKU, ASIN or title").fill(refunded.order_id)
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name=refunded.order_id).click()
     page.get_by_role("heading", name=f"Order {refunded.order_id}").wait_for()
