@@ -36,8 +36,10 @@ _RULES = (_Rule("addr", 4, 900), _Rule("pair", 1, 900), _Rule("user", 10, 60))
 
 
 def _keys(username: str, address: str) -> list[tuple[_Rule, str]]:
-    name = username[:80]
-    values = {"addr": address, "pair": f"{name}\x00{address}", "user": name}
+    # PostgreSQL refuses NUL in text: none in a key, and the pair's separator is the
+    # ASCII unit separator, which no username or address contains.
+    name = username.replace("\x00", "")[:80]
+    values = {"addr": address, "pair": f"{name}\x1f{address}", "user": name}
     return [(rule, f"{rule.prefix}:{values[rule.prefix]}"[:200]) for rule in _RULES]
 
 

@@ -54,7 +54,8 @@ def login():
     if request.method == "GET":
         next_path = request.args.get("next", "")
         return render_template("login.html", next=next_path if _is_local_path(next_path) else "")
-    username = request.form.get("username", "").strip()
+    # A NUL would reach PostgreSQL, which refuses it in text: no username contains one.
+    username = request.form.get("username", "").replace("\x00", "").strip()
     password = request.form.get("password", "")
     address = request.remote_addr or ""
     attempts = engine().settings.get("security", "login_attempts")
