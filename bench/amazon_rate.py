@@ -13,16 +13,15 @@ in-memory buckets instead, as before they were shared, to show what that costs.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 from tests.fake_spapi import FakeSPAPI
 from tests.fake_spapi.harness import CREDS, connect, review_step
+from tests.support.processes import race
 
 from .data import make_engine
 
@@ -83,22 +82,8 @@ def _run(count: int, processes: int) -> dict:
             result = sync_account(engine, account.id)
             plan_orders(engine, result.changed_ids)
             engine.close()
-            ctx = multiprocessing.get_context("spawn")
-            ready, start, done = ctx.Queue(), ctx.Event(), ctx.Queue()
-            procs = [
-                ctx.Process(target=_drain, args=(str(folder), sections, ready, start, done))
-                for _ in range(processes)
-            ]
-            for proc in procs:
-                proc.start()
-            for _ in procs:
-                ready.get(timeout=600)  # every process has built its engine and waits
-            began = time.perf_counter()
-            start.set()
-            sent = sum(done.get(timeout=3600) for _ in procs)
-            elapsed = time.perf_counter() - began
-            for proc in procs:
-                proc.join()
+            run = race(_drain, (str(folder), sections), processes)
+            sent, elapsed = sum(run.answers), run.seconds
             posts = fake.count("createProductReviewAndSellerFeedbackSolicitation")
             throttled = fake.throttled
             allowed = fake.rate

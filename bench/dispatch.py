@@ -12,13 +12,14 @@ databases (``sqlite,postgresql``; PostgreSQL needs the server on 127.0.0.1:5432)
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from tests.support.processes import race
 
 from .data import add_campaigns, fill_orders, make_engine
 
@@ -101,22 +102,8 @@ def _run(kind: str, count: int, workers: int) -> dict:
     sections = _sections(kind, folder, pg_name)
     try:
         _prepare(count, folder, sections)
-        ctx = multiprocessing.get_context("spawn")
-        ready, start, done = ctx.Queue(), ctx.Event(), ctx.Queue()
-        procs = [
-            ctx.Process(target=_drain, args=(str(folder), sections, ready, start, done))
-            for _ in range(workers)
-        ]
-        for proc in procs:
-            proc.start()
-        for _ in procs:
-            ready.get(timeout=600)  # every process has built its engine and waits
-        began = time.perf_counter()
-        start.set()
-        answers = [done.get(timeout=1800) for _ in procs]
-        wall = time.perf_counter() - began
-        for proc in procs:
-            proc.join()
+        run = race(_drain, (str(folder), sections), workers, answer_timeout=1800)
+        answers, wall = run.answers, run.seconds
     finally:
         if admin is not None:
             with admin.cursor() as cur:

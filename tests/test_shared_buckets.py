@@ -5,7 +5,6 @@ bucket allows. The Amazon plugin's limiter on top of it still follows the rate h
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 import uuid
@@ -17,6 +16,7 @@ from core.buckets import DatabaseBuckets, RedisBuckets
 from core.config import settings_from_dict
 from plugins.amazon.ratelimit import RateLimiter
 from tests.conftest import base_config
+from tests.support.processes import race
 
 RATE, BURST = 10.0, 5
 PROCESSES, TOKENS = 4, 10
@@ -42,22 +42,8 @@ def _take(cfg: dict, folder: str, ready, start, out) -> None:
 
 
 def _race(cfg: dict, folder) -> tuple[float, list[float]]:
-    ctx = multiprocessing.get_context("spawn")
-    ready, start, out = ctx.Queue(), ctx.Event(), ctx.Queue()
-    procs = [
-        ctx.Process(target=_take, args=(cfg, str(folder), ready, start, out))
-        for _ in range(PROCESSES)
-    ]
-    for proc in procs:
-        proc.start()
-    for _ in procs:
-        ready.get(timeout=120)  # every process has built its engine and waits
-    began = time.time()
-    start.set()
-    grants = sorted(t for _ in procs for t in out.get(timeout=120))
-    for proc in procs:
-        proc.join(timeout=30)
-    return began, grants
+    run = race(_take, (cfg, str(folder)), PROCESSES, ready_timeout=120, answer_timeout=120)
+    return run.began, sorted(t for times in run.answers for t in times)
 
 
 def _assert_one_bucket(began: float, grants: list[float]) -> None:
