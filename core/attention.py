@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from peewee import JOIN
 
 from .clock import utcnow
-from .contracts import FAILED, IN_DOUBT, RETRY, SCHEDULED, SKIPPED
+from .contracts import FAILED, IN_DOUBT, NEVER_OFFERED, RETRY, SCHEDULED, SKIPPED
 from .models import Attempt, Campaign, Message, Order, SellerAccount, Step
 from .plain_errors import plain_error
 
@@ -39,7 +39,6 @@ UNREACHABLE_MARKS = (
     "ConnectError",
     "ReadTimeout",
 )
-NOT_OFFERED = "skipped: Amazon never offered Request a Review"
 TEMPLATE_ERROR = "template error"
 
 
@@ -247,7 +246,7 @@ def _not_offered(now: datetime) -> Group | None:
         .order_by(Message.id.desc())
         .limit(SAMPLE)
         .tuples()
-        if (reason or "").startswith(NOT_OFFERED) and updated >= now - RECENT
+        if (reason or "").startswith(NEVER_OFFERED) and updated >= now - RECENT
     ]
     if not ids:
         return None

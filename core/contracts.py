@@ -204,6 +204,11 @@ class SendResult:
 # ("is Request a Review offered yet?") change from one day to the next.
 RECHECK_WAITING = timedelta(days=1)
 
+# How a channel's reason starts when Amazon never offered Request a Review for an order
+# before its window closed: the "Needs your attention" list (core.attention) finds those
+# by it, so the channel writing it and the list reading it share one text.
+NEVER_OFFERED = "skipped: Amazon never offered Request a Review"
+
 
 class Waiting(str):
     """A "waiting: ..." reason that says when to look again.

@@ -44,7 +44,16 @@ from sp_api.base import (
     SellingApiRequestThrottledException,
 )
 
-from core import ACCOUNT_PROBLEM, RECHECK_WAITING, Sender, SendResult, Waiting, mark_account, utcnow
+from core import (
+    ACCOUNT_PROBLEM,
+    NEVER_OFFERED,
+    RECHECK_WAITING,
+    Sender,
+    SendResult,
+    Waiting,
+    mark_account,
+    utcnow,
+)
 
 from .client import (
     TIMEOUT,
@@ -329,7 +338,7 @@ def _not_offered(engine, order):
     left = window.closes - utcnow()
     if left <= LAST_ASK_BEFORE_CLOSE:
         return (
-            "skipped: Amazon never offered Request a Review for this order (asked daily "
+            f"{NEVER_OFFERED} for this order (asked daily "
             f"until the window's latest possible close on {window.closes:%Y-%m-%d})"
         )
     if left < RECHECK_WAITING + LAST_ASK_BEFORE_CLOSE:
