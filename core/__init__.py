@@ -17,6 +17,8 @@ What is here, and where each part is documented (docs/plugins.md walks through i
   models plugins read. Plugins change state only through the operations.
 """
 
+import importlib
+
 from .clock import to_naive_utc, utcnow
 from .compliance.base import ContentCheck, Finding, LintInput
 from .contracts import (
@@ -91,8 +93,6 @@ def __getattr__(name: str):
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'core' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
