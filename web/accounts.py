@@ -8,25 +8,35 @@ no page, fragment or flash message ever contains a secret.
 from __future__ import annotations
 
 import logging
-import re
 import tempfile
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.utils import secure_filename
 
-from core import compliance
+from core.accounts import (
+    API_SOURCES,
+    CREDENTIAL_FIELDS,
+    REGIONS,
+    AccountInvalid,
+    AccountValues,
+    DeletionRefused,
+    account_sources,
+    delete_account,
+    deletion_blocker,
+    save_account,
+    stored_credentials,
+)
 from core.clock import utcnow
-from core.crypto import CredentialError, redact
+from core.crypto import CredentialError
 from core.importer import ImportError_, import_orders
-from core.models import Campaign, Message, Order, SellerAccount
+from core.models import Order, SellerAccount
 from core.services import (
-    account_credentials,
     mark_account,
     queue_sync,
     requeue_account_messages,
-    save_account_credentials,
 )
 
 from .security import ROLE_RANK, current_user, requires
@@ -36,18 +46,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
-REGIONS = {"NA": "North America", "EU": "Europe", "FE": "Far East"}
-# The Login with Amazon (LWA) app credentials plus the seller's refresh token
-# (docs/amazon-rules.md §7):
-# what python-amazon-sp-api needs, under the names the order source reads.
-CREDENTIAL_FIELDS = (
-    ("lwa_app_id", "LWA client id", "amzn1.application-oa2-client.…"),
-    ("lwa_client_secret", "LWA client secret", ""),
-    ("refresh_token", "Refresh token", "Atzr|…"),
-)
-# Sources whose accounts need SP-API credentials and a region (one region per account:
-# an SP-API refresh token is valid for one region's endpoint only).
-API_SOURCES = ("amazon",)
 ACTIVE_TEXTS = ("queued",)
 QUEUE_PATIENCE = timedelta(minutes=15)
 
@@ -61,7 +59,7 @@ def _account(account_id: int) -> SellerAccount:
 
 def _sources() -> dict:
     """Order sources an account can be connected to (those that can fetch orders)."""
-    return {n: s for n, s in engine().sources.items() if s.fetch is not None}
+    return account_sources(engine())
 
 
 def _import_sources() -> dict:
@@ -101,20 +99,18 @@ def stale_queue(account: SellerAccount) -> bool:
 
 def _stored_hints(account: SellerAccount | None) -> dict[str, str]:
     """What the form may say about stored credentials: never a secret, at most a hint."""
-    if account is None or not account.credentials:
-        return {}
-    try:
-        creds = account_credentials(engine(), account, check_binding=False)
-    except CredentialError:
+    stored = stored_credentials(engine(), account)
+    if stored.unreadable:
         return {k: "cannot be decrypted — enter it again" for k, _, _ in CREDENTIAL_FIELDS}
-    hints = {k: "stored — leave blank to keep" for k, _, _ in CREDENTIAL_FIELDS if creds.get(k)}
-    if creds.get("lwa_app_id"):
+    hints = {k: "stored — leave blank to keep" for k in stored.keys}
+    if stored.app_id_hint:
         # The client id is not a secret, but its end is enough to recognise it.
-        hints["lwa_app_id"] = f"stored ({redact(creds['lwa_app_id'])}) — leave blank to keep"
+        hints["lwa_app_id"] = f"stored ({stored.app_id_hint}) — leave blank to keep"
     return hints
 
 
 def _form_values(account: SellerAccount | None) -> dict:
+    """The form's values: as posted, else the account's, else a new account's defaults."""
     if request.method == "POST":
         return {
             "name": request.form.get("name", "").strip(),
@@ -124,93 +120,13 @@ def _form_values(account: SellerAccount | None) -> dict:
             "test_address": request.form.get("test_address", "").strip(),
             "allowed_words": request.form.get("allowed_words", "").strip(),
         }
-    if account is None:
-        return {
-            "name": "",
-            "source": "amazon",
-            "region": "",
-            "marketplaces": [],
-            "allowed_words": "",
-        }
-    return {
-        "name": account.name,
-        "source": account.source,
-        "region": account.region,
-        "marketplaces": list(account.marketplaces or []),
-        "test_address": account.test_address,
-        "allowed_words": account.allowed_words,
-    }
+    return asdict(AccountValues.of(account) if account else AccountValues())
 
 
-ALLOWED_WORDS_MAX = 500
-
-
-def allowed_words_error(text: str) -> str:
-    """Why the product and brand names cannot be saved, or "" (each a word, at most 60
-    characters, at most 500 names)."""
-    words = compliance.allowed_words(text)
-    if len(words) > ALLOWED_WORDS_MAX:
-        return f"Enter at most {ALLOWED_WORDS_MAX} names (there are {len(words)})."
-    for word in words:
-        if len(word) > 60 or not re.fullmatch(r"[^\W_][\w'’&.+-]*", word):
-            return (
-                f"{word[:60]!r} cannot be a product or brand name: use letters, digits and "
-                "- . & ' + (at most 60 characters each)."
-            )
-    return ""
-
-
-def _validate(values: dict, account: SellerAccount | None) -> tuple[dict, dict]:
-    """Field errors, and the credentials typed in (blank fields keep the stored ones)."""
-    errors: dict[str, str] = {}
-    if not values["name"]:
-        errors["name"] = "Give the account a name, e.g. your store name and region."
-    elif len(values["name"]) > 120:
-        errors["name"] = "Use at most 120 characters."
-    elif (
-        SellerAccount.select()
-        .where(
-            (SellerAccount.name == values["name"])
-            & (SellerAccount.id != (account.id if account else 0))
-        )
-        .exists()
-    ):
-        errors["name"] = "Another account already has this name."
-    if values["source"] not in _sources():
-        errors["source"] = f"Choose one of: {', '.join(_sources()) or 'no order source loaded'}."
-    needs_api = values["source"] in API_SOURCES
-    if values["region"] and values["region"] not in REGIONS:
-        errors["region"] = "Choose NA, EU or FE."
-    elif needs_api and not values["region"]:
-        errors["region"] = "Choose the region your seller account is registered in."
-    known = engine().marketplaces
-    chosen = values["marketplaces"]
-    if not chosen:
-        errors["marketplaces"] = "Tick at least one marketplace you sell in."
-    elif unknown := [c for c in chosen if c not in known]:
-        errors["marketplaces"] = f"Unknown marketplace: {', '.join(unknown)}."
-    elif values["region"] in REGIONS:
-        # One SP-API refresh token serves one region: other regions need their own account.
-        wrong = [c for c in chosen if known[c].region != values["region"]]
-        if wrong:
-            errors["marketplaces"] = (
-                f"{', '.join(wrong)} not in region {values['region']}: "
-                "connect a separate account for that region."
-            )
-    address = values.get("test_address", "")
-    if address and ("@" not in address or len(address) > 255 or " " in address):
-        errors["test_address"] = "Enter an address such as you@example.com, or leave it empty."
-    words_error = allowed_words_error(values.get("allowed_words", ""))
-    if words_error:
-        errors["allowed_words"] = words_error
+def _typed_credentials() -> dict[str, str]:
+    """The credential fields typed in this form (blank ones keep the stored values)."""
     typed = {k: request.form.get(k, "").strip() for k, _, _ in CREDENTIAL_FIELDS}
-    typed = {k: v for k, v in typed.items() if v}
-    if needs_api:
-        stored = _stored_hints(account)
-        for key, label, _ in CREDENTIAL_FIELDS:
-            if key not in typed and (key not in stored or "cannot" in stored[key]):
-                errors[key] = f"Enter the {label}."
-    return errors, typed
+    return {k: v for k, v in typed.items() if v}
 
 
 def _render_form(account, values, errors, status=200):
@@ -233,36 +149,18 @@ def _render_form(account, values, errors, status=200):
 
 def _save(account: SellerAccount | None) -> SellerAccount | tuple:
     values = _form_values(account)
-    errors, typed = _validate(values, account)
-    if errors:
+    try:
+        saved = save_account(
+            engine(),
+            AccountValues(**values),
+            _typed_credentials(),
+            account,
+        )
+    except AccountInvalid as exc:
         flash("The account was not saved: correct the fields marked below.", "error")
-        return _render_form(account, values, errors, 422)
-    eng = engine()
-    created = account is None
-    if created:
-        account = SellerAccount(status="new")
-    account.name = values["name"]
-    account.source = values["source"]
-    account.region = values["region"]
-    account.marketplaces = sorted(values["marketplaces"])
-    account.test_address = values["test_address"]
-    account.allowed_words = "\n".join(compliance.allowed_words(values.get("allowed_words", "")))
-    account.save()
-    if typed:
-        try:
-            creds = account_credentials(eng, account, check_binding=False) if not created else {}
-        except CredentialError:
-            creds = {}
-        creds.update(typed)
-        # Secrets typed in now are bound to the connection settings in force; a form
-        # that leaves them blank keeps the old binding (core.services).
-        secrets = {key for key, _label, _hint in CREDENTIAL_FIELDS if key != "lwa_app_id"}
-        save_account_credentials(eng, account, creds, rebind=created or secrets <= set(typed))
-        if not created:
-            # Messages postponed because the old credentials failed need not wait for
-            # their day-long re-check: the new ones are tried at the next dispatch.
-            requeue_account_messages(account, "re-queued: credentials were updated")
-    changed = ", ".join(sorted(typed)) or "no credentials"
+        return _render_form(account, values, exc.errors, 422)
+    account, created = saved.account, saved.created
+    changed = ", ".join(saved.credentials_set) or "no credentials"
     audit(
         "account_connected" if created else "account_changed",
         account.name,
@@ -315,38 +213,22 @@ def delete(account_id: int):
     """Confirm, then delete an account with its orders and message history."""
     account = _account(account_id)
     orders = Order.select().where(Order.account == account).count()
-    sent = (
-        Message.select()
-        .where((Message.account == account) & Message.state.in_(["sent", "in_doubt"]))
-        .count()
-    )
-    campaigns = list(Campaign.select().where(Campaign.account == account))
-    blocker = ""
-    if campaigns:
-        blocker = (
-            f"Campaigns {', '.join(c.name for c in campaigns)} belong to this account: "
-            "delete them or move them to another account first."
-        )
-    elif sent and not account.is_demo:
-        # The message history is what stops a second message to the same buyer if the
-        # account is connected again; deleting it would break "never send twice".
-        blocker = (
-            f"{sent} messages were sent for this account. Followup keeps their history so a "
-            "reconnected account never messages a buyer twice; edit the account instead."
-        )
-    refused = request.method == "POST" and bool(blocker)
+    blocker = deletion_blocker(account)
+    if request.method == "POST" and not blocker:
+        name = account.name
+        try:
+            orders = delete_account(account)
+        except DeletionRefused as exc:  # a message was claimed since the check
+            blocker = str(exc)
+        else:
+            audit("account_deleted", name, f"{orders} orders deleted")
+            flash(f"Account {name} deleted with its {orders} orders.", "success")
+            return redirect(url_for("accounts.index"))
+    refused = request.method == "POST"
     if refused:
         flash(blocker, "error")
-    if request.method == "GET" or refused:
-        page = render_template(
-            "accounts/delete.html", account=account, orders=orders, blocker=blocker
-        )
-        return page, 409 if refused else 200
-    name = account.name
-    account.delete_instance()  # orders, messages and their trace cascade in the database
-    audit("account_deleted", name, f"{orders} orders deleted")
-    flash(f"Account {name} deleted with its {orders} orders.", "success")
-    return redirect(url_for("accounts.index"))
+    page = render_template("accounts/delete.html", account=account, orders=orders, blocker=blocker)
+    return page, 409 if refused else 200
 
 
 @bp.route("/<int:account_id>/test", methods=["POST"])
