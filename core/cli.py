@@ -294,6 +294,26 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_trace(args) -> int:
+    """Print an order's trace: its facts, timeline, the campaign steps that looked at it
+    and why, and each message with its state and reason, in the seller's time zone."""
+    from zoneinfo import ZoneInfo
+
+    from .order_trace import find_orders, order_trace
+    from .runtime_settings import timezone
+    from .trace_text import trace_text
+
+    engine = _engine(args)
+    orders = find_orders(args.order_id)
+    if not orders:
+        print(f"error: no order {args.order_id!r} is stored (check the id)", file=sys.stderr)
+        return 1
+    tz = ZoneInfo(timezone(engine))
+    # An order id is unique per seller account: two accounts may both hold it.
+    print("\n\n".join(trace_text(order_trace(engine, order, tz)) for order in orders))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="followup",
@@ -337,6 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", default="Imported orders", help="account name (created if new)")
     p.add_argument("--source", default="amazon", help="order source that parses the file")
     add("demo", cmd_demo, "load demo data")
+    p = add("trace", cmd_trace, "show an order's trace: why each message was (not) sent")
+    p.add_argument(
+        "order_id", metavar="ORDER_ID", help="Amazon's order id, e.g. 302-1234567-1234567"
+    )
     return parser
 
 

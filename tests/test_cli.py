@@ -23,6 +23,7 @@ COMMANDS = [
     "doctor",
     "import-orders",
     "demo",
+    "trace",
 ]
 
 REPORT = (

@@ -1,6 +1,6 @@
 """Seller feedback buyers left on orders (read from the marketplace by a plugin job):
-the Feedback page, the dashboard's alert on negative and neutral feedback, and the
-order page's feedback line. Read-only: the feedback itself is Amazon's."""
+the Feedback page and the dashboard's alert on negative and neutral feedback (the star
+scale is ``core.feedback``'s). Read-only: the feedback itself is Amazon's."""
 
 from __future__ import annotations
 
@@ -10,27 +10,19 @@ from flask import Blueprint, render_template, request
 from peewee import JOIN
 
 from core.clock import utcnow
+from core.feedback import NEGATIVE_MAX, NEUTRAL, kind
 from core.models import FeedbackRead, Order, SellerAccount, SellerFeedback
 
 bp = Blueprint("feedback", __name__, url_prefix="/feedback")
 
 PAGE = 200
 ALERT_DAYS = 30
-NEGATIVE_MAX = 2  # 1-2 stars: negative; 3: neutral (Amazon's feedback scale)
-NEUTRAL = 3
 RATINGS = {
     "critical": (SellerFeedback.rating <= NEUTRAL, "negative and neutral"),
     "negative": (SellerFeedback.rating <= NEGATIVE_MAX, "negative"),
     "neutral": (SellerFeedback.rating == NEUTRAL, "neutral"),
     "all": (None, "all"),
 }
-
-
-def kind(rating: int) -> str:
-    """negative, neutral or positive, as Amazon counts stars."""
-    if rating <= NEGATIVE_MAX:
-        return "negative"
-    return "neutral" if rating == NEUTRAL else "positive"
 
 
 def _with_orders(query):
@@ -63,13 +55,6 @@ def alert() -> dict:
         "rows": rows,
         "days": ALERT_DAYS,
     }
-
-
-def for_order(order):
-    """The feedback the buyer left on ``order``, or None."""
-    return SellerFeedback.get_or_none(
-        (SellerFeedback.account == order.account_id) & (SellerFeedback.order_id == order.order_id)
-    )
 
 
 @bp.route("/")

@@ -12,26 +12,19 @@ from core.blocklist import UndoRefused, block_buyer, resume_order, unblock_buyer
 from core.clock import utcnow
 from core.db import is_sqlite
 from core.models import (
-    Attempt,
     Campaign,
-    Decision,
-    Message,
     OptOut,
     Order,
-    OrderEvent,
     OrderItem,
     Product,
     SellerAccount,
     Step,
 )
-from core.planning import active_steps
+from core.order_trace import order_trace
 from core.services import send_step_now, stop_order_messages
-from core.trace import plain_by, plain_reason, summary
 
 from .converters import is_id
 from .dashboard import clear_cache
-from .feedback import for_order as feedback_for
-from .feedback import kind as feedback_kind
 from .security import current_user, requires
 from .views_format import date_range, engine, keyset_after, keyset_cursor, seller_tz
 
@@ -200,64 +193,14 @@ def _order_or_404(order_pk: int) -> Order:
 
 
 def _render_detail(order: Order, status: int = 200, **extra):
-    eng = engine()
-    messages = list(Message.select().where(Message.order == order).order_by(Message.due_at))
-    attempts = {}
-    for a in (
-        Attempt.select()
-        .where(Attempt.message.in_([m.id for m in messages]))
-        .order_by(Attempt.started_at)
-    ):
-        attempts.setdefault(a.message_id, []).append(a)
-    decisions = list(
-        Decision.select(Decision, Step)
-        .join(Step)
-        .where(Decision.order == order)
-        .order_by(Step.campaign, Step.position)
-    )
-    by_step = {m.step_id: m for m in messages}
-    steps = [
-        (step, by_step.get(step.id))
-        for step in active_steps()
-        if not step.campaign.account_id or step.campaign.account_id == order.account_id
-    ]
-    blocked = (
-        OptOut.select()
-        .where((OptOut.buyer_key == order.buyer_key) & (OptOut.kind == "blocklist"))
-        .first()
-        if order.buyer_key
-        else None
-    )
+    """The order page, rendered from the order's trace (``core.order_trace``), the same
+    read model ``followup trace`` prints."""
     user = current_user()
-    delivery = eng.delivery_window(order)
-    # Without a delivery event the "delivered" trigger counted from the latest estimated
-    # delivery date (core.default_triggers): the trace must not call that "delivered".
-    estimated = "delivered" not in order.event_times()
-    labels = {name: rule.label or name for name, rule in eng.rules.items()}
     return (
         render_template(
             "order.html",
-            summary=summary(order, messages, decisions, seller_tz()),
-            plain_reason=lambda text: plain_reason(text, delivery_estimated=estimated),
-            plain_by=lambda by: plain_by(by, labels),
-            order=order,
-            items=list(OrderItem.select().where(OrderItem.order == order)),
-            events=list(
-                OrderEvent.select()
-                .where(OrderEvent.order == order)
-                .order_by(OrderEvent.occurred_at)
-            ),
-            decisions=decisions,
-            messages=messages,
-            attempts=attempts,
-            steps=steps,
-            blocked=blocked,
+            trace=order_trace(engine(), order, seller_tz()),
             can_act=user is not None and user.role in ("editor", "admin"),
-            delivery=delivery,
-            review_window=eng.review_window(order),
-            feedback=feedback_for(order),
-            feedback_kind=feedback_kind,
-            marketplace=eng.marketplace(order.marketplace),
             **extra,
         ),
         status,
