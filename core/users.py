@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from . import login_throttle
+from .clock import utcnow
 from .models import User
-from .passwords import generate_password, hash_password, password_problem
+from .passwords import (
+    generate_password,
+    hash_password,
+    password_problem,
+    verify_nobody,
+    verify_password,
+)
 from .sessions import end_user_sessions
 
 ROLES = ("admin", "editor", "viewer")
@@ -115,3 +125,63 @@ def change_password(user: User, new_password: str) -> None:
     user.must_change_password = False
     user.save()
     end_user_sessions(user)
+
+
+# -- signing in and changing one's password -----------------------------------------
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The answer to a sign-in: the user, or None; ``wait`` > 0 when too many failed
+    tries came first (nothing was checked then)."""
+
+    user: User | None
+    wait: int = 0
+
+
+def clean_username(text: str) -> str:
+    """A typed username as stored: trimmed, without NUL (PostgreSQL refuses NUL in text,
+    so no stored username contains one)."""
+    return text.replace("\x00", "").strip()
+
+
+def sign_in(username: str, password: str, address: str, attempts: int) -> SignIn:
+    """Check a sign-in; failed tries slow further ones down (``core.login_throttle``).
+
+    The answer, and the time it takes, are the same whether the username is unknown,
+    disabled or has another password: a password is hashed either way, so neither the
+    reply nor its timing tells an attacker which usernames exist. ``attempts`` is
+    ``[security] login_attempts``.
+    """
+    username = clean_username(username)
+    wait = login_throttle.wait_seconds(username, address, attempts)
+    if wait:
+        return SignIn(None, wait)
+    user = User.get_or_none(User.username == username)
+    if user is None or is_disabled(user):
+        ok = verify_nobody(password)
+    else:
+        ok = verify_password(user.password_hash, password)
+    if not ok:
+        login_throttle.record_failure(username, address)
+        return SignIn(None)
+    login_throttle.record_success(username, address)
+    user.last_login_at = utcnow()
+    user.save()
+    return SignIn(user)
+
+
+def password_change_errors(user: User, current: str, new: str, confirm: str) -> dict[str, str]:
+    """What stops ``user`` changing their password, keyed by form field ({} if nothing):
+    the current password must be right, the new one strong and different, typed twice."""
+    errors = {}
+    if not verify_password(user.password_hash, current):
+        errors["current_password"] = "This is not your current password."
+    problem = password_problem(new, user.username)
+    if problem:
+        errors["new_password"] = problem
+    elif new == current:
+        errors["new_password"] = "Choose a password different from the current one."
+    if new != confirm:
+        errors["confirm_password"] = "The two new passwords differ."
+    return errors

@@ -6,12 +6,9 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
-from core import login_throttle
-from core.clock import utcnow
 from core.models import User
-from core.passwords import password_problem, verify_nobody, verify_password
 from core.sessions import end_session, start_session
-from core.users import change_password, is_disabled
+from core.users import change_password, password_change_errors, sign_in
 
 from .views_format import audit, engine
 
@@ -54,26 +51,19 @@ def login():
     if request.method == "GET":
         next_path = request.args.get("next", "")
         return render_template("login.html", next=next_path if _is_local_path(next_path) else "")
-    # A NUL would reach PostgreSQL, which refuses it in text: no username contains one.
-    username = request.form.get("username", "").replace("\x00", "").strip()
-    password = request.form.get("password", "")
-    address = request.remote_addr or ""
     attempts = engine().settings.get("security", "login_attempts")
-    wait = login_throttle.wait_seconds(username, address, attempts)
-    if wait:
+    answer = sign_in(
+        request.form.get("username", ""),
+        request.form.get("password", ""),
+        request.remote_addr or "",
+        attempts,
+    )
+    if answer.wait:
         # The same answer whether or not the username exists.
-        return _login_page(429, f"Too many failed sign-ins: try again in {wait} seconds.")
-    user = User.get_or_none(User.username == username)
-    if user is None or is_disabled(user):
-        ok = verify_nobody(password)
-    else:
-        ok = verify_password(user.password_hash, password)
-    if not ok:
-        login_throttle.record_failure(username, address)
+        return _login_page(429, f"Too many failed sign-ins: try again in {answer.wait} seconds.")
+    user = answer.user
+    if user is None:
         return _login_page(401, "Wrong username or password.")
-    login_throttle.record_success(username, address)
-    user.last_login_at = utcnow()
-    user.save()
     _sign_in(user)
     audit("login", user.username)
     if user.must_change_password:
@@ -109,17 +99,7 @@ def password():
     current = request.form.get("current_password", "")
     new = request.form.get("new_password", "")
     confirm = request.form.get("confirm_password", "")
-    problems = []  # (field, what to fix)
-    if not verify_password(user.password_hash, current):
-        problems.append(("current_password", "This is not your current password."))
-    problem = password_problem(new, user.username)
-    if problem:
-        problems.append(("new_password", problem))
-    elif new == current:
-        problems.append(("new_password", "Choose a password different from the current one."))
-    if new != confirm:
-        problems.append(("confirm_password", "The two new passwords differ."))
-    errors = dict(problems)
+    errors = password_change_errors(user, current, new, confirm)
     if errors:
         return render_template("password.html", errors=errors), 422
     # Every other session of this user ends; this browser gets a new one.
