@@ -94,6 +94,8 @@ class StoredCredentials:
 
 @dataclass(frozen=True)
 class SavedAccount:
+    """An account as saved, whether it was new, and which credential fields were set."""
+
     account: SellerAccount
     created: bool
     credentials_set: tuple[str, ...]  # the credential fields typed in now, sorted

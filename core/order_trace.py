@@ -9,7 +9,7 @@ caller shows them in ``tz``, the seller's time zone the summary was written in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -49,6 +49,8 @@ def state_label(state: str) -> str:
 
 @dataclass(frozen=True)
 class OrderFacts:
+    """The order's own facts, as the top of the page lists them."""
+
     id: int  # the database row, for links and actions
     order_id: str  # Amazon's id
     account: str
@@ -140,6 +142,8 @@ class SendableStep:
 
 @dataclass(frozen=True)
 class OrderTrace:
+    """Everything the order page shows; times in UTC, ``tz`` the zone to show them in."""
+
     order: OrderFacts
     tz: ZoneInfo
     summary: str
@@ -151,7 +155,7 @@ class OrderTrace:
     events: tuple[TraceEvent, ...] = ()
     decisions: tuple[TraceDecision, ...] = ()
     messages: tuple[TraceMessage, ...] = ()
-    sendable: tuple[SendableStep, ...] = field(default=())
+    sendable: tuple[SendableStep, ...] = ()
 
 
 def step_label(step: Step) -> str:

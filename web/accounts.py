@@ -1,8 +1,10 @@
 """Seller accounts: connect, credentials, test connection, sync with live progress, import.
 
-Credentials go in through ``core.services.save_account_credentials`` (Fernet) and never
-come back out: the forms show "stored — leave blank to keep" instead of the values, and
-no page, fragment or flash message ever contains a secret.
+What a valid account is, saving one and when one may be deleted are ``core.accounts``'
+rules; this module parses the forms and shows core's field errors next to their fields.
+Credentials go in encrypted and never come back out: the forms show "stored — leave
+blank to keep" instead of the values, and no page, fragment or flash message ever
+contains a secret.
 """
 
 from __future__ import annotations
