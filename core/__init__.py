@@ -14,7 +14,9 @@ What is here, and where each part is documented (docs/plugins.md walks through i
 * the clock (UTC, patchable in tests);
 * the operations a plugin may perform on stored data (stop an order's messages, add an
   opt-out, record a buyer message, mark an account, read its credentials), and the
-  models plugins read. Plugins change state only through the operations.
+  models plugins read. Plugins change state only through the operations;
+* read-only helpers: an order's whole trace (``trace_order``) and the seller-account
+  checks (``validate_account``).
 """
 
 import importlib
@@ -77,6 +79,10 @@ _LAZY = {
     "ACCOUNT_PROBLEM": "services",
     "record_buyer_message": "inbox",
     "SqlContext": "planning_bulk",
+    "trace_order": "order_trace",
+    "OrderTrace": "order_trace",
+    "validate_account": "accounts",
+    "AccountValues": "accounts",
     "Order": "models",
     "OrderItem": "models",
     "OrderEvent": "models",

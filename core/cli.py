@@ -299,7 +299,7 @@ def cmd_trace(args) -> int:
     and why, and each message with its state and reason, in the seller's time zone."""
     from zoneinfo import ZoneInfo
 
-    from .order_trace import find_orders, order_trace
+    from .order_trace import find_orders, trace_order
     from .runtime_settings import timezone
     from .trace_text import trace_text
 
@@ -310,7 +310,7 @@ def cmd_trace(args) -> int:
         return 1
     tz = ZoneInfo(timezone(engine))
     # An order id is unique per seller account: two accounts may both hold it.
-    print("\n\n".join(trace_text(order_trace(engine, order, tz)) for order in orders))
+    print("\n\n".join(trace_text(trace_order(engine, order, tz)) for order in orders))
     return 0
 
 

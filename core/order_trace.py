@@ -214,7 +214,7 @@ def _facts(engine, order: Order) -> OrderFacts:
     )
 
 
-def order_trace(engine, order: Order, tz: ZoneInfo) -> OrderTrace:
+def trace_order(engine, order: Order, tz: ZoneInfo) -> OrderTrace:
     """Everything the order page shows about ``order``, with the summary written in ``tz``."""
     messages = list(Message.select().where(Message.order == order).order_by(Message.due_at))
     decisions = list(

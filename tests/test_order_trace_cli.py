@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from core import runtime_settings
 from core.cli import build_parser
 from core.models import Attempt, Decision, Message
-from core.order_trace import order_trace
+from core.order_trace import trace_order
 from core.planning import plan_orders
 from tests.support.outbox import add_message, campaign_step, stored_order
 from tests.test_cli import REPORT, followup, install  # noqa: F401 - install: a fixture
@@ -68,7 +68,7 @@ def test_the_command_and_the_page_show_the_same_facts(
     assert code == 0
     web = page_text(signed_in, order)
 
-    trace = order_trace(engine, order, BERLIN)
+    trace = trace_order(engine, order, BERLIN)
     facts = [trace.summary, f"Order {order.order_id}"]
     for e in trace.events:
         when = e.occurred_at.replace(tzinfo=UTC).astimezone(BERLIN)

@@ -20,7 +20,7 @@ from core.models import (
     SellerAccount,
     Step,
 )
-from core.order_trace import order_trace
+from core.order_trace import trace_order
 from core.services import send_step_now, stop_order_messages
 
 from .converters import is_id
@@ -199,7 +199,7 @@ def _render_detail(order: Order, status: int = 200, **extra):
     return (
         render_template(
             "order.html",
-            trace=order_trace(engine(), order, seller_tz()),
+            trace=trace_order(engine(), order, seller_tz()),
             can_act=user is not None and user.role in ("editor", "admin"),
             **extra,
         ),
