@@ -174,14 +174,15 @@ def sign_in(username: str, password: str, address: str, attempts: int) -> SignIn
 def password_change_errors(user: User, current: str, new: str, confirm: str) -> dict[str, str]:
     """What stops ``user`` changing their password, keyed by form field ({} if nothing):
     the current password must be right, the new one strong and different, typed twice."""
-    errors = {}
+    # (field, what to fix) pairs: the texts name passwords, they are not passwords.
+    problems = []
     if not verify_password(user.password_hash, current):
-        errors["current_password"] = "This is not your current password."
+        problems.append(("current_password", "This is not your current password."))
     problem = password_problem(new, user.username)
     if problem:
-        errors["new_password"] = problem
+        problems.append(("new_password", problem))
     elif new == current:
-        errors["new_password"] = "Choose a password different from the current one."
+        problems.append(("new_password", "Choose a password different from the current one."))
     if new != confirm:
-        errors["confirm_password"] = "The two new passwords differ."
-    return errors
+        problems.append(("confirm_password", "The two new passwords differ."))
+    return dict(problems)
