@@ -30,6 +30,7 @@ from . import (
     errors,
     feedback,
     files,
+    filters,
     health,
     limits,
     messages,
@@ -39,7 +40,6 @@ from . import (
     settings_page,
     template_editor,
     transport,
-    views_format,
 )
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def create_app(
     htmx.init_app(app)
     transport.init_app(app, settings.get("web", "trusted_proxies"))
     security.init_app(app)
-    views_format.init_app(app)
+    filters.init_app(app)
     errors.init_app(app)
     limits.init_app(app)
     for bp in (

@@ -13,7 +13,8 @@ from core.passwords import password_problem, verify_nobody, verify_password
 from core.sessions import end_session, start_session
 from core.users import change_password, is_disabled
 
-from .views_format import audit, engine
+from .audit import audit
+from .context import engine
 
 bp = Blueprint("auth", __name__)
 

@@ -12,10 +12,10 @@ from core.clock import utcnow
 from core.models import OptOut
 from core.services import find_order
 
+from .context import engine
 from .dashboard import clear_cache
 from .orders import block_days
 from .security import current_user, requires
-from .views_format import engine
 
 bp = Blueprint("blocklist", __name__, url_prefix="/blocklist")
 

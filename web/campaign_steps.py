@@ -19,6 +19,7 @@ from core.models import Message, Order, Step, Template
 from core.templates import save_language
 
 from . import rule_fields
+from .audit import audit
 from .campaign_forms import (
     PRODUCT_EXTRA_ROWS,
     parse_product_form,
@@ -41,9 +42,9 @@ from .campaign_preview import (
     text_state,
 )
 from .campaigns import WEEKDAYS, bp, can_edit, get_campaign
+from .context import engine
 from .security import current_user, requires
 from .template_support import library_copies
-from .views_format import audit, engine
 
 EXTRA_RULE_ROWS = 1  # blank rows offered to add a rule without JavaScript
 EXTRA_VARIANT_ROWS = 2

@@ -37,10 +37,11 @@ from core.campaigns import (
 from core.clock import utcnow
 from core.models import Campaign, Message, SellerAccount, Step
 
+from .audit import audit
+from .context import engine
 from .converters import is_id
 from .downloads import content_disposition
 from .security import ROLE_RANK, current_user, requires
-from .views_format import audit, engine
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 

@@ -35,10 +35,11 @@ from core.ledger import daily_usage
 from core.models import Attempt, AuditLog, Decision, Message, Order, OrderEvent, SellerAccount
 
 from .attention import context as attention_context
+from .audit import audit
 from .charts import Series, stacked_bars
+from .context import engine
 from .feedback import alert as feedback_alert
 from .security import requires
-from .views_format import audit, engine
 
 bp = Blueprint("dashboard", __name__)
 
@@ -390,7 +391,7 @@ def coverage_missing():
     one-line summary saying why."""
     from core.trace import summary
 
-    from .views_format import seller_tz
+    from .dates import seller_tz
 
     now = utcnow()
     orders = missing_orders(now)

@@ -29,11 +29,13 @@ from core.models import Attempt, Campaign, Message, Order, SellerAccount, Step
 from core.services import cancel_message, resolve_in_doubt, retry_message
 
 from .auth import _safe_next
+from .context import engine
 from .converters import is_id
 from .dashboard import clear_cache
+from .dates import date_range
 from .downloads import content_disposition
+from .paging import keyset_after, keyset_cursor
 from .security import current_user, requires
-from .views_format import date_range, engine, keyset_after, keyset_cursor
 
 bp = Blueprint("messages", __name__, url_prefix="/messages")
 

@@ -28,12 +28,14 @@ from core.planning import active_steps
 from core.services import send_step_now, stop_order_messages
 from core.trace import plain_by, plain_reason, summary
 
+from .context import engine
 from .converters import is_id
 from .dashboard import clear_cache
+from .dates import date_range, seller_tz
 from .feedback import for_order as feedback_for
 from .feedback import kind as feedback_kind
+from .paging import keyset_after, keyset_cursor
 from .security import current_user, requires
-from .views_format import date_range, engine, keyset_after, keyset_cursor, seller_tz
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 

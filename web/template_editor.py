@@ -26,9 +26,10 @@ from core.models import Order, Template, TemplateVersion
 from core.templates import import_from_library, save_language, variant_dicts
 
 from . import template_support as support
+from .audit import audit
+from .context import engine
 from .converters import is_id
 from .security import current_user, requires
-from .views_format import audit, engine
 
 bp = Blueprint("templates", __name__, url_prefix="/templates")
 

@@ -7,9 +7,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from core import themes
 
 from . import template_support as support
+from .audit import audit
+from .context import engine
 from .security import current_user, requires
 from .template_editor import _framed, bp
-from .views_format import audit, engine
 
 STARTER = '<div style="border-left: 4px solid #1f5fbf; padding-left: 12px;">\n{{ body }}\n</div>\n'
 

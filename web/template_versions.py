@@ -13,10 +13,11 @@ from core.default_senders import DRY_RUN
 from core.models import Order, SellerAccount, TemplateVersion
 
 from . import template_support as support
+from .audit import audit
+from .context import engine
 from .converters import is_id
 from .security import requires
 from .template_editor import _template_or_404, bp
-from .views_format import audit, engine
 
 
 def _versions(template) -> list[TemplateVersion]:
