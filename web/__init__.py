@@ -33,12 +33,12 @@ from . import (
     filters,
     health,
     limits,
+    message_templates,
     messages,
     orders,
     plugins_page,
     security,
     settings_page,
-    template_editor,
     transport,
 )
 
@@ -82,7 +82,7 @@ def create_app(
         blocklist.bp,
         messages.bp,
         campaigns.bp,
-        template_editor.bp,
+        message_templates.bp,
         files.bp,
         connect_amazon.bp,
         accounts.bp,
