@@ -3,6 +3,21 @@
 The web layer reaches plugin behaviour only through ``core.engine.Engine``; it never
 imports ``plugins``. Pages are full HTML documents that work without JavaScript; htmx
 (vendored in static/) swaps the ``_*.html`` fragments for filtering and live updates.
+
+Layout rules (tests/test_meta.py checks there is no import cycle):
+
+* An area is one module (``orders.py``) or, once it outgrows that, one package
+  (``campaigns/``, ``message_templates/``) whose ``blueprint.py`` holds only ``bp``; its
+  view modules import ``bp`` and helper modules, never each other, and the package's
+  ``__init__`` imports the views to register their routes.
+* Code every area uses sits in modules named for what they hold: ``context`` (the
+  engine and runtime), ``audit``, ``dates``, ``paging``, ``filters``, ``security``, ...
+* Jinja templates: ``templates/<area>/`` for each area's pages and ``_*.html``
+  fragments (``index.html`` its list, ``detail.html`` one item). The top level keeps
+  only what belongs to no area: ``base.html`` (the layout), the error pages any URL can
+  show (``error.html``, ``too_long.html``) and the sign-in pages (``login.html``,
+  ``password.html``), which are seen before any area. Not yet moved: the Orders pages
+  (``orders.html``, ``order.html``, ``_orders_table.html``), due in ``orders/``.
 """
 
 from __future__ import annotations

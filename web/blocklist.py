@@ -23,7 +23,7 @@ bp = Blueprint("blocklist", __name__, url_prefix="/blocklist")
 def _page(status: int = 200, errors: dict | None = None, values: dict | None = None):
     return (
         render_template(
-            "blocklist.html",
+            "blocklist/index.html",
             entries=blocklist_entries(),
             errors=errors or {},
             values=values or {},

@@ -334,7 +334,7 @@ def index():
     fingerprint = _fingerprint()
     coverage, coverage_as_of = _cached(("coverage", today), lambda: _coverage(now), fingerprint)
     return render_template(
-        "dashboard.html",
+        "dashboard/index.html",
         chart=_chart(today, fingerprint),
         coverage=coverage,
         coverage_as_of=coverage_as_of,
@@ -413,4 +413,4 @@ def coverage_missing():
         o.__dict__["_event_times"] = events[o.id]  # what Order.event_times() reads
     tz = seller_tz()
     rows = [(o, summary(o, messages[o.id], decisions[o.id], tz)) for o in orders]
-    return render_template("coverage_missing.html", rows=rows, shown=MISSING_SHOWN)
+    return render_template("dashboard/coverage_missing.html", rows=rows, shown=MISSING_SHOWN)

@@ -126,9 +126,9 @@ def index():
         "args": request.args,
     }
     if request.headers.get("HX-Request"):  # the filters swap only the table
-        return render_template("_messages_table.html", **table)
+        return render_template("messages/_table.html", **table)
     return render_template(
-        "messages.html",
+        "messages/index.html",
         **table,
         states=sorted(ALL_STATES),
         state_groups=STATE_GROUPS,
@@ -201,7 +201,7 @@ def _render_detail(message: Message, status: int = 200, **extra):
     step = Step.get_or_none(Step.id == message.step_id) if message.step_id else None
     return (
         render_template(
-            "message.html",
+            "messages/detail.html",
             m=message,
             step=step,
             campaign=Campaign.get_or_none(Campaign.id == message.campaign_id),
