@@ -13,7 +13,7 @@ from core.models import OptOut
 from core.services import find_order
 
 from .context import engine
-from .dashboard import clear_cache
+from .dashboard_cache import clear_cache
 from .orders import block_days
 from .security import current_user, requires
 

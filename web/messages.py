@@ -31,7 +31,7 @@ from core.services import cancel_message, resolve_in_doubt, retry_message
 from .auth import _safe_next
 from .context import engine
 from .converters import is_id
-from .dashboard import clear_cache
+from .dashboard_cache import clear_cache
 from .dates import date_range
 from .downloads import content_disposition
 from .paging import keyset_after, keyset_cursor

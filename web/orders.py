@@ -30,7 +30,7 @@ from core.trace import plain_by, plain_reason, summary
 
 from .context import engine
 from .converters import is_id
-from .dashboard import clear_cache
+from .dashboard_cache import clear_cache
 from .dates import date_range, seller_tz
 from .feedback import for_order as feedback_for
 from .feedback import kind as feedback_kind
