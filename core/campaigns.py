@@ -12,6 +12,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from .activation import ActivationError, choose_cutoff, reason_key
 from .clock import utcnow
@@ -210,6 +211,50 @@ def update_step(engine, step: Step, values: dict, *, user: str = "") -> Step:
     if step.campaign.status in ("active", "test"):
         replan_campaign(engine, step.campaign)
     return step
+
+
+NAME_MAX = 120  # Campaign.name's column width
+# ``account=`` left out: None cannot mean "unchanged", it means "every seller account".
+_UNCHANGED: Any = object()
+
+
+def update_campaign(
+    engine,
+    campaign: Campaign,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    account: Any = _UNCHANGED,
+    user: str = "",
+) -> Campaign:
+    """Rename a campaign, change its description or the seller account it serves
+    (``None``: every account); an argument left out keeps its value.
+
+    A campaign that plans (active or test) and moves to another account is re-planned
+    right away, after the change is committed: its not-yet-sent messages follow the new
+    account. A blank or too long name raises ``CampaignError`` before anything changes.
+    """
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > NAME_MAX:
+            raise CampaignError(
+                f"the campaign needs a name (at most {NAME_MAX} characters)",
+                ["name: give the campaign a name"],
+            )
+    moved = account is not _UNCHANGED and (account.id if account else None) != campaign.account_id
+    with database.atomic():
+        if name is not None:
+            campaign.name = name
+        if description is not None:
+            campaign.description = description.strip()
+        if account is not _UNCHANGED:
+            campaign.account = account
+        campaign.updated_at = utcnow()
+        campaign.save()
+        AuditLog.create(user=user, action="campaign_edited", target=campaign.name)
+    if moved and campaign.status in ("active", "test"):
+        replan_campaign(engine, campaign)
+    return campaign
 
 
 def campaign_problems(engine, campaign: Campaign) -> list[str]:

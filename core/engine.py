@@ -317,6 +317,27 @@ class Engine:
                 merged[key] = value
         return merged
 
+    def template_context_by_plugin(self, order, message=None) -> list[tuple[str, dict[str, Any]]]:
+        """Each enabled plugin's placeholders for ``order`` on their own, as
+        ``(plugin name, values)``: the template palette uses them to say which plugin
+        provides a placeholder (``template_context`` merges them and loses that).
+
+        The palette asks on a stand-in order a plugin may not expect, so here a plugin
+        that raises loses only its own placeholders (logged) instead of the whole page.
+        """
+        parts: list[tuple[str, dict[str, Any]]] = []
+        args = {"engine": self, "order": order, "message": message}
+        for impl in self.hook("template_context", order.marketplace).get_hookimpls():
+            try:
+                part = impl.function(**{a: args[a] for a in impl.argnames if a in args})
+            except Exception:  # noqa: BLE001 - one plugin must not break the others' part
+                log.exception(
+                    "template_context of %s failed on order %s", impl.plugin_name, order.order_id
+                )
+                continue
+            parts.append((impl.plugin_name, dict(part or {})))
+        return parts
+
     def attachments(self, order, message, step) -> list:
         results = self.hook("message_attachments", order.marketplace)(
             engine=self, order=order, message=message, step=step

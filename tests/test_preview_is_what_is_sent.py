@@ -25,8 +25,8 @@ from tests.conftest import order_data
 from tests.support.campaigns import INSTRUCTIONS_STEP, PUSHY_TEXT
 from tests.support.campaigns import INSTRUCTIONS_TEXT as GOOD
 from tests.support.web import csrf_token
-from web import template_support
-from web.campaign_preview import build_preview
+from web.campaigns.preview import build_preview
+from web.message_templates import preview as template_preview
 
 MANUAL = "https://example.com/manuals/sku-1.pdf"
 WITH_MANUAL = GOOD + " The manual is at {{ manual_link }}."
@@ -63,7 +63,7 @@ def three_ways(engine, order, template, step, body: str) -> dict:
     assert not shown["error"].startswith("The text cannot be rendered"), shown["error"]
     step_reason = shown["problems"][0] if shown["problems"] else ""
 
-    tpl = template_support.preview(
+    tpl = template_preview.preview(
         engine, template, language="en", subject="", body=body, order=order
     )
     assert not tpl.errors, tpl.errors

@@ -363,13 +363,13 @@ def test_palette_names_each_placeholders_plugin_and_what_the_channel_allows(sign
 
 def test_palette_follows_the_marketplaces_and_triggers_of_the_steps_using_it(make_engine):
     from core.models import Campaign, Step
-    from web import template_support as support
+    from web.message_templates.palette import palette
 
     eng = make_engine(plugins={"enabled": ["amazon", "demo", "eu_vat"], "entrypoints": False})
     template = Template.create(name="Invoice", channel="messaging", message_type="invoice")
 
     def entry(name):
-        return next(p for p in support.palette(eng, template) if p["name"] == name)
+        return next(p for p in palette(eng, template) if p["name"] == name)
 
     assert entry("invoice_link")["plugin"] == "eu_vat"
     assert entry("invoice_link")["status"] == "limited"

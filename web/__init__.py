@@ -3,6 +3,20 @@
 The web layer reaches plugin behaviour only through ``core.engine.Engine``; it never
 imports ``plugins``. Pages are full HTML documents that work without JavaScript; htmx
 (vendored in static/) swaps the ``_*.html`` fragments for filtering and live updates.
+
+Layout rules (tests/test_meta.py checks there is no import cycle):
+
+* An area is one module (``orders.py``) or, once it outgrows that, one package
+  (``campaigns/``, ``message_templates/``) whose ``blueprint.py`` holds only ``bp``; its
+  view modules import ``bp`` and helper modules, never each other, and the package's
+  ``__init__`` imports the views to register their routes.
+* Code every area uses sits in modules named for what they hold: ``context`` (the
+  engine and runtime), ``audit``, ``dates``, ``paging``, ``filters``, ``security``, ...
+* Jinja templates: ``templates/<area>/`` for each area's pages and ``_*.html``
+  fragments (``index.html`` its list, ``detail.html`` one item). The top level keeps
+  only what belongs to no area: ``base.html`` (the layout), the error pages any URL can
+  show (``error.html``, ``too_long.html``) and the sign-in pages (``login.html``,
+  ``password.html``), which are seen before any area.
 """
 
 from __future__ import annotations
@@ -30,16 +44,16 @@ from . import (
     errors,
     feedback,
     files,
+    filters,
     health,
     limits,
+    message_templates,
     messages,
     orders,
     plugins_page,
     security,
     settings_page,
-    template_editor,
     transport,
-    views_format,
 )
 
 log = logging.getLogger(__name__)
@@ -70,7 +84,7 @@ def create_app(
     htmx.init_app(app)
     transport.init_app(app, settings.get("web", "trusted_proxies"))
     security.init_app(app)
-    views_format.init_app(app)
+    filters.init_app(app)
     errors.init_app(app)
     limits.init_app(app)
     for bp in (
@@ -82,7 +96,7 @@ def create_app(
         blocklist.bp,
         messages.bp,
         campaigns.bp,
-        template_editor.bp,
+        message_templates.bp,
         files.bp,
         connect_amazon.bp,
         accounts.bp,

@@ -41,8 +41,9 @@ from core.services import (
     requeue_account_messages,
 )
 
+from .audit import audit
+from .context import engine, runtime
 from .security import ROLE_RANK, current_user, requires
-from .views_format import audit, engine, runtime
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ def context() -> dict:
 @bp.route("/")
 def index():
     """Every problem that needs the seller, each with a plain sentence and its action."""
-    return render_template("attention.html", **context())
+    return render_template("attention/index.html", **context())
 
 
 @bp.app_context_processor

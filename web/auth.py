@@ -10,7 +10,8 @@ from core.models import User
 from core.sessions import end_session, start_session
 from core.users import change_password, password_change_errors, sign_in
 
-from .views_format import audit, engine
+from .audit import audit
+from .context import engine
 
 bp = Blueprint("auth", __name__)
 

@@ -12,10 +12,10 @@ from core.clock import utcnow
 from core.models import OptOut
 from core.services import find_order
 
-from .dashboard import clear_cache
+from .context import engine
+from .dashboard_cache import clear_cache
 from .orders import block_days
 from .security import current_user, requires
-from .views_format import engine
 
 bp = Blueprint("blocklist", __name__, url_prefix="/blocklist")
 
@@ -23,7 +23,7 @@ bp = Blueprint("blocklist", __name__, url_prefix="/blocklist")
 def _page(status: int = 200, errors: dict | None = None, values: dict | None = None):
     return (
         render_template(
-            "blocklist.html",
+            "blocklist/index.html",
             entries=blocklist_entries(),
             errors=errors or {},
             values=values or {},

@@ -11,8 +11,9 @@ from flask import Blueprint, render_template, request
 from core.crypto import CredentialError
 
 from .accounts import CREDENTIAL_FIELDS, REGIONS, _marketplaces_by_region
+from .audit import audit
+from .context import engine
 from .security import requires
-from .views_format import audit, engine
 
 bp = Blueprint("connect_amazon", __name__, url_prefix="/accounts/connect-amazon")
 

@@ -10,10 +10,9 @@ today's bar and everything that needs a person are read live on every view.
 
 from __future__ import annotations
 
-import time
 from datetime import date, datetime, timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from peewee import Case, fn
 
 from core import heartbeat
@@ -32,13 +31,15 @@ from core.contracts import (
 from core.demo import load_demo
 from core.inbox import RESPONSE_DUE, unanswered
 from core.ledger import daily_usage
-from core.models import Attempt, AuditLog, Decision, Message, Order, OrderEvent, SellerAccount
+from core.models import Decision, Message, Order, OrderEvent, SellerAccount
 
 from .attention import context as attention_context
+from .audit import audit
 from .charts import Series, stacked_bars
+from .context import engine
+from .dashboard_cache import cached, clear_cache, fingerprint_now
 from .feedback import alert as feedback_alert
 from .security import requires
-from .views_format import audit, engine
 
 bp = Blueprint("dashboard", __name__)
 
@@ -55,34 +56,6 @@ SERIES = (
     ("skipped", "Skipped", (SKIPPED,)),
     ("failed", "Failed", (FAILED,)),
 )
-
-
-def clear_cache() -> None:
-    """Forget cached figures (after demo data or an outbox action changed them)."""
-    current_app.extensions.pop("dashboard_cache", None)
-
-
-def _fingerprint() -> tuple:
-    """The newest row of each table a figure depends on: a new message, a send attempt
-    (the worker's, in another process), a person's action (audited), a new order or
-    order event all change it. Each is a MAX over a primary key: an index lookup."""
-    return tuple(
-        model.select(fn.MAX(model.id)).scalar()
-        for model in (Message, Attempt, AuditLog, Order, OrderEvent)
-    )
-
-
-def _cached(key, compute, fingerprint=None):
-    """``compute()`` cached for ``DASHBOARD_CACHE_SECONDS``, and only while nothing
-    changed: a cached tile is never older than the data it counts."""
-    store = current_app.extensions.setdefault("dashboard_cache", {})
-    ttl = current_app.config.get("DASHBOARD_CACHE_SECONDS", 300)
-    hit = store.get(key)
-    if hit is not None and time.monotonic() - hit[0] < ttl and hit[2] == fingerprint:
-        return hit[1]
-    value = (compute(), utcnow())
-    store[key] = (time.monotonic(), value, fingerprint)
-    return value
 
 
 def _day(value) -> date:
@@ -143,7 +116,7 @@ def _chart(today: datetime, fingerprint=None) -> dict:
     """
     first = today - timedelta(days=DAYS - 1)
     last = today + timedelta(days=AHEAD)
-    past, as_of = _cached(("days", today), lambda: _counts_by_day(first, today), fingerprint)
+    past, as_of = cached(("days", today), lambda: _counts_by_day(first, today), fingerprint)
     counts = {**past, **_counts_by_day(today, last + timedelta(days=1))}
     days = [(first + timedelta(days=n)).date() for n in range(DAYS + AHEAD)]
     series = [
@@ -330,10 +303,10 @@ def index():
     now = utcnow()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     accounts = list(SellerAccount.select().order_by(SellerAccount.name))
-    fingerprint = _fingerprint()
-    coverage, coverage_as_of = _cached(("coverage", today), lambda: _coverage(now), fingerprint)
+    fingerprint = fingerprint_now()
+    coverage, coverage_as_of = cached(("coverage", today), lambda: _coverage(now), fingerprint)
     return render_template(
-        "dashboard.html",
+        "dashboard/index.html",
         chart=_chart(today, fingerprint),
         coverage=coverage,
         coverage_as_of=coverage_as_of,
@@ -390,7 +363,7 @@ def coverage_missing():
     one-line summary saying why."""
     from core.trace import summary
 
-    from .views_format import seller_tz
+    from .dates import seller_tz
 
     now = utcnow()
     orders = missing_orders(now)
@@ -412,4 +385,4 @@ def coverage_missing():
         o.__dict__["_event_times"] = events[o.id]  # what Order.event_times() reads
     tz = seller_tz()
     rows = [(o, summary(o, messages[o.id], decisions[o.id], tz)) for o in orders]
-    return render_template("coverage_missing.html", rows=rows, shown=MISSING_SHOWN)
+    return render_template("dashboard/coverage_missing.html", rows=rows, shown=MISSING_SHOWN)

@@ -77,7 +77,7 @@ def index():
         .order_by(SellerAccount.name)
     )
     return render_template(
-        "feedback.html",
+        "feedback/index.html",
         rows=list(_with_orders(query).limit(PAGE)),
         shown=shown,
         label=label,

@@ -8,10 +8,10 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from core.attachments import KINDS, FileError, StoredFile, Upload, store
 from core.models import Campaign, Step
 
+from .audit import audit
 from .converters import is_id
 from .downloads import content_disposition
 from .security import current_user, requires
-from .views_format import audit
 
 bp = Blueprint("files", __name__, url_prefix="/files")
 

@@ -29,11 +29,13 @@ from core.models import Attempt, Campaign, Message, Order, SellerAccount, Step
 from core.services import cancel_message, resolve_in_doubt, retry_message
 
 from .auth import _safe_next
+from .context import engine
 from .converters import is_id
-from .dashboard import clear_cache
+from .dashboard_cache import clear_cache
+from .dates import date_range
 from .downloads import content_disposition
+from .paging import keyset_after, keyset_cursor
 from .security import current_user, requires
-from .views_format import date_range, engine, keyset_after, keyset_cursor
 
 bp = Blueprint("messages", __name__, url_prefix="/messages")
 
@@ -124,9 +126,9 @@ def index():
         "args": request.args,
     }
     if request.headers.get("HX-Request"):  # the filters swap only the table
-        return render_template("_messages_table.html", **table)
+        return render_template("messages/_table.html", **table)
     return render_template(
-        "messages.html",
+        "messages/index.html",
         **table,
         states=sorted(ALL_STATES),
         state_groups=STATE_GROUPS,
@@ -199,7 +201,7 @@ def _render_detail(message: Message, status: int = 200, **extra):
     step = Step.get_or_none(Step.id == message.step_id) if message.step_id else None
     return (
         render_template(
-            "message.html",
+            "messages/detail.html",
             m=message,
             step=step,
             campaign=Campaign.get_or_none(Campaign.id == message.campaign_id),

@@ -23,10 +23,12 @@ from core.models import (
 from core.order_trace import trace_order
 from core.services import send_step_now, stop_order_messages
 
+from .context import engine
 from .converters import is_id
-from .dashboard import clear_cache
+from .dashboard_cache import clear_cache
+from .dates import date_range, seller_tz
+from .paging import keyset_after, keyset_cursor
 from .security import current_user, requires
-from .views_format import date_range, engine, keyset_after, keyset_cursor, seller_tz
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -170,7 +172,7 @@ def index():
         more = len(rows) > PAGE
         rows = rows[:PAGE]
         cursor = keyset_cursor(rows[-1].purchased_at, rows[-1].id) if more and rows else ""
-    template = "_orders_table.html" if request.headers.get("HX-Request") else "orders.html"
+    template = "orders/_table.html" if request.headers.get("HX-Request") else "orders/index.html"
     return render_template(
         template,
         orders=rows,
@@ -198,7 +200,7 @@ def _render_detail(order: Order, status: int = 200, **extra):
     user = current_user()
     return (
         render_template(
-            "order.html",
+            "orders/detail.html",
             trace=trace_order(engine(), order, seller_tz()),
             can_act=user is not None and user.role in ("editor", "admin"),
             **extra,

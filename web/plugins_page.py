@@ -24,8 +24,9 @@ from core.services import (
 )
 from core.setting_checks import parse_setting, setting_problem
 
+from .audit import audit
+from .context import engine
 from .security import current_user, requires
-from .views_format import audit, engine
 
 bp = Blueprint("plugins", __name__, url_prefix="/plugins")
 

@@ -27,9 +27,10 @@ from core.users import (
     set_role,
 )
 
+from .audit import audit
+from .context import engine
 from .converters import is_id
 from .security import current_user, requires
-from .views_format import audit, engine
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 

@@ -10,9 +10,9 @@ from core.campaigns import rule_problems, validate_step
 from core.models import Step, Template
 from core.templates import import_from_library
 
-from .converters import is_id
-from .rule_fields import parse_rule_rows
-from .security import current_user
+from ..converters import is_id
+from ..rule_fields import parse_rule_rows
+from ..security import current_user
 
 INT_FIELDS = (
     "delay_days",

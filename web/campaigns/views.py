@@ -1,8 +1,7 @@
-"""Campaigns: the list, creation from a preset, the campaign page (timeline of steps,
-dry run, A/B counts) and status changes behind a confirmation form.
+"""The campaign pages: the list, creation from a preset, the campaign page (timeline of
+steps, dry run, A/B counts), its edit form and status changes behind a confirmation form.
 
-The step editor with its live preview lives in ``campaign_steps.py`` on the same
-blueprint. Every change goes through ``core.campaigns`` so scheduled messages follow it.
+The step editor is in ``steps``; both hang their routes on ``blueprint.bp``.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 from collections import defaultdict
 
 from flask import (
-    Blueprint,
     Response,
     abort,
     flash,
@@ -31,18 +29,18 @@ from core.campaigns import (
     create_campaign,
     create_from_preset,
     dry_run,
-    replan_campaign,
     set_status,
+    update_campaign,
 )
-from core.clock import utcnow
 from core.models import Campaign, Message, SellerAccount, Step
 
-from .converters import is_id
-from .downloads import content_disposition
-from .security import ROLE_RANK, current_user, requires
-from .views_format import audit, engine
-
-bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
+from ..audit import audit
+from ..context import engine
+from ..converters import is_id
+from ..downloads import content_disposition
+from ..security import current_user, requires
+from .access import can_edit, get_campaign, get_step
+from .blueprint import bp
 
 # Each count links to the Messages page filtered by exactly that state, so the number
 # and the list behind it agree (retry and in-doubt messages are waiting too, but are not
@@ -57,7 +55,6 @@ COUNT_LABELS = (
     ("failed", "failed"),
 )
 COUNT_COLUMNS = tuple(key for key, _ in COUNT_LABELS)
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # What each status means to the seller, shown on the confirmation form.
 STATUS_HELP = {
     "active": "Messages are planned for matching orders and sent when due. Orders "
@@ -74,20 +71,6 @@ STATUS_VERBS = {
     "paused": "Pause",
     "draft": "Back to draft",
 }
-
-
-def can_edit() -> bool:
-    """Whether the signed-in user may change campaigns (editor or admin)."""
-    user = current_user()
-    return user is not None and ROLE_RANK.get(user.role, -1) >= ROLE_RANK["editor"]
-
-
-def get_campaign(campaign_id: int) -> Campaign:
-    """The campaign or a 404 page."""
-    campaign = Campaign.get_or_none(Campaign.id == campaign_id)
-    if campaign is None:
-        abort(404, description="No such campaign.")
-    return campaign
 
 
 def message_counts(campaign_ids) -> dict[int, dict[str, int]]:
@@ -223,19 +206,18 @@ def _detail_page(campaign: Campaign, errors: dict | None = None, code: int = 200
 def edit(campaign_id: int):
     """Rename the campaign, change its description or the seller account it serves."""
     campaign = get_campaign(campaign_id)
-    name = request.form.get("name", "").strip()
-    if not name or len(name) > 120:
+    try:
+        update_campaign(
+            engine(),
+            campaign,
+            name=request.form.get("name", ""),
+            description=request.form.get("description", ""),
+            account=_account(request.form.get("account", "")),
+            user=current_user().username,
+        )
+    except CampaignError:
         flash("Not saved: the campaign needs a name (at most 120 characters).", "error")
         return _detail_page(campaign, {"name": "give the campaign a name"}, 422)
-    account = _account(request.form.get("account", ""))
-    moved = account != campaign.account
-    campaign.name, campaign.account = name, account
-    campaign.description = request.form.get("description", "").strip()
-    campaign.updated_at = utcnow()
-    campaign.save()
-    if moved and campaign.status in ("active", "test"):
-        replan_campaign(engine(), campaign)  # scheduled messages follow the new account
-    audit("campaign_edited", campaign.name)
     flash(f"Campaign “{campaign.name}” saved.", "success")
     return redirect(url_for("campaigns.detail", campaign_id=campaign.id))
 
@@ -368,7 +350,7 @@ def import_outcomes(campaign_id: int):
 @bp.route("/<int:campaign_id>/steps/<int:step_id>/ab.csv")
 def ab_csv(campaign_id: int, step_id: int):
     """The step's A/B counts per variant and state as CSV."""
-    step = campaign_steps.get_step(campaign_id, step_id)
+    step = get_step(campaign_id, step_id)
     return Response(
         abtest.export_csv(step),
         mimetype="text/csv",
@@ -378,6 +360,3 @@ def ab_csv(campaign_id: int, step_id: int):
             )
         },
     )
-
-
-from . import campaign_steps  # noqa: E402, F401  (registers the step editor routes on bp)

@@ -1,18 +1,17 @@
-"""Templates: library by language and channel, editor, themes, versions.
+"""The Templates list (the seller's templates and the shipped library, by channel) and
+the editor, with its placeholder palette and live preview.
 
 The editor works on one language variant at a time; saving always creates a new version
 (``core.templates.save_version``) holding every language, so a sent message keeps the
 exact version it was rendered from. Versions, diffs and the test send live in
-``template_versions``, email themes in ``template_themes``.
+``versions``, email themes in ``themes``.
 """
 
 from __future__ import annotations
 
 from flask import (
-    Blueprint,
     abort,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -25,26 +24,17 @@ from core.library import LANGUAGES, load_library
 from core.models import Order, Template, TemplateVersion
 from core.templates import import_from_library, save_language, variant_dicts
 
-from . import template_support as support
-from .converters import is_id
-from .security import current_user, requires
-from .views_format import audit, engine
-
-bp = Blueprint("templates", __name__, url_prefix="/templates")
-
-# The HTML preview frame shows the theme's own inline styles and https images, and
-# nothing else: no script, no forms, no navigation (sandbox), framed only by this site.
-PREVIEW_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
-    "frame-ancestors 'self'; sandbox"
-)
-
-
-def _template_or_404(template_id: int) -> Template:
-    template = Template.get_or_none(Template.id == template_id)
-    if template is None:
-        abort(404)
-    return template
+from ..audit import audit
+from ..context import engine
+from ..converters import is_id
+from ..security import current_user, requires
+from .access import template_or_404
+from .blueprint import bp
+from .catalog import CHANNEL_LABELS, has_body, latest_versions, library_copies, recent_orders
+from .framing import framed
+from .palette import palette as placeholder_palette
+from .preview import Preview
+from .preview import preview as render_preview
 
 
 def _languages(version: TemplateVersion | None) -> list[str]:
@@ -55,14 +45,14 @@ def _languages(version: TemplateVersion | None) -> list[str]:
 def index():
     """The seller's templates and the shipped library, by channel, with their languages."""
     templates = list(Template.select().order_by(Template.name))
-    version_of = support.latest_versions()
+    version_of = latest_versions()
     mine: dict[str, list] = {}
     for t in templates:
         version = version_of.get(t.id)
         mine.setdefault(t.channel, []).append(
             {"template": t, "version": version, "languages": _languages(version)}
         )
-    imported = support.library_copies(templates)
+    imported = library_copies(templates)
     library: dict[str, list] = {}
     for item in load_library():
         library.setdefault(item.channel, []).append(
@@ -73,7 +63,7 @@ def index():
         mine=mine,
         library=library,
         languages=LANGUAGES,
-        channels=support.CHANNEL_LABELS,
+        channels=CHANNEL_LABELS,
     )
 
 
@@ -131,10 +121,10 @@ def _preview(
     values: dict,
     version: TemplateVersion | None,
     palette: list[dict],
-) -> support.Preview:
+) -> Preview:
     """The preview of ``values``; ``version`` is the template's latest (for its own HTML),
     ``palette`` its placeholder palette (computed once per request)."""
-    return support.preview(
+    return render_preview(
         engine(),
         template,
         language=values["language"],
@@ -167,9 +157,9 @@ def _editor(
         languages=LANGUAGES,
         themes=themes.all_themes(),
         palette=palette,
-        orders=orders if orders is not None else support.recent_orders(),
-        has_body=support.has_body(template),
-        channels=support.CHANNEL_LABELS,
+        orders=orders if orders is not None else recent_orders(),
+        has_body=has_body(template),
+        channels=CHANNEL_LABELS,
         preview_args=_preview_args(values),
         own_html=bool(_own_html(version, values["language"])),
     )
@@ -183,7 +173,7 @@ def _preview_args(values: dict) -> dict:
 @bp.route("/<int:template_id>")
 def edit(template_id: int):
     """The editor for one language variant, with palette, live preview and lint."""
-    template = _template_or_404(template_id)
+    template = template_or_404(template_id)
     version = latest_version(template)
     present = _languages(version)
     default = "en" if "en" in present or not present else present[0]
@@ -191,23 +181,23 @@ def edit(template_id: int):
     if language not in LANGUAGES and language not in present:
         abort(404, description=f"Unknown language {language!r}.")
     values = _form_values(version, language)
-    recent = support.recent_orders()
+    recent = recent_orders()
     if request.args.get("order"):
         values["order"] = request.args["order"]
     elif recent and not values["is_new_language"]:
         values["order"] = str(recent[0].id)
-    palette = support.palette(engine(), template)
-    result = _preview(template, values, version, palette) if support.has_body(template) else None
+    palette = placeholder_palette(engine(), template)
+    result = _preview(template, values, version, palette) if has_body(template) else None
     return _editor(template, version, values, result, palette, orders=recent)
 
 
 @bp.route("/<int:template_id>/preview", methods=["POST"])
 def preview(template_id: int):
     """Live preview and lint of the unsaved form (htmx fragment, or the whole editor)."""
-    template = _template_or_404(template_id)
+    template = template_or_404(template_id)
     values = _posted_values()
     version = latest_version(template)
-    palette = support.palette(engine(), template)
+    palette = placeholder_palette(engine(), template)
     result = _preview(template, values, version, palette)
     status = 422 if result.errors else 200
     if request.headers.get("HX-Request"):
@@ -227,30 +217,23 @@ def preview_html(template_id: int):
 
     POST only: a link carrying a template would let anyone make a signed-in user render
     it (the editor posts the form, with its CSRF token, into the frame)."""
-    template = _template_or_404(template_id)
+    template = template_or_404(template_id)
     values = _posted_values()
     version = latest_version(template)
-    result = _preview(template, values, version, support.palette(engine(), template))
+    result = _preview(template, values, version, placeholder_palette(engine(), template))
     if result.errors:
         body = "<p>The preview cannot be shown: fix the placeholder errors first.</p>"
     else:
         body = result.html or "<p>No theme: this email goes as plain text only.</p>"
-    return _framed(body)
-
-
-def _framed(html: str):
-    response = make_response(html)
-    response.headers["Content-Security-Policy"] = PREVIEW_CSP
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    return response
+    return framed(body)
 
 
 @bp.route("/<int:template_id>", methods=["POST"])
 @requires("editor")
 def save(template_id: int):
     """Save the edited variant as a new version (other languages are carried over)."""
-    template = _template_or_404(template_id)
-    if not support.has_body(template):
+    template = template_or_404(template_id)
+    if not has_body(template):
         abort(400, description="Request a Review templates have no text to save.")
     values = _posted_values()
     if values["language"] not in LANGUAGES:
@@ -261,7 +244,7 @@ def save(template_id: int):
         values["theme"] = ""
         flash("That theme no longer exists; choose another.", "error")
     version = latest_version(template)
-    palette = support.palette(engine(), template)
+    palette = placeholder_palette(engine(), template)
     result = _preview(template, values, version, palette)
     if result.blocked:
         what = (
@@ -285,6 +268,3 @@ def save(template_id: int):
     )
     flash(f"Saved version {saved.number} of {template.name!r}.", "success")
     return redirect(url_for("templates.edit", template_id=template.id, lang=values["language"]))
-
-
-from . import template_themes, template_versions  # noqa: E402, F401  (routes on bp)

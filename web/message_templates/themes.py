@@ -6,10 +6,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from core import themes
 
-from . import template_support as support
-from .security import current_user, requires
-from .template_editor import _framed, bp
-from .views_format import audit, engine
+from ..audit import audit
+from ..context import engine
+from ..security import current_user, requires
+from .blueprint import bp
+from .framing import framed
+from .preview import present_findings
 
 STARTER = '<div style="border-left: 4px solid #1f5fbf; padding-left: 12px;">\n{{ body }}\n</div>\n'
 
@@ -63,7 +65,7 @@ def theme_save():
         sample = themes.wrap(values["layout"], themes.SAMPLE_TEXT, themes.SAMPLE_SUBJECT)
         # FU-THEME-* spans point into the layout itself, the others into the sample HTML.
         shown = [
-            support.present_findings(
+            present_findings(
                 [f], {"html": values["layout"] if f.rule_id.startswith("FU-THEME-") else sample}
             )[0]
             for f in refused.findings
@@ -80,4 +82,4 @@ def theme_preview(key: str):
     theme = themes.get_theme(key)
     if theme is None:
         abort(404)
-    return _framed(themes.wrap(theme.layout, themes.SAMPLE_TEXT, themes.SAMPLE_SUBJECT))
+    return framed(themes.wrap(theme.layout, themes.SAMPLE_TEXT, themes.SAMPLE_SUBJECT))

@@ -21,11 +21,11 @@ from core.models import Campaign, Order, OrderItem, Step
 from core.planning import check_rules
 from core.templates import TextCheck, check_text
 
-from .converters import is_id
-from .template_support import (
+from ..converters import is_id
+from ..message_templates.palette import sample_context
+from ..message_templates.preview import (
     compose_on_order,
     preview_message,
-    sample_context,
     send_stoppers,
     without_echoes,
 )

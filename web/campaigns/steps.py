@@ -1,8 +1,8 @@
 """The campaign step editor: settings form, message text with a live preview rendered on
 a real order and linted as it would be at send time, and add / remove / reorder.
 
-Routes hang on the ``campaigns`` blueprint (imported at the end of ``campaigns.py``);
-form parsing is in ``campaign_forms.py``, the preview in ``campaign_preview.py``.
+Routes hang on ``blueprint.bp`` (``web.campaigns`` imports this module to register
+them); form parsing is in ``forms``, the preview in ``preview``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,14 @@ from core.library import load_library
 from core.models import Message, Order, Step, Template
 from core.templates import save_language
 
-from . import rule_fields
-from .campaign_forms import (
+from .. import rule_fields
+from ..audit import audit
+from ..context import engine
+from ..message_templates.catalog import library_copies
+from ..security import current_user, requires
+from .access import can_edit, get_campaign, get_step
+from .blueprint import bp
+from .forms import (
     PRODUCT_EXTRA_ROWS,
     parse_product_form,
     parse_step_form,
@@ -27,7 +33,7 @@ from .campaign_forms import (
     rule_errors,
     step_form,
 )
-from .campaign_preview import (
+from .preview import (
     PREVIEW_SCAN,
     build_preview,
     channel_of,
@@ -40,21 +46,10 @@ from .campaign_preview import (
     text_check,
     text_state,
 )
-from .campaigns import WEEKDAYS, bp, can_edit, get_campaign
-from .security import current_user, requires
-from .template_support import library_copies
-from .views_format import audit, engine
 
 EXTRA_RULE_ROWS = 1  # blank rows offered to add a rule without JavaScript
 EXTRA_VARIANT_ROWS = 2
-
-
-def get_step(campaign_id: int, step_id: int) -> Step:
-    """The step, which must belong to the campaign in the URL (404 otherwise)."""
-    step = Step.get_or_none((Step.id == step_id) & (Step.campaign == campaign_id))
-    if step is None:
-        abort(404, description="No such step in this campaign.")
-    return step
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")  # the send-window day boxes
 
 
 def _editor_page(step: Step, *, form=None, errors=None, text=None, code=200, products=None):

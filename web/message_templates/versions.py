@@ -12,11 +12,16 @@ from core.contracts import Rendered
 from core.default_senders import DRY_RUN
 from core.models import Order, SellerAccount, TemplateVersion
 
-from . import template_support as support
-from .converters import is_id
-from .security import requires
-from .template_editor import _template_or_404, bp
-from .views_format import audit, engine
+from ..audit import audit
+from ..context import engine
+from ..converters import is_id
+from ..security import requires
+from .access import template_or_404
+from .blueprint import bp
+from .catalog import CHANNEL_LABELS, has_body
+from .history import diff_rows, version_lines
+from .preview import preview as render_preview
+from .preview import test_attachments
 
 
 def _versions(template) -> list[TemplateVersion]:
@@ -30,7 +35,7 @@ def _versions(template) -> list[TemplateVersion]:
 @bp.route("/<int:template_id>/versions")
 def versions(template_id: int):
     """Every saved version, newest first, and the diff between two of them (``a``, ``b``)."""
-    template = _template_or_404(template_id)
+    template = template_or_404(template_id)
     history = _versions(template)
     by_number = {v.number: v for v in history}
     diff = None
@@ -41,7 +46,7 @@ def versions(template_id: int):
         if not (is_id(a) and is_id(b)) or int(a) not in by_number or int(b) not in by_number:
             abort(404, description="Choose two existing versions to compare.")
         old, new = by_number[int(a)], by_number[int(b)]
-        rows = support.diff_rows(support.version_lines(old), support.version_lines(new))
+        rows = diff_rows(version_lines(old), version_lines(new))
         diff = {
             "a": old.number,
             "b": new.number,
@@ -55,7 +60,7 @@ def versions(template_id: int):
         history=history,
         diff=diff,
         accounts=list(SellerAccount.select().order_by(SellerAccount.name)),
-        has_body=support.has_body(template),
+        has_body=has_body(template),
         test_blocker=test_sends.test_blocker(engine()),
     )
 
@@ -70,12 +75,12 @@ def test_send(template_id: int):
     relay address); otherwise the dry-run sender records it and the flash says why nothing
     was emailed. No Message row is made either way: a test is not part of any sequence.
     """
-    template = _template_or_404(template_id)
+    template = template_or_404(template_id)
     back = redirect(url_for("templates.versions", template_id=template.id))
     version = latest_version(template)
     account = SellerAccount.get_or_none(SellerAccount.id == request.form.get("account", type=int))
     language = request.form.get("language", "en")
-    if not support.has_body(template):
+    if not has_body(template):
         flash("Request a Review uses Amazon's own text: there is nothing to test-send.", "error")
         return back
     if version is None:
@@ -101,7 +106,7 @@ def test_send(template_id: int):
         .first()
     )
     eng = engine()
-    result = support.preview(
+    result = render_preview(
         eng,
         template,
         language=language,
@@ -122,9 +127,9 @@ def test_send(template_id: int):
         )
         return back
     # Messaging API texts have no subject: the test email names what it previews.
-    channel = support.CHANNEL_LABELS.get(template.channel, template.channel)
+    channel = CHANNEL_LABELS.get(template.channel, template.channel)
     subject = result.subject or f"Preview of {template.name} ({channel})"
-    attachments, attachment_note = support.test_attachments(eng, template, order)
+    attachments, attachment_note = test_attachments(eng, template, order)
     missing = NO_MANUAL if manual_missing(variant.body, result.context, attachments) else ""
     if missing:
         flash(
