@@ -66,6 +66,9 @@ ATTACKS = [
     "{{ ([[1]*1000]*1000)|sum(start=[])|length }}",
     "{% set s = 'x'*150000 %}{{ '{}{}{}{}{}{}{}{}'.format(s,s,s,s,s,s,s,s)|length }}",
     "{{ ('x' * 150000)|replace('x', 'yy')|replace('y', 'zz')|length }}",
+    # a text's characters as items: sorted whole before the result was counted
+    "{{ ('x' * 150000)|indent(200)|sort }}",
+    "{% for i in range(1000) %}{{ ('x' * 150000)|unique|list|length }}{% endfor %}",
 ]
 
 
@@ -83,6 +86,15 @@ def test_a_refusal_says_what_is_too_large():
     assert "indented text would be too large" in str(outcome)
     _, _, outcome = measured("{{ (['x']*100)|map('center', 150000)|join|length }}")
     assert "builds more than" in str(outcome)
+
+
+def test_a_long_text_is_not_sorted_character_by_character():
+    # sort/unique/list made a list of every character (20 MB for 150,000) before the
+    # result was counted; now the text's length is checked first
+    elapsed, peak, outcome = measured("{{ ('x' * 150000)|sort|length }}")
+    assert "into a list (the limit is 10000 items)" in str(outcome)
+    assert peak < 2_000_000, f"{peak / 1e6:.1f} MB"
+    assert render("{{ 'cab'|sort|join }} {{ 'aab'|unique|list|length }}", {}) == "abc 2"
 
 
 def test_ordinary_templates_still_render():
