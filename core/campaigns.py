@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from .activation import ActivationError, choose_cutoff, reason_key
+from .campaign_moves import cancel_left_behind
 from .clock import utcnow
 from .contracts import SCHEDULED, Preset
 from .db import database
@@ -230,9 +231,12 @@ def update_campaign(
     """Rename a campaign, change its description or the seller account it serves
     (``None``: every account); an argument left out keeps its value.
 
-    A campaign that plans (active or test) and moves to another account is re-planned
-    right away, after the change is committed: its not-yet-sent messages follow the new
-    account. A blank or too long name raises ``CampaignError`` before anything changes.
+    A campaign that moves to another account stops for the one it left: its unsent
+    messages for other accounts' orders are cancelled with the reason, in the same
+    transaction as the move (``core.campaign_moves``; messages being sent or sent are
+    untouched). One that plans (active or test) is then re-planned, after the change is
+    committed, for the new account. A blank or too long name raises ``CampaignError``
+    before anything changes.
     """
     if name is not None:
         name = name.strip()
@@ -251,7 +255,12 @@ def update_campaign(
             campaign.account = account
         campaign.updated_at = utcnow()
         campaign.save()
-        AuditLog.create(user=user, action="campaign_edited", target=campaign.name)
+        detail = ""
+        if moved:
+            cancelled = cancel_left_behind(campaign, account)
+            where = f"account {account.name}" if account else "every seller account"
+            detail = f"moved to {where}; {cancelled} unsent messages cancelled"
+        AuditLog.create(user=user, action="campaign_edited", target=campaign.name, detail=detail)
     if moved and campaign.status in ("active", "test"):
         replan_campaign(engine, campaign)
     return campaign
