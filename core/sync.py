@@ -14,7 +14,7 @@ and does nothing: two at once would spend the account's order-search quota twice
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from . import leases
 from .clock import utcnow
@@ -44,6 +44,40 @@ def _progress(account: SellerAccount, owner: str):
         ).execute()
 
     return report
+
+
+# A sync waiting for a worker: ``queue_sync`` (core.services) writes this progress text
+# with the time it was queued.
+QUEUED = "queued"
+# A queued sync that no worker picked up in this long is not waited on any more: the
+# Accounts page stops polling and asks whether the worker runs (it starts a queued
+# sync within seconds).
+QUEUE_PATIENCE = timedelta(minutes=15)
+
+
+def sync_in_progress(account: SellerAccount) -> bool:
+    """Whether the account's sync is queued or running (its progress bar keeps polling).
+
+    A sync queued long ago that no worker picked up is not in progress: it is stale
+    (``sync_queue_is_stale``), and the page says so instead of waiting for ever.
+    """
+    progress = account.sync_progress or {}
+    return account.status == "syncing" or (
+        progress.get("text") == QUEUED and not sync_queue_is_stale(account)
+    )
+
+
+def sync_queue_is_stale(account: SellerAccount) -> bool:
+    """Whether the account's sync has waited in the queue longer than ``QUEUE_PATIENCE``
+    (a queue entry without a readable time counts as stale)."""
+    progress = account.sync_progress or {}
+    if progress.get("text") != QUEUED or account.status == "syncing":
+        return False
+    try:
+        queued = datetime.fromisoformat(progress.get("queued_at", ""))
+    except (TypeError, ValueError):
+        return True
+    return utcnow() - queued > QUEUE_PATIENCE
 
 
 def _lease_name(account_id: int) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import tempfile
 from dataclasses import asdict
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -31,7 +30,6 @@ from core.accounts import (
     save_account,
     stored_credentials,
 )
-from core.clock import utcnow
 from core.crypto import CredentialError
 from core.importer import ImportError_, import_orders
 from core.models import Order, SellerAccount
@@ -40,6 +38,7 @@ from core.services import (
     queue_sync,
     requeue_account_messages,
 )
+from core.sync import sync_in_progress, sync_queue_is_stale
 
 from .audit import audit
 from .context import engine, runtime
@@ -48,9 +47,6 @@ from .security import ROLE_RANK, current_user, requires
 log = logging.getLogger(__name__)
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
-
-ACTIVE_TEXTS = ("queued",)
-QUEUE_PATIENCE = timedelta(minutes=15)
 
 
 def _account(account_id: int) -> SellerAccount:
@@ -74,30 +70,6 @@ def _marketplaces_by_region() -> dict[str, list]:
     for mkt in sorted(engine().marketplaces.values(), key=lambda m: (m.region, m.code)):
         groups.setdefault(mkt.region, []).append(mkt)
     return groups
-
-
-def is_active(account: SellerAccount) -> bool:
-    """Whether the account's sync is queued or running (the progress bar keeps polling).
-
-    A sync queued long ago that no worker picked up is not polled for ever: the page
-    says so instead (``stale_queue``).
-    """
-    progress = account.sync_progress or {}
-    return account.status == "syncing" or (
-        progress.get("text") in ACTIVE_TEXTS and not stale_queue(account)
-    )
-
-
-def stale_queue(account: SellerAccount) -> bool:
-    """Whether the account's sync has waited in the queue longer than ``QUEUE_PATIENCE``."""
-    progress = account.sync_progress or {}
-    if progress.get("text") != "queued" or account.status == "syncing":
-        return False
-    try:
-        queued = datetime.fromisoformat(progress.get("queued_at", ""))
-    except ValueError:
-        return True
-    return utcnow() - queued > QUEUE_PATIENCE
 
 
 def _stored_hints(account: SellerAccount | None) -> dict[str, str]:
@@ -184,8 +156,8 @@ def index():
     return render_template(
         "accounts/index.html",
         accounts=accounts,
-        is_active=is_active,
-        stale_queue=stale_queue,
+        is_active=sync_in_progress,
+        stale_queue=sync_queue_is_stale,
         testable={n for n, src in engine().sources.items() if src.test_connection},
         import_sources=_import_sources(),
     )
@@ -273,7 +245,7 @@ def sync(account_id: int):
     """Queue a sync on the background worker; ``mode=full`` re-reads from the start."""
     account = _account(account_id)
     full = request.form.get("mode") == "full"
-    if is_active(account):
+    if sync_in_progress(account):
         flash(f"{account.name} is already syncing.", "info")
         return redirect(url_for("accounts.index"))
     source = engine().sources.get(account.source)
@@ -298,8 +270,8 @@ def progress(account_id: int):
     return render_template(
         "accounts/_progress.html",
         a=account,
-        active=is_active(account),
-        stale_queue=stale_queue,
+        active=sync_in_progress(account),
+        stale_queue=sync_queue_is_stale,
     )
 
 
@@ -310,9 +282,9 @@ def sync_status():
     return render_template(
         "accounts/_sync_status.html",
         accounts=accounts,
-        is_active=is_active,
-        stale_queue=stale_queue,
-        any_active=any(is_active(a) for a in accounts),
+        is_active=sync_in_progress,
+        stale_queue=sync_queue_is_stale,
+        any_active=any(sync_in_progress(a) for a in accounts),
     )
 
 
