@@ -14,7 +14,7 @@ removes entries past their ``expires_at`` the same way as a person's undo.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from peewee import fn
 
@@ -47,6 +47,31 @@ BLOCK_REASONS = (
     "excluded: buyer is on the blocklist",
 )
 REASON_MAX = 500
+
+
+# How long a seller may block a buyer for: a day at least, ten years at most (longer is
+# "until removed", the empty answer).
+BLOCK_DAYS_MAX = 3650
+BLOCK_DAYS_PROBLEM = (
+    f"For how long: a whole number of days from 1 to {BLOCK_DAYS_MAX}, or empty for always."
+)
+
+
+def block_days(value: str) -> tuple[int, str]:
+    """A blocklist form's "for how long": ``(days, "")`` with 0 for "until removed" (an
+    empty answer), or ``(0, problem)`` in words the form shows next to the field."""
+    value = value.strip()
+    if not value:
+        return 0, ""
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= BLOCK_DAYS_MAX:
+        return 0, BLOCK_DAYS_PROBLEM
+    return int(value), ""
+
+
+def block_expiry(days: int, now: datetime | None = None) -> datetime | None:
+    """When a block of ``days`` days ends (``expires_at``); None: until removed."""
+    return (now or utcnow()) + timedelta(days=days) if days else None
 
 
 def _revive(where) -> int:

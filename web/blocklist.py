@@ -3,18 +3,21 @@ one by order id and to take one off again (undo)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from core.blocklist import block_buyer, blocklist_entries, expire_blocklist, unblock_buyer
-from core.clock import utcnow
+from core.blocklist import (
+    block_buyer,
+    block_days,
+    block_expiry,
+    blocklist_entries,
+    expire_blocklist,
+    unblock_buyer,
+)
 from core.models import OptOut
 from core.services import find_order
 
 from .context import engine
 from .dashboard_cache import clear_cache
-from .orders import block_days
 from .security import current_user, requires
 
 bp = Blueprint("blocklist", __name__, url_prefix="/blocklist")
@@ -59,7 +62,7 @@ def add():
     if errors:
         return _page(422, errors, values)
     who = current_user().username
-    until = utcnow() + timedelta(days=days) if days else None
+    until = block_expiry(days)
     if block_buyer(
         order.buyer_key, values["reason"] or f"blocked by {who}", by=who, expires_at=until
     ):

@@ -3,13 +3,17 @@ actions on one order (stop its messages, block its buyer, send a step now)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from peewee import OP, Expression, fn
 
-from core.blocklist import UndoRefused, block_buyer, resume_order, unblock_buyer
-from core.clock import utcnow
+from core.blocklist import (
+    UndoRefused,
+    block_buyer,
+    block_days,
+    block_expiry,
+    resume_order,
+    unblock_buyer,
+)
 from core.db import is_sqlite
 from core.models import (
     Campaign,
@@ -254,7 +258,7 @@ def block(order_pk: int):
     if problem:
         return _render_detail(order, 422, block_error=problem)
     who = current_user().username
-    until = utcnow() + timedelta(days=days) if days else None
+    until = block_expiry(days)
     if block_buyer(order.buyer_key, reason or f"blocked by {who}", by=who, expires_at=until):
         clear_cache()
         flash(
@@ -266,16 +270,6 @@ def block(order_pk: int):
     else:
         flash("This buyer was already on the blocklist.", "info")
     return _back(order)
-
-
-def block_days(value: str) -> tuple[int, str]:
-    """The blocklist form's "for how long": "" = until removed, else 1 to 3650 days."""
-    value = value.strip()
-    if not value:
-        return 0, ""
-    if not value.isdigit() or not 1 <= int(value) <= 3650:
-        return 0, "For how long: a whole number of days from 1 to 3650, or empty for always."
-    return int(value), ""
 
 
 @bp.route("/<int:order_pk>/unblock", methods=["POST"])
