@@ -30,6 +30,17 @@ class ImportError_(Exception):  # noqa: N801 - avoid shadowing the builtin Impor
         self.stored = stored
 
 
+# Creating a seller account is an admin's action, as on the Accounts form: an import by
+# anyone else goes into an existing account only. (The command line runs as the
+# installation's owner and may create one.)
+ACCOUNT_CREATOR_ROLES = frozenset({"admin"})
+
+
+def may_create_account(role: str) -> bool:
+    """Whether an import by a user with ``role`` may create the account it names."""
+    return role in ACCOUNT_CREATOR_ROLES
+
+
 def import_orders(
     engine, path: Path, account_name: str, source_name: str = "amazon", *, create_account=True
 ) -> str:
@@ -37,8 +48,8 @@ def import_orders(
     summary the CLI prints and the web page shows.
 
     The account is created if it does not exist and ``create_account`` allows it (the web
-    admin allows it to admins only); a file refused before any order was stored leaves no
-    new account."""
+    admin passes ``may_create_account(role)``); a file refused before any order was
+    stored leaves no new account."""
     source = engine.sources.get(source_name)
     if source is None or source.import_file is None:
         known = ", ".join(n for n, s in engine.sources.items() if s.import_file) or "none"

@@ -31,7 +31,7 @@ from core.accounts import (
     stored_credentials,
 )
 from core.crypto import CredentialError
-from core.importer import ImportError_, import_orders
+from core.importer import ImportError_, import_orders, may_create_account
 from core.models import Order, SellerAccount
 from core.services import (
     mark_account,
@@ -42,7 +42,7 @@ from core.sync import sync_in_progress, sync_queue_is_stale
 
 from .audit import audit
 from .context import engine, runtime
-from .security import ROLE_RANK, current_user, requires
+from .security import current_user, requires
 
 log = logging.getLogger(__name__)
 
@@ -305,15 +305,15 @@ def import_file():
     if problem:
         flash(problem, "error")
         return _index_422()
-    # Creating a seller account is an admin's action (as on the Accounts form): an editor
-    # imports into an existing account only.
-    is_admin = ROLE_RANK.get(current_user().role, -1) >= ROLE_RANK["admin"]
+    may_create = may_create_account(current_user().role)
     is_new = not SellerAccount.select().where(SellerAccount.name == account_name).exists()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / (secure_filename(upload.filename) or "orders.txt")
         upload.save(path)
         try:
-            text = import_orders(engine(), path, account_name, source_name, create_account=is_admin)
+            text = import_orders(
+                engine(), path, account_name, source_name, create_account=may_create
+            )
         except ImportError_ as exc:
             # The message names the file: the name the seller chose, not our temp path.
             shown = str(exc).replace(str(path), upload.filename)
