@@ -106,6 +106,15 @@ def account_sources(engine) -> dict:
     return {n: s for n, s in engine.sources.items() if s.fetch is not None}
 
 
+def marketplaces_by_region(engine) -> dict[str, list]:
+    """The enabled marketplaces grouped by SP-API region (NA, EU, FE), each group sorted
+    by code: an account's credentials serve one region, so the forms offer one group."""
+    groups: dict[str, list] = {}
+    for mkt in sorted(engine.marketplaces.values(), key=lambda m: (m.region, m.code)):
+        groups.setdefault(mkt.region, []).append(mkt)
+    return groups
+
+
 def stored_credentials(engine, account: SellerAccount | None) -> StoredCredentials:
     """Which credentials ``account`` has stored (none for a new account)."""
     if account is None or not account.credentials:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import pytest
 
 from core.accounts import (
+    REGIONS,
     AccountInvalid,
     AccountValues,
     DeletionRefused,
     allowed_words_error,
     delete_account,
     deletion_blocker,
+    marketplaces_by_region,
     save_account,
     stored_credentials,
     validate_account,
@@ -191,3 +193,12 @@ def test_a_message_claimed_after_the_check_still_keeps_the_account(engine, monke
     with pytest.raises(DeletionRefused, match="never messages a buyer twice"):
         delete_account(account)
     assert SellerAccount.select().count() == 1
+
+
+def test_marketplaces_are_offered_grouped_by_region_and_sorted(engine):
+    groups = marketplaces_by_region(engine)
+    assert set(groups) <= set(REGIONS)
+    assert "US" in [m.code for m in groups["NA"]]
+    for region, markets in groups.items():
+        assert all(m.region == region for m in markets)
+        assert [m.code for m in markets] == sorted(m.code for m in markets)

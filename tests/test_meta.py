@@ -297,3 +297,84 @@ def test_no_name_core_exports_is_also_a_core_module():
         p.name for p in (REPO / "core").iterdir() if (p / "__init__.py").exists()
     }
     assert not set(core.__all__) & modules
+
+
+ROUTE_DECORATORS = {"route", "get", "post", "put", "patch", "delete"}
+
+
+def defines_routes(path: Path) -> bool:
+    """Whether the module registers a view: a function decorated ``@<bp>.route(...)``
+    (or ``.get``, ``.post``, ...)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for deco in node.decorator_list:
+                call = deco.func if isinstance(deco, ast.Call) else deco
+                if isinstance(call, ast.Attribute) and call.attr in ROUTE_DECORATORS:
+                    return True
+    return False
+
+
+def imports_anywhere(path: Path, modules=frozenset()) -> set[str]:
+    """The modules ``path`` imports, relative ones resolved as ``load_time_imports`` does
+    (``from pkg import a`` names the submodule ``pkg.a`` when it is one), but imports
+    inside functions count too: a view importing another view's helper when it is called
+    still depends on that view."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = module_name(path)
+    if path.name != "__init__.py":
+        package = package.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            names = {f"{base}.{alias.name}" for alias in node.names}
+            found.update(names & set(modules))
+            if not names <= set(modules):
+                found.add(base)
+    return found
+
+
+def view_imports_of_views(folder: str) -> list[str]:
+    """``module imports view`` for every non-``__init__`` module of ``folder`` importing a
+    route-defining module other than itself (a package ``__init__`` registers its views
+    by importing them: that is the one allowed way)."""
+    modules = {module_name(p): p for p in py_files(folder)}
+    views = {name for name, path in modules.items() if defines_routes(path)}
+    found = []
+    for name, path in modules.items():
+        if path.name == "__init__.py":
+            continue
+        for imported in sorted(imports_anywhere(path, modules.keys()) & views - {name}):
+            found.append(f"{name} imports {imported}")
+    return found
+
+
+def test_web_views_never_import_other_views():
+    """What two areas share lives in a helper module (``redirects``, ``attention_panel``,
+    ``dashboard_cache``, ...) or in core, not in one area's view module (web/__init__.py)."""
+    assert view_imports_of_views("web") == []
+
+
+def test_the_view_import_check_finds_a_view_importing_a_view(tmp_path, monkeypatch):
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "area").mkdir()
+    files = {
+        "site/__init__.py": "from . import a, b\n",
+        "site/a.py": "@bp.route('/')\ndef index():\n    pass\n",
+        "site/b.py": "from .helpers import x\n\n@bp.post('/b')\ndef b():\n"
+        "    from .a import index\n",
+        "site/helpers.py": "x = 1\n",
+        "site/area/__init__.py": "from . import views\n",
+        "site/area/views.py": "from ..helpers import x\n\n@bp.route('/')\ndef v():\n    pass\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    monkeypatch.setattr(sys.modules[__name__], "REPO", tmp_path)
+    assert view_imports_of_views("site") == ["site.b imports site.a"]

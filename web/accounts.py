@@ -27,6 +27,7 @@ from core.accounts import (
     account_sources,
     delete_account,
     deletion_blocker,
+    marketplaces_by_region,
     save_account,
     stored_credentials,
 )
@@ -63,13 +64,6 @@ def _sources() -> dict:
 
 def _import_sources() -> dict:
     return {n: s for n, s in engine().sources.items() if s.import_file is not None}
-
-
-def _marketplaces_by_region() -> dict[str, list]:
-    groups: dict[str, list] = {}
-    for mkt in sorted(engine().marketplaces.values(), key=lambda m: (m.region, m.code)):
-        groups.setdefault(mkt.region, []).append(mkt)
-    return groups
 
 
 def _stored_hints(account: SellerAccount | None) -> dict[str, str]:
@@ -114,7 +108,7 @@ def _render_form(account, values, errors, status=200):
             sources=_sources(),
             api_sources=API_SOURCES,
             regions=REGIONS,
-            groups=_marketplaces_by_region(),
+            groups=marketplaces_by_region(engine()),
             credential_fields=CREDENTIAL_FIELDS,
             stored=_stored_hints(account),
         ),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
-
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
 from core.models import User
@@ -12,32 +10,9 @@ from core.users import change_password, password_change_errors, sign_in
 
 from .audit import audit
 from .context import engine
+from .redirects import is_local_path, safe_next
 
 bp = Blueprint("auth", __name__)
-
-
-def _safe_next(target: str | None, default: str | None = None) -> str:
-    """``target`` if it is a path on this site, else ``default`` (the dashboard)."""
-    # Only local paths: an open redirect would let a phishing link bounce through us.
-    return target if _is_local_path(target) else default or url_for("dashboard.index")
-
-
-def _is_local_path(target: str | None) -> bool:
-    """Whether a browser would stay on this site following ``Location: target``.
-
-    Checked on the decoded text too: browsers drop tabs and newlines and read ``\\`` as
-    ``/``, so ``/%09/evil.example/`` or ``/\\evil.example`` would leave the site."""
-    if not target or not isinstance(target, str):
-        return False
-    for text in (target, unquote(target)):
-        if any(ord(c) < 0x20 or c == "\x7f" for c in text) or "\\" in text:
-            return False
-        if not text.startswith("/") or text.startswith("//"):
-            return False
-        parts = urlsplit(text)
-        if parts.scheme or parts.netloc:
-            return False
-    return True
 
 
 def _login_page(status: int, message: str = "", category: str = "error"):
@@ -51,7 +26,7 @@ def login():
     """The sign-in form; failed tries slow further ones down (``core.login_throttle``)."""
     if request.method == "GET":
         next_path = request.args.get("next", "")
-        return render_template("login.html", next=next_path if _is_local_path(next_path) else "")
+        return render_template("login.html", next=next_path if is_local_path(next_path) else "")
     attempts = engine().settings.get("security", "login_attempts")
     answer = sign_in(
         request.form.get("username", ""),
@@ -69,7 +44,7 @@ def login():
     audit("login", user.username)
     if user.must_change_password:
         return redirect(url_for("auth.password"))
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
 
 
 def _sign_in(user: User) -> None:

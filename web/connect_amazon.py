@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
+from core.accounts import CREDENTIAL_FIELDS, REGIONS, marketplaces_by_region
 from core.crypto import CredentialError
 
-from .accounts import CREDENTIAL_FIELDS, REGIONS, _marketplaces_by_region
 from .audit import audit
 from .context import engine
 from .security import requires
@@ -81,7 +81,7 @@ def _page(checks=None, values=None, status: int = 200):
             guides=GUIDES,
             optional_roles=OPTIONAL_ROLES,
             regions=REGIONS,
-            groups=_marketplaces_by_region(),
+            groups=marketplaces_by_region(engine()),
             credential_fields=CREDENTIAL_FIELDS,
             checks=checks,
             values=values or {"name": "", "region": "", "marketplaces": [], "test_address": ""},

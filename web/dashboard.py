@@ -29,16 +29,16 @@ from core.contracts import (
     SKIPPED,
 )
 from core.demo import load_demo
+from core.feedback import recent_alert
 from core.inbox import RESPONSE_DUE, unanswered
 from core.ledger import daily_usage
 from core.models import Decision, Message, Order, OrderEvent, SellerAccount
 
-from .attention import context as attention_context
+from .attention_panel import context as attention_context
 from .audit import audit
 from .charts import Series, stacked_bars
 from .context import engine
 from .dashboard_cache import cached, clear_cache, fingerprint_now
-from .feedback import alert as feedback_alert
 from .security import requires
 
 bp = Blueprint("dashboard", __name__)
@@ -313,7 +313,7 @@ def index():
         attention=_attention(),
         gauges=_gauges(accounts),
         inbox=_inbox(now),
-        feedback=feedback_alert(),
+        feedback=recent_alert(),
         response_hours=int(RESPONSE_DUE.total_seconds() // 3600),
         accounts=accounts,
         has_demo=any(a.is_demo for a in accounts),

@@ -28,13 +28,13 @@ from core.csv_out import SafeWriter
 from core.models import Attempt, Campaign, Message, Order, SellerAccount, Step
 from core.services import cancel_message, resolve_in_doubt, retry_message
 
-from .auth import _safe_next
 from .context import engine
 from .converters import is_id
 from .dashboard_cache import clear_cache
 from .dates import date_range
 from .downloads import content_disposition
 from .paging import keyset_after, keyset_cursor
+from .redirects import safe_next
 from .security import current_user, requires
 
 bp = Blueprint("messages", __name__, url_prefix="/messages")
@@ -225,7 +225,7 @@ def detail(message_id: int):
 def _back(message: Message):
     """Where to go after an action: a local ``next`` (the dashboard) or the message."""
     default = url_for("messages.detail", message_id=message.id)
-    return redirect(_safe_next(request.form.get("next"), default))
+    return redirect(safe_next(request.form.get("next"), default))
 
 
 def _who() -> str:
