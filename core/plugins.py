@@ -8,6 +8,10 @@
   dotted (``mypackage.followup_rules``) or bare (``my_followup_plugin``).
 * With ``[plugins] entrypoints = true`` every *third-party* plugin installed in the
   environment is loaded as well, the way datasette loads its plugins.
+* A plugin that cannot work without another says so with ``REQUIRES = ("amazon",)``
+  (entry-point names); startup stops, naming ``[plugins] enabled``, when one is missing,
+  rather than the plugin failing quietly later (the demo's orders without the Amazon
+  plugin's marketplaces: 0 orders stored, every one rejected).
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ def make_plugin_manager(
                 log.info("loaded third-party plugin %s", name)
     for name, obj in extra:
         pm.register(obj, name=name)
+    check_requirements(pm, installed)
     if settings:
         for name in settings.section("plugins.marketplaces"):
             if pm.get_plugin(name) is None:
@@ -85,6 +90,26 @@ def make_plugin_manager(
                     f"[plugins] enabled, or remove this line. Loaded: {plugin_names(pm)}."
                 )
     return pm
+
+
+def check_requirements(pm: pluggy.PluginManager, installed: dict[str, EntryPoint]) -> None:
+    """Raise ``ConfigError`` when a loaded plugin's ``REQUIRES`` names a plugin that is
+    not loaded. A plugin counts under its registered name and, when it was loaded by its
+    module path, under the entry-point name that module is published as."""
+    loaded = [(name, plugin) for name, plugin in pm.list_name_plugin() if plugin is not None]
+    provided = {name for name, _ in loaded}
+    modules = {getattr(plugin, "__name__", None) for _, plugin in loaded}
+    provided |= {ep.name for ep in installed.values() if ep.value in modules}
+    for name, plugin in loaded:
+        needs = getattr(plugin, "REQUIRES", ())
+        needs = (needs,) if isinstance(needs, str) else tuple(needs)
+        missing = [need for need in needs if need not in provided]
+        if missing:
+            names = ", ".join(f'"{need}"' for need in missing)
+            raise ConfigError(
+                f"[plugins] enabled: plugin {name!r} needs {names}, which is not enabled. "
+                f"Add {names} to [plugins] enabled in config.toml, or remove {name!r}."
+            )
 
 
 def _load(name: str, installed: dict[str, EntryPoint]) -> ModuleType | object:

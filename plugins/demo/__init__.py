@@ -4,6 +4,10 @@ Registers the ``demo`` order source. Orders are generated deterministically rela
 today, so a fresh install always shows orders in every state: pending, shipped, delivered
 (FBM confirmed, FBA estimated), cancelled, returned and refunded. Demo accounts send only
 through the dry-run sender and everything they produce is labelled "demo".
+
+The orders are placed in Amazon's US, DE and JP marketplaces, which the Amazon plugin
+registers: without it every demo order would be rejected (unknown marketplace), so the
+demo declares it needs that plugin and startup says so (``core.plugins``).
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ PREFIX = {"US": (111, 112, 113, 114), "DE": (302, 303, 304, 305, 306), "JP": (24
 SHARE = (("US", 0.5), ("DE", 0.3), ("JP", 0.2))
 # Days from shipping to the buyer's door, for FBA estimates and FBM promises.
 TRANSIT = {"US": (2, 5), "DE": (1, 3), "JP": (1, 3)}
+
+# Checked at startup (core.plugins): the marketplaces above are the Amazon plugin's.
+REQUIRES = ("amazon",)
 
 DEMO_COUNT = 300
 DEMO_DAYS = 60
