@@ -92,6 +92,9 @@ _LAZY = {
     "SellerAccount": "models",
     "SellerFeedback": "models",
     "FeedbackRead": "models",
+    # Amazon's seller-feedback star scale (docs/amazon-rules.md §8): one copy for all.
+    "NEGATIVE_MAX": "feedback",
+    "NEUTRAL": "feedback",
 }
 
 

@@ -43,3 +43,14 @@ def test_lists_the_newest_few_with_their_stored_order(engine, account):
     assert rows[0].order_id == data.order_id
     assert rows[0].order.id == Order.get(Order.order_id == data.order_id).id
     assert rows[1].order is None  # feedback on an order not stored here
+
+
+def test_plugins_count_stars_by_the_one_scale_core_exports():
+    import core
+    import core.feedback
+    from plugins.amazon import feedback as amazon_feedback
+
+    assert (core.NEGATIVE_MAX, core.NEUTRAL) == (2, 3)
+    assert core.NEGATIVE_MAX is core.feedback.NEGATIVE_MAX
+    assert amazon_feedback.NEGATIVE_MAX is core.feedback.NEGATIVE_MAX
+    assert "NEUTRAL" not in vars(amazon_feedback)  # no copy of its own

@@ -33,6 +33,7 @@ from sp_api.auth.exceptions import AuthorizationError
 from sp_api.base import SellingApiException
 
 from core import (
+    NEGATIVE_MAX,
     FeedbackRead,
     SellerAccount,
     SellerFeedback,
@@ -51,8 +52,6 @@ FIRST_READ_DAYS = 90  # buyers leave seller feedback within 90 days of the order
 OVERLAP = timedelta(days=1)
 FEEDBACK_HOURS = 12
 MAX_POLLS = 120
-NEGATIVE_MAX = 2  # 1-2 stars
-NEUTRAL = 3
 # Marketplaces whose feedback file writes dates month first (MM/DD/YY).
 MONTH_FIRST = {"US", "CA"}
 
