@@ -125,3 +125,16 @@ def test_a_blank_or_too_long_name_changes_nothing(engine, account, name):
     assert (stored.name, stored.account_id, stored.description) == ("Reviews", None, "")
     assert (campaign.name, campaign.account_id) == ("Reviews", None)
     assert not AuditLog.select().where(AuditLog.action == "campaign_edited").exists()
+
+
+def test_narrowing_every_account_to_one_cancels_the_others(engine, account):
+    other = SellerAccount.create(name="Second seller", source="demo", marketplaces=["US"])
+    store_orders(account, [order_data("US", delivered_days_ago=7)], "test")
+    store_orders(other, [order_data("US", delivered_days_ago=7)], "test")
+    campaign = create_campaign(engine, "Reviews", [REVIEW_STEP])
+    set_status(engine, campaign, "active", backlog_days=30)
+    assert scheduled_accounts() == {account.id, other.id}
+    update_campaign(engine, campaign, account=other)
+    assert scheduled_accounts() == {other.id}
+    left = Message.get(Message.account == account.id)
+    assert left.reason == "cancelled: campaign moved to account Second seller"

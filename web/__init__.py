@@ -12,6 +12,9 @@ Layout rules (tests/test_meta.py checks there is no import cycle):
   ``__init__`` imports the views to register their routes.
 * Code every area uses sits in modules named for what they hold: ``context`` (the
   engine and runtime), ``audit``, ``dates``, ``paging``, ``filters``, ``security``, ...
+  A module that defines routes imports no other module that does (tests/test_meta.py):
+  what two areas share goes to such a helper module (``redirects``, ``attention_panel``,
+  ``dashboard_cache``) or, when it is a rule rather than presentation, to ``core``.
 * Jinja templates: ``templates/<area>/`` for each area's pages and ``_*.html``
   fragments (``index.html`` its list, ``detail.html`` one item). The top level keeps
   only what belongs to no area: ``base.html`` (the layout), the error pages any URL can
