@@ -102,7 +102,11 @@ def check_requirements(pm: pluggy.PluginManager, installed: dict[str, EntryPoint
     provided |= {ep.name for ep in installed.values() if ep.value in modules}
     for name, plugin in loaded:
         needs = getattr(plugin, "REQUIRES", ())
-        needs = (needs,) if isinstance(needs, str) else tuple(needs)
+        needs = (needs,) if isinstance(needs, str) else needs
+        if not isinstance(needs, tuple | list) or not all(isinstance(n, str) for n in needs):
+            raise ConfigError(
+                f"plugin {name!r}: REQUIRES must be a tuple of plugin names, not {needs!r}"
+            )
         missing = [need for need in needs if need not in provided]
         if missing:
             names = ", ".join(f'"{need}"' for need in missing)

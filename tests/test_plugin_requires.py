@@ -51,3 +51,8 @@ def test_a_third_party_plugin_may_require_one_plugin_or_several(make_engine, req
 def test_a_satisfied_requirement_loads(make_engine):
     engine = make_engine(extra_plugins=[("needs_amazon", _plugin(("amazon",)))])
     assert engine.pm.get_plugin("needs_amazon") is not None
+
+
+def test_a_requires_that_is_not_names_is_a_startup_error(make_engine):
+    with pytest.raises(ConfigError, match="'odd': REQUIRES must be a tuple of plugin names"):
+        make_engine(extra_plugins=[("odd", _plugin(3))])
