@@ -335,7 +335,7 @@ class SettingField:
 
     ``guards_secrets``: the value decides where an account's secrets are sent (an API
     endpoint, a token URL). Changing it in the web admin makes the accounts' secrets
-    unusable until they are entered again (``core.services.secrets_binding_problem``);
+    unusable until they are entered again (``core.credentials.secrets_binding_problem``);
     a value ``check`` refuses is accepted only from config.toml, and only when the
     plugin's table there sets ``development_endpoints = true`` (a local test server).
     """

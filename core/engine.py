@@ -212,7 +212,7 @@ class Engine:
         precedence of ``plugin_setting`` (a plugin reading several keys per message calls
         this once instead of one query per key)."""
         from .models import PluginSetting
-        from .services import open_secret  # passwords are stored Fernet-sealed
+        from .plugin_settings import open_secret  # passwords are stored Fernet-sealed
 
         page = self.settings_pages.get(plugin)
         values: dict[str, Any] = {f.key: f.default for f in page.fields} if page else {}
@@ -230,7 +230,7 @@ class Engine:
 
     def _refuses(self, plugin: str, key: str, value: Any, marketplace: str) -> str | None:
         """The reason the plugin's ``SettingsPage.validate`` refuses a value, or None."""
-        from .services import is_sealed
+        from .plugin_settings import is_sealed
 
         page = getattr(self, "settings_pages", {}).get(plugin)
         if page is None or is_sealed(value):  # a sealed secret was checked before sealing

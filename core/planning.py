@@ -87,7 +87,8 @@ def pick_variant(order: Order, step: Step) -> str:
     return "A"
 
 
-def _decide(order: Order, step: Step, outcome: str, reason: str, by: str = "") -> None:
+def record_decision(order: Order, step: Step, outcome: str, reason: str, by: str = "") -> None:
+    """Keep the latest decision for (order, step): the order trace's "why" for the step."""
     Decision.insert(
         order=order, step=step, outcome=outcome, reason=reason, decided_by=by, decided_at=utcnow()
     ).on_conflict(
@@ -155,7 +156,7 @@ def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, exi
         existing = None
     verdict = decide(engine, order, step, mode=PLAN)
     if verdict.outcome in (EXCLUDED, ERROR):
-        _decide(order, step, verdict.outcome, verdict.reason, verdict.by)
+        record_decision(order, step, verdict.outcome, verdict.reason, verdict.by)
         if verdict.outcome == ERROR:
             # The step is broken, not the order: its message (if any) stays scheduled and
             # the dispatcher reports the same error on it; the seller fixes the step.
@@ -168,7 +169,7 @@ def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, exi
         result.excluded += 1
         return
     if verdict.outcome != SEND:
-        _decide(order, step, "waiting", verdict.reason, verdict.by)
+        record_decision(order, step, "waiting", verdict.reason, verdict.by)
         result.waiting += 1
         return
     due, why, by = verdict.due_at, verdict.reason, verdict.by
@@ -197,7 +198,7 @@ def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, exi
             (Message.id == existing.id) & (Message.state == SCHEDULED)
         ).execute()
         result.updated += 1
-    _decide(order, step, "planned", f"planned for {due:%Y-%m-%d %H:%M} UTC: {why}", by)
+    record_decision(order, step, "planned", f"planned for {due:%Y-%m-%d %H:%M} UTC: {why}", by)
 
 
 # A dry run's finished message, kept in the outbox as the seller's test record. (A

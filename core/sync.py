@@ -17,11 +17,11 @@ import logging
 from datetime import timedelta
 
 from . import leases
+from .accounts import requeue_account_messages
 from .clock import utcnow
 from .default_windows import with_delivery_window
 from .models import SellerAccount
 from .plain_errors import plain_exception
-from .services import requeue_account_messages
 from .store import StoreResult, store_orders
 
 log = logging.getLogger(__name__)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.credentials import save_account_credentials
 from core.dispatch import dispatch_due
 from core.models import Message, Order, SellerAccount
-from core.services import save_account_credentials
 from core.sync import sync_account
 from tests.fake_spapi.auth import access_token_for
 from tests.fake_spapi.harness import (

@@ -253,7 +253,7 @@ def test_throttled_read_waits_and_succeeds(make_engine, fake):
 
 def test_new_credentials_take_effect_at_once(make_engine, fake):
     """Clients are reused between calls, but never with credentials the seller replaced."""
-    from core.services import save_account_credentials
+    from core.credentials import save_account_credentials
 
     fake.add_order(IDS[0])
     engine, account = setup(make_engine, fake)

@@ -12,9 +12,9 @@ import pytest
 
 from core import SettingRefused
 from core.config import ConfigError
+from core.credentials import save_account_credentials
 from core.crypto import encrypt_json
 from core.models import PluginSetting
-from core.services import save_account_credentials
 from plugins.amazon.client import AmazonError, make_client
 from plugins.amazon.source import test_connection as amazon_test_connection
 from tests.fake_spapi.harness import CREDS, amazon_settings, connect, connected

@@ -17,17 +17,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from werkzeug.utils import secure_filename
 
 from core import compliance
+from core.accounts import mark_account, queue_sync, requeue_account_messages
 from core.clock import utcnow
+from core.credentials import account_credentials, save_account_credentials
 from core.crypto import CredentialError, redact
 from core.importer import ImportError_, import_orders
 from core.models import Campaign, Message, Order, SellerAccount
-from core.services import (
-    account_credentials,
-    mark_account,
-    queue_sync,
-    requeue_account_messages,
-    save_account_credentials,
-)
 
 from .security import ROLE_RANK, current_user, requires
 from .views_format import audit, engine, runtime

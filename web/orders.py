@@ -8,7 +8,13 @@ from datetime import timedelta
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from peewee import OP, Expression, fn
 
-from core.blocklist import UndoRefused, block_buyer, resume_order, unblock_buyer
+from core.blocklist import (
+    UndoRefused,
+    block_buyer,
+    resume_order,
+    stop_order_messages,
+    unblock_buyer,
+)
 from core.clock import utcnow
 from core.db import is_sqlite
 from core.models import (
@@ -25,7 +31,7 @@ from core.models import (
     Step,
 )
 from core.planning import active_steps
-from core.services import send_step_now, stop_order_messages
+from core.send_now import send_step_now
 from core.trace import plain_by, plain_reason, summary
 
 from .converters import is_id

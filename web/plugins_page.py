@@ -13,8 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from core.contracts import SettingRefused
-from core.plugins import available_plugins
-from core.services import (
+from core.plugin_settings import (
     clear_plugin_setting,
     is_sealed,
     plugin_toggles,
@@ -22,6 +21,7 @@ from core.services import (
     set_plugin_enabled,
     stored_plugin_settings,
 )
+from core.plugins import available_plugins
 from core.setting_checks import parse_setting, setting_problem
 
 from .security import current_user, requires

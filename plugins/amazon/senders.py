@@ -198,7 +198,7 @@ def _lwa_refused(exc: AuthorizationError) -> bool:
 
 def _account_problem(account, detail: str) -> str:
     """Mark the account with ``detail`` and say, recognisably, that the message waits for
-    the seller to fix it (``core.services.requeue_account_messages`` looks for this)."""
+    the seller to fix it (``core.accounts.requeue_account_messages`` looks for this)."""
     mark_account(account, "error", detail)
     return f"{ACCOUNT_PROBLEM}: {detail}; fix the credentials on the Accounts page"
 
