@@ -15,7 +15,8 @@ from datetime import timedelta
 
 from .activation import ActivationError, choose_cutoff, reason_key
 from .clock import utcnow
-from .contracts import SCHEDULED, Preset
+from .compose import ComposeError, compose, length_problems, template_findings
+from .contracts import CANCELLED, SCHEDULED, WAITING_STATES, Preset
 from .db import database
 from .decide import SEND, SIMULATE, decide, probe
 from .live import count_live
@@ -24,6 +25,8 @@ from .planning import (
     PlanResult,
     is_review_request,
 )
+from .planning_bulk import replan
+from .templates import import_from_library
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +175,6 @@ def _template(values: dict):
     if isinstance(ref, int) or str(ref).isdigit():
         return Template.get_or_none(Template.id == int(ref))
     # A preset names library templates by key: the seller's copy, imported on first use.
-    from .templates import import_from_library
-
     try:
         return import_from_library(str(ref))
     except ValueError:  # no such library template
@@ -214,8 +215,6 @@ def update_step(engine, step: Step, values: dict, *, user: str = "") -> Step:
 
 def campaign_problems(engine, campaign: Campaign) -> list[str]:
     """Why the campaign cannot be activated: invalid steps, templates with lint errors."""
-    from .compose import length_problems, template_findings
-
     problems = []
     steps = list(campaign.steps.order_by(Step.position))
     if not steps:
@@ -348,8 +347,6 @@ def _replan_now(engine, campaign: Campaign) -> PlanResult:
         .where(Step.campaign == campaign)
         .order_by(Step.position)
     )
-    from .planning_bulk import replan  # set-based: a campaign edit re-plans every order
-
     return replan(engine, steps=steps)
 
 
@@ -402,8 +399,6 @@ class DryRun:
 
 def dry_run(engine, campaign: Campaign, days: int = 30, limit: int = 5000) -> DryRun:
     """Run ``campaign`` over orders placed in the last ``days`` days, sending nothing."""
-    from .compose import ComposeError, compose
-
     report = DryRun()
     since = utcnow() - timedelta(days=days)
     steps = list(campaign.steps.order_by(Step.position))
@@ -481,8 +476,6 @@ def add_step(engine, campaign: Campaign, values: dict | None = None, *, user: st
 
 def delete_step(engine, step: Step, *, user: str = "") -> None:
     """Remove a step; its not-yet-sent messages are cancelled first, with the reason."""
-    from .contracts import CANCELLED, WAITING_STATES
-
     campaign = step.campaign
     with database.atomic():
         Message.update(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from . import compliance, render, themes
 from .contracts import Rendered, RetryLater
+from .library import PLACEHOLDER_EXAMPLES
 from .models import Order, SellerAccount, Step, Template, TemplateVariant, TemplateVersion
 
 
@@ -292,8 +293,6 @@ def length_problems(engine, step: Step) -> list[str]:
     The step knows its sender and message type, so the limit is known before any order
     (docs/amazon-rules.md §2.2); the rendered text is measured again at send time.
     """
-    from .library import PLACEHOLDER_EXAMPLES
-
     template = step.template
     version = latest_version(template) if template is not None else None
     sender = engine.senders.get(step.sender)

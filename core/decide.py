@@ -31,7 +31,7 @@ from peewee import DatabaseError, InterfaceError
 from .clock import as_of, utcnow
 from .contracts import SCHEDULED, SENDING, is_review_request
 from .due import due_time
-from .models import Message, Order, Step
+from .models import Message, Order, SellerAccount, Step
 from .runtime_settings import test_mode
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,6 @@ def effective_sender(engine, step: Step, order: Order | None = None) -> str:
 
 def serves_demo_account(campaign) -> bool:
     """Whether ``campaign`` is bound to the demo seller account."""
-    from .models import SellerAccount
-
     if not campaign.account_id:
         return False
     cached = campaign.__dict__.get("_demo_account")

@@ -20,6 +20,8 @@ from peewee import Case, fn
 
 from .contracts import ParamField, Params, Rule, parse_codes
 from .hookspecs import hookimpl
+from .items import order_items
+from .models import OptOut, Order, OrderItem
 
 # -- parameter parsing, shared by validate, check and sql -----------------------------------
 
@@ -252,8 +254,6 @@ def _marketplaces_validator(engine):
 
 
 def _items(order):
-    from .items import order_items
-
     return order_items(order)
 
 
@@ -319,8 +319,6 @@ def _product_sql(field: str, include: bool):
     spec = PRODUCTS[field, include]
 
     def sql(q, params):
-        from .models import OrderItem
-
         values = spec.parse_or_none(params)
         if values is None:
             return None
@@ -358,8 +356,6 @@ def order_total_range(engine, order, params):
 
 
 def order_total_sql(q, params):
-    from .models import Order
-
     values = ORDER_TOTAL.parse_or_none(params)
     if values is None:
         return None
@@ -405,8 +401,6 @@ def item_count_sql(q, params):
 
 def buyer_type(engine, order, params):
     """first: the buyer's first order with this seller; repeat: any later one."""
-    from .models import Order
-
     wanted = BUYER_TYPE.parse(params)["type"]
     if not wanted or not order.buyer_key:
         return None if not wanted else "rule: buyer unknown, cannot tell first from repeat"
@@ -427,8 +421,6 @@ def buyer_type(engine, order, params):
 
 
 def buyer_type_sql(q, params):
-    from .models import Order
-
     values = BUYER_TYPE.parse_or_none(params)
     if values is None:
         return None
@@ -559,8 +551,6 @@ def no_negative_feedback_sql(q, params):
 
 
 def buyer_not_blocked(engine, order, params):
-    from .models import OptOut
-
     NO_PARAMS["buyer_not_blocked"].parse(params)
     if order.buyer_key:
         # Blocklist before opt-out when both exist (what SQLite's index order gave).

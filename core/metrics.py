@@ -8,6 +8,7 @@ operator chose (channel, account), never buyer data.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from peewee import fn
 
@@ -85,8 +86,6 @@ def render(pending_tasks: int | None = None) -> str:
         .scalar()
     )
     if isinstance(oldest, str):
-        from datetime import datetime
-
         oldest = datetime.fromisoformat(oldest)
     lag = (now - oldest).total_seconds() if oldest else 0.0
     out.metric(

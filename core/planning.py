@@ -29,6 +29,7 @@ from .contracts import (
 from .db import database
 from .decide import ERROR, EXCLUDED, PLAN, SEND, check_rules, decide, effective_sender, is_dry_run
 from .due import due_time, fit_send_window, send_days
+from .live import is_live
 from .models import Campaign, Decision, Message, Order, OrderEvent, SellerAccount, Step
 
 # Re-exported for the modules that plan: the decision and the due time live in
@@ -257,8 +258,6 @@ def plan_all(
     result = PlanResult()
     if not steps:
         return result
-    from .live import is_live
-
     live = is_live(Order, utcnow(), steps)
     last = 0
     while True:

@@ -14,7 +14,9 @@ from . import heartbeat
 from .config import ConfigError, Settings, load_settings
 from .engine import Engine
 from .logs import configure_from_settings, configure_logging
+from .models import SellerAccount
 from .queue import make_huey
+from .sync import sync_running
 from .tasks import Runtime
 
 log = logging.getLogger(__name__)
@@ -42,9 +44,6 @@ def _release_interrupted_syncs() -> None:
     """A sync cut off by a stopped worker resumes from its cursor at the next tick.
 
     Only syncs whose lease ran out: another worker process may be syncing right now."""
-    from .models import SellerAccount
-    from .sync import sync_running
-
     text = "sync interrupted when the worker stopped; it resumes"
     for account in SellerAccount.select().where(SellerAccount.status == "syncing"):
         if not sync_running(account.id):

@@ -89,6 +89,47 @@ def test_web_never_imports_plugins(path):
     assert not {m for m in imports_of(path) if m.split(".")[0] == "plugins"}
 
 
+# An import inside a function hides a module's dependencies; one that stays says why, on
+# its line or the line above: "# here, not at the top: <cycle X ↔ Y | start-up cost of Z>".
+IMPORT_HERE_BECAUSE = re.compile(r"# here, not at the top: (cycle \S+ ↔ \S+|start-up cost of \S+)")
+
+
+def unexplained_function_imports(path: Path) -> list[str]:
+    """``path``'s imports inside functions without the comment saying why they are there."""
+    lines = path.read_text().splitlines()
+    tree = ast.parse("\n".join(lines), filename=str(path))
+    found = []
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(function):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                near = lines[node.lineno - 1] + (lines[node.lineno - 2] if node.lineno > 1 else "")
+                if not IMPORT_HERE_BECAUSE.search(near):
+                    found.append(f"{path.relative_to(REPO)}:{node.lineno}: {ast.unparse(node)}")
+    return sorted(set(found))
+
+
+@pytest.mark.parametrize(
+    "path", py_files("core") + py_files("plugins"), ids=lambda p: str(p.relative_to(REPO))
+)
+def test_imports_sit_at_the_top_unless_a_comment_says_why(path):
+    bad = unexplained_function_imports(path)
+    assert not bad, f"move these imports to the top, or say why they stay: {bad}"
+
+
+def test_the_function_import_check_finds_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "REPO", tmp_path)
+    (tmp_path / "m.py").write_text(
+        "def f():\n"
+        "    import json\n"
+        "    # here, not at the top: start-up cost of redis\n"
+        "    import redis\n"
+        "    from . import a  # here, not at the top: cycle core.a ↔ core.b\n"
+    )
+    assert unexplained_function_imports(tmp_path / "m.py") == ["m.py:2: import json"]
+
+
 def test_no_print_outside_the_cli():
     allowed = {"cli.py", "worker.py", "__main__.py", "doctor.py"}
     for folder in ("core", "plugins", "web"):

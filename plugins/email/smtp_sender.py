@@ -37,6 +37,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from core import ATTACHMENT_MAX_BYTES, ATTACHMENT_TYPES, SendResult, Step, utcnow
 
 from .config import PLUGIN, ConfigProblem, ServerConfig, from_address, smtp_config
+from .imap_reader import sent_folder_has
 
 log = logging.getLogger(__name__)
 
@@ -263,8 +264,6 @@ def reconcile(engine, message, order) -> str | None:
     An absent copy proves nothing (many servers keep no copy of SMTP mail), so this never
     answers "not_sent" and an in-doubt message waits for a person.
     """
-    from .imap_reader import sent_folder_has
-
     if not order.buyer_email:
         return None
     try:
