@@ -281,3 +281,39 @@ def test_no_name_core_exports_is_also_a_core_module():
         p.name for p in (REPO / "core").iterdir() if (p / "__init__.py").exists()
     }
     assert not set(core.__all__) & modules
+
+
+# Comments, docs and tests cite what a reader of this repository can open: its own docs
+# (docs/amazon-rules.md and the rest), not notes kept beside it or an issue tracker.
+OUTSIDE_CITATIONS = re.compile(r"DOMAIN\.md|ARCHITECTURE\.md|\.\./shared\b|\bissue #?\d+", re.I)
+UNTRACKED = {"node_modules", "__pycache__", "data", "build", "dist"}  # made by running it
+TEXT_SUFFIXES = {".py", ".md", ".toml", ".txt", ".html", ".j2", ".cfg", ".ini", ".sh", ".yml"}
+
+
+def outside_citations(root: Path) -> list[str]:
+    found = []
+    for path in sorted(root.rglob("*")):
+        parts = path.relative_to(root).parts
+        if any(p.startswith(".") or p.endswith(".egg-info") or p in UNTRACKED for p in parts):
+            continue
+        if not path.is_file() or path.stat().st_size > 2_000_000:
+            continue
+        if path.suffix not in TEXT_SUFFIXES and path.name not in {"Makefile"}:
+            if path.parent.name != "scripts" and path.parent.name != "deploy":
+                continue
+        text = path.read_text(errors="replace")
+        for number, line in enumerate(text.splitlines(), 1):
+            if OUTSIDE_CITATIONS.search(line):
+                found.append(f"{path.relative_to(root)}:{number}: {line.strip()[:80]}")
+    return found
+
+
+def test_nothing_cites_files_outside_the_repository():
+    hits = [h for h in outside_citations(REPO) if not h.startswith("tests/test_meta.py:")]
+    assert not hits, f"cite the repository's own docs instead: {hits}"
+
+
+def test_the_citation_check_finds_one(tmp_path):
+    (tmp_path / "a.py").write_text("# see DOMAIN.md §2\nx = 1  # fixed in issue #12\n")
+    (tmp_path / "b.md").write_text("read ../shared/notes, then docs/amazon-rules.md\n")
+    assert len(outside_citations(tmp_path)) == 3
