@@ -16,7 +16,7 @@ from datetime import timedelta
 from .activation import ActivationError, choose_cutoff, reason_key
 from .clock import utcnow
 from .compose import ComposeError, compose, length_problems, template_findings
-from .contracts import CANCELLED, SCHEDULED, WAITING_STATES, Preset
+from .contracts import CANCELLED, SCHEDULED, SENDING_STATUSES, WAITING_STATES, Preset
 from .db import database
 from .decide import SEND, SIMULATE, decide, probe
 from .live import count_live
@@ -208,7 +208,7 @@ def update_step(engine, step: Step, values: dict, *, user: str = "") -> Step:
     step.updated_at = utcnow()
     step.save()
     AuditLog.create(user=user, action="step_updated", target=f"step {step.id}")
-    if step.campaign.status in ("active", "test"):
+    if step.campaign.status in SENDING_STATUSES:
         replan_campaign(engine, step.campaign)
     return step
 
@@ -266,7 +266,7 @@ def set_status(
     """
     if status not in STATUSES:
         raise CampaignError(f"status must be one of {', '.join(STATUSES)}")
-    if status in ("active", "test"):
+    if status in SENDING_STATUSES:
         problems = campaign_problems(engine, campaign)
         if problems:
             raise CampaignError(f"cannot switch {campaign.name!r} to {status}", problems)
@@ -278,7 +278,7 @@ def set_status(
         except ActivationError as exc:
             raise CampaignError(str(exc), [str(exc)]) from exc
     _write_status(campaign, status, previous, user, cutoff)
-    if status in ("active", "test"):
+    if status in SENDING_STATUSES:
         try:
             replan_campaign(engine, campaign)
         except Exception:
@@ -304,7 +304,7 @@ def _write_status(campaign: Campaign, status: str, previous: str, user: str, cut
             Message.update(reason="waiting: campaign paused", updated_at=utcnow()).where(
                 (Message.campaign == campaign) & (Message.state == SCHEDULED)
             ).execute()
-        elif status in ("active", "test"):
+        elif status in SENDING_STATUSES:
             Message.update(reason="").where(
                 (Message.campaign == campaign)
                 & (Message.state == SCHEDULED)
@@ -469,7 +469,7 @@ def add_step(engine, campaign: Campaign, values: dict | None = None, *, user: st
         **{k: values[k] for k in STEP_FIELDS if k in values},
     )
     AuditLog.create(user=user, action="step_added", target=campaign.name, detail=f"step {step.id}")
-    if campaign.status in ("active", "test"):
+    if campaign.status in SENDING_STATUSES:
         replan_campaign(engine, campaign)
     return step
 

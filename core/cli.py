@@ -25,7 +25,7 @@ from .doctor import run_checks
 from .engine import Engine
 from .files import private_dir
 from .heartbeat import WORKER_STALE, last_worker
-from .importer import ImportError_, import_orders
+from .importer import OrderImportError, import_orders
 from .ingest import ingest_from_source
 from .logs import configure_from_settings, configure_logging
 from .models import Heartbeat, Order, SellerAccount
@@ -258,7 +258,7 @@ def cmd_import_orders(args) -> int:
     engine = _engine(args)
     try:
         summary = import_orders(engine, Path(args.file), args.account, args.source)
-    except ImportError_ as exc:
+    except OrderImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary)

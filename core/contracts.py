@@ -30,6 +30,10 @@ FINAL_STATES = frozenset({SENT, SKIPPED, FAILED, CANCELLED})
 WAITING_STATES = frozenset({SCHEDULED, RETRY, IN_DOUBT})
 ALL_STATES = FINAL_STATES | WAITING_STATES | {SENDING}
 
+# Campaign statuses whose steps plan and send: "active" for real, "test" through the
+# dry-run sender only, with a copy to the seller's own test address (core.seller_copies).
+SENDING_STATUSES = ("active", "test")
+
 # Order event kinds the core knows. Plugins may add triggers for other kinds.
 ORDERED = "ordered"
 SHIPPED = "shipped"

@@ -13,7 +13,7 @@ from datetime import datetime
 from peewee import fn
 
 from .clock import utcnow
-from .contracts import FAILED, IN_DOUBT, RETRY, SCHEDULED, SENT, SKIPPED
+from .contracts import FAILED, IN_DOUBT, RETRY, SCHEDULED, SENDING_STATUSES, SENT, SKIPPED
 from .heartbeat import last_backup, last_worker
 from .ledger import daily_usage
 from .models import Attempt, Campaign, Message, SellerAccount
@@ -81,7 +81,7 @@ def render(pending_tasks: int | None = None) -> str:
         .where(
             Message.state.in_((SCHEDULED, RETRY))
             & (Message.due_at <= now)
-            & Campaign.status.in_(("active", "test"))
+            & Campaign.status.in_(SENDING_STATUSES)
         )
         .scalar()
     )

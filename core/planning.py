@@ -19,9 +19,11 @@ from dataclasses import dataclass
 
 from .clock import utcnow
 from .contracts import (
+    CANCELLED,
     FAILED,
     IN_DOUBT,
     SCHEDULED,
+    SENDING_STATUSES,
     SENT,
     SKIPPED,
     is_review_request,
@@ -46,8 +48,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ACTIVE = ("active", "test")
-
 
 @dataclass
 class PlanResult:
@@ -63,13 +63,14 @@ def active_steps() -> list[Step]:
     return list(
         Step.select(Step, Campaign)
         .join(Campaign)
-        .where(Campaign.status.in_(ACTIVE))
+        .where(Campaign.status.in_(SENDING_STATUSES))
         .order_by(Campaign.id, Step.position)
     )
 
 
-def pick_variant(order: Order, step: Step) -> str:
-    """A/B assignment: deterministic per (order, step), with an optional holdout."""
+def pick_ab_arm(order: Order, step: Step) -> str:
+    """The step's A/B arm for the order (its label, "holdout" or "" without a test):
+    deterministic per (order, step), so re-planning never moves an order to another arm."""
     variants = step.variants or []
     if not variants and not step.holdout_percent:
         return ""
@@ -164,7 +165,7 @@ def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, exi
             result.errors += 1
             return
         if existing is not None:
-            Message.update(state="cancelled", reason=verdict.reason, updated_at=utcnow()).where(
+            Message.update(state=CANCELLED, reason=verdict.reason, updated_at=utcnow()).where(
                 (Message.id == existing.id) & (Message.state == SCHEDULED)
             ).execute()
         result.excluded += 1
@@ -190,7 +191,7 @@ def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, exi
             campaign=step.campaign_id,
             account=order.account_id,
             state=SCHEDULED,
-            variant=pick_variant(order, step),
+            variant=pick_ab_arm(order, step),
             **values,
         ).on_conflict_ignore().execute()
         result.planned += 1
@@ -254,7 +255,11 @@ def plan_all(
     """Re-plan every live order (after a campaign was created or edited), against
     ``steps`` (default: every active step). Orders that can only be excluded (history,
     ``core.live``) keep the decisions they have."""
-    steps = active_steps() if steps is None else [s for s in steps if s.campaign.status in ACTIVE]
+    steps = (
+        active_steps()
+        if steps is None
+        else [s for s in steps if s.campaign.status in SENDING_STATUSES]
+    )
     result = PlanResult()
     if not steps:
         return result

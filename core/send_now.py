@@ -7,12 +7,20 @@ path, so a person pressing the button gets the same guarantees as the dispatcher
 from __future__ import annotations
 
 from .clock import utcnow
-from .contracts import RETRY, SCHEDULED, is_review_request
+from .contracts import (
+    CANCELLED,
+    RETRY,
+    SCHEDULED,
+    SENDING_STATUSES,
+    SENT,
+    SKIPPED,
+    is_review_request,
+)
 from .db import database
 from .decide import SEND, SEND_NOW, decide, effective_sender, is_dry_run
 from .dispatch import CLAIM_LOST, claim_one, process, worker_id
 from .models import AuditLog, Message
-from .planning import pick_variant, record_decision, release_dry_runs
+from .planning import pick_ab_arm, record_decision, release_dry_runs
 
 
 def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
@@ -25,7 +33,7 @@ def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
     when nothing happened the explanation says why.
     """
     campaign = step.campaign
-    if campaign.status not in ("active", "test"):
+    if campaign.status not in SENDING_STATUSES:
         return False, f"campaign {campaign.name!r} is {campaign.status}: activate it first"
     if campaign.account_id and campaign.account_id != order.account_id:
         return False, "this campaign belongs to another seller account"
@@ -51,7 +59,7 @@ def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
                 campaign=step.campaign_id,
                 account=order.account_id,
                 state=SCHEDULED,
-                variant=pick_variant(order, step),
+                variant=pick_ab_arm(order, step),
                 due_at=now,
                 priority=step.priority,
                 sender=sender,
@@ -77,6 +85,6 @@ def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
     outcome = f"{state}{': ' + detail if detail else ''}"
     # The step's decision said "planned for <later>" or "waiting": the trace must show
     # what Send now did instead, not the plan it replaced.
-    kind = "excluded" if state in ("skipped", "cancelled") else "planned"
+    kind = "excluded" if state in (SKIPPED, CANCELLED) else "planned"
     record_decision(order, step, kind, f"sent now by {by or 'a person'}: {outcome}", "send now")
-    return state == "sent", outcome
+    return state == SENT, outcome

@@ -1,6 +1,6 @@
 """Background tasks. Thin on purpose: each takes ids and calls into the core.
 
-``Runtime`` binds one engine and one huey instance in a process (web, worker, CLI or
+``EngineQueue`` binds one engine and one huey instance in a process (web, worker, CLI or
 test) and defines the tasks on that huey. A periodic ``tick`` runs every minute: it
 dispatches due messages and runs plugin jobs whose interval has passed, so work that a
 hard kill dropped from the queue is picked up again without anyone noticing.
@@ -38,8 +38,8 @@ TICK_SECONDS = 60  # the tick's crontab below: every minute
 PASS_SECONDS = 55.0
 
 
-class Runtime:
-    """One engine + one huey + the tasks defined on it."""
+class EngineQueue:
+    """One engine, the huey queue its tasks go through, and those tasks defined on it."""
 
     tick_seconds = TICK_SECONDS
 

@@ -17,7 +17,7 @@ from .logs import configure_from_settings, configure_logging
 from .models import SellerAccount
 from .queue import make_huey
 from .sync import sync_running
-from .tasks import Runtime
+from .tasks import EngineQueue
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def run_worker(settings: Settings) -> int:
     engine.migrate()
     _release_interrupted_syncs()
     heartbeat.beat()  # shown as alive from the start, before the first minute tick
-    runtime = Runtime(engine, make_huey(settings))
+    runtime = EngineQueue(engine, make_huey(settings))
     consumer = runtime.huey.create_consumer(
         workers=settings.get("queue", "workers"),
         worker_type="thread",

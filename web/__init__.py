@@ -16,7 +16,7 @@ from htmx_flask import Htmx
 from core.config import Settings, load_settings
 from core.engine import Engine
 from core.queue import make_huey
-from core.tasks import Runtime
+from core.tasks import EngineQueue as Runtime
 
 from . import (
     accounts,

@@ -21,7 +21,8 @@ from core.accounts import mark_account, queue_sync, requeue_account_messages
 from core.clock import utcnow
 from core.credentials import account_credentials, save_account_credentials
 from core.crypto import CredentialError, redact
-from core.importer import ImportError_, import_orders
+from core.importer import OrderImportError as ImportError_
+from core.importer import import_orders
 from core.models import Campaign, Message, Order, SellerAccount
 
 from .security import ROLE_RANK, current_user, requires

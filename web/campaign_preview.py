@@ -14,7 +14,9 @@ from core.compose import (
     account_words,
     buyer_language,
     latest_version,
-    pick_variant,
+)
+from core.compose import (
+    language_variant as pick_variant,
 )
 from core.decide import StepBroken
 from core.models import Campaign, Order, OrderItem, Step

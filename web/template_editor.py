@@ -20,7 +20,8 @@ from flask import (
 )
 
 from core import themes
-from core.compose import latest_version, pick_variant
+from core.compose import language_variant as pick_variant
+from core.compose import latest_version
 from core.library import LANGUAGES, load_library
 from core.models import Order, Template, TemplateVersion
 from core.templates import import_from_library, save_language, variant_dicts
