@@ -6,11 +6,12 @@ from types import SimpleNamespace
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from core import test_sends
-from core.compose import NO_MANUAL, latest_version, manual_missing, pick_variant
+from core.compose import NO_MANUAL, latest_version, manual_missing
+from core.compose import language_variant as pick_variant
 from core.contracts import Rendered
 from core.default_senders import DRY_RUN
 from core.models import Order, SellerAccount, TemplateVersion
+from core.seller_copies import copy_blocker, email_copy
 
 from . import template_support as support
 from .converters import is_id
@@ -56,7 +57,7 @@ def versions(template_id: int):
         diff=diff,
         accounts=list(SellerAccount.select().order_by(SellerAccount.name)),
         has_body=support.has_body(template),
-        test_blocker=test_sends.test_blocker(engine()),
+        test_blocker=copy_blocker(engine()),
     )
 
 
@@ -135,7 +136,7 @@ def test_send(template_id: int):
     rendered = Rendered(
         subject, result.text, result.html, language=language, attachments=attachments
     )
-    test = test_sends.email_test(eng, account, rendered, order.marketplace if order else "")
+    test = email_copy(eng, account, rendered, order.marketplace if order else "")
     files = ", ".join(a.filename for a in attachments) or "none"
     preview_only = (
         ""
