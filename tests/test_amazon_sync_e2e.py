@@ -15,7 +15,7 @@ from core.dispatch import dispatch_due
 from core.models import Message, Order, OrderItem, SellerAccount
 from core.planning import plan_orders
 from core.sync import sync_account
-from plugins.amazon.source import test_connection as check_connection
+from plugins.amazon.source import check_connection
 from tests.fake_spapi.harness import amazon_settings, connect, review_step
 from tests.fake_spapi.schema import model_problems
 

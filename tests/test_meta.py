@@ -345,3 +345,20 @@ def test_the_citation_check_finds_one(tmp_path):
     (tmp_path / "a.py").write_text("# see DOMAIN.md §2\nx = 1  # fixed in issue #12\n")
     (tmp_path / "b.md").write_text("read ../shared/notes, then docs/amazon-rules.md\n")
     assert len(outside_citations(tmp_path)) == 3
+
+
+@pytest.mark.parametrize(
+    "path", py_files("core") + py_files("plugins"), ids=lambda p: str(p.relative_to(REPO))
+)
+def test_no_core_or_plugin_name_looks_like_a_test(path):
+    """pytest collects ``test_*`` functions and ``Test*`` classes wherever a test module
+    imports them, so core and plugin names never start that way (no ``__test__ = False``
+    needed): "test" as the UI says it is a test send, test mode, a test copy."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    named = [
+        n.name
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        and (n.name.startswith("test") or n.name.startswith("Test"))
+    ]
+    assert not named, f"{path.relative_to(REPO)}: rename {named}"

@@ -280,7 +280,7 @@ TEST_PREFIX = "[TEST]"
 TEST_HEADER = "X-Followup-Test"
 
 
-def test_subject(rendered_subject: str) -> str:
+def marked_test_subject(rendered_subject: str) -> str:
     """``[TEST] …``: one line, no ``[Important]`` (a preview is never critical)."""
     subject = IMPORTANT.sub(" ", " ".join((rendered_subject or "").split())).strip()
     return f"{TEST_PREFIX} {subject or 'Template preview'}"
@@ -321,7 +321,7 @@ def build_test_message(rendered, sender_address: str, to: str) -> EmailMessage:
     mail = EmailMessage(policy=POLICY)
     mail["From"] = sender_address
     mail["To"] = to
-    mail["Subject"] = test_subject(rendered.subject)
+    mail["Subject"] = marked_test_subject(rendered.subject)
     mail["Date"] = format_datetime(utcnow().replace(tzinfo=UTC))
     domain = sender_address.rsplit("@", 1)[-1].strip().lower() or "followup.invalid"
     mail["Message-ID"] = make_msgid("followup-test", domain=domain)
