@@ -253,10 +253,6 @@ def _marketplaces_validator(engine):
     return validate
 
 
-def _items(order):
-    return order_items(order)
-
-
 def marketplace_in(engine, order, params):
     allowed = MARKETPLACES.parse(params)["marketplaces"]
     if allowed and order.marketplace.upper() not in allowed:
@@ -303,7 +299,7 @@ def _product_rule(field: str, include: bool):
         listed = spec.parse(params)["values"]
         if not listed:
             return None
-        have = {getattr(i, field).upper() for i in _items(order)}
+        have = {getattr(i, field).upper() for i in order_items(order)}
         if include and not (have & listed):
             return f"rule: {label} not in campaign ({', '.join(sorted(have)) or 'no items'})"
         if not include and (have & listed):
