@@ -28,18 +28,16 @@ from core.accounts import (
     account_sources,
     delete_account,
     deletion_blocker,
+    mark_account,
+    queue_sync,
+    requeue_account_messages,
     save_account,
     stored_credentials,
 )
 from core.clock import utcnow
 from core.crypto import CredentialError
-from core.importer import ImportError_, import_orders
+from core.importer import OrderImportError, import_orders
 from core.models import Order, SellerAccount
-from core.services import (
-    mark_account,
-    queue_sync,
-    requeue_account_messages,
-)
 
 from .audit import audit
 from .context import engine, runtime
@@ -342,7 +340,7 @@ def import_file():
         upload.save(path)
         try:
             text = import_orders(engine(), path, account_name, source_name, create_account=is_admin)
-        except ImportError_ as exc:
+        except OrderImportError as exc:
             # The message names the file: the name the seller chose, not our temp path.
             shown = str(exc).replace(str(path), upload.filename)
             head = "Import stopped" if exc.stored else "Nothing imported"

@@ -10,7 +10,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from core.blocklist import block_buyer, blocklist_entries, expire_blocklist, unblock_buyer
 from core.clock import utcnow
 from core.models import OptOut
-from core.services import find_order
+from core.orders import find_order
 
 from .context import engine
 from .dashboard_cache import clear_cache

@@ -8,7 +8,13 @@ from datetime import timedelta
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from peewee import OP, Expression, fn
 
-from core.blocklist import UndoRefused, block_buyer, resume_order, unblock_buyer
+from core.blocklist import (
+    UndoRefused,
+    block_buyer,
+    resume_order,
+    stop_order_messages,
+    unblock_buyer,
+)
 from core.clock import utcnow
 from core.db import is_sqlite
 from core.models import (
@@ -21,7 +27,7 @@ from core.models import (
     Step,
 )
 from core.order_trace import trace_order
-from core.services import send_step_now, stop_order_messages
+from core.send_now import send_step_now
 
 from .context import engine
 from .converters import is_id
