@@ -16,6 +16,7 @@ import subprocess  # starts our own web and worker processes only  # nosec B404
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from .backup import BackupError, create_backup, restore_backup
 from .config import ConfigError, Settings, load_settings
@@ -29,7 +30,10 @@ from .importer import OrderImportError, import_orders
 from .ingest import ingest_from_source
 from .logs import configure_from_settings, configure_logging
 from .models import Heartbeat, Order, SellerAccount
+from .order_trace import find_orders, trace_order
 from .planning import plan_all, plan_orders
+from .runtime_settings import timezone
+from .trace_text import trace_text
 from .users import UserError, add_user, ensure_first_admin
 from .worker import run_worker
 
@@ -278,12 +282,6 @@ def cmd_demo(args) -> int:
 def cmd_trace(args) -> int:
     """Print an order's trace: its facts, timeline, the campaign steps that looked at it
     and why, and each message with its state and reason, in the seller's time zone."""
-    from zoneinfo import ZoneInfo
-
-    from .order_trace import find_orders, trace_order
-    from .runtime_settings import timezone
-    from .trace_text import trace_text
-
     engine = _engine(args)
     orders = find_orders(args.order_id)
     if not orders:
