@@ -2,7 +2,7 @@
 
 The "equivalent raw SQL" is what a hand-written planner must at least read: per
 campaign, count the orders whose trigger event exists and that have no cancellation,
-return or refund. Issue 4's target: re-plan time <= 4 x that, at 1,000,000 orders. The
+return or refund. The target: re-plan time <= 4 x that, at 1,000,000 orders. The
 re-plan is the set-based one (``core.planning_bulk.replan``, what a campaign edit runs);
 it writes one message and one decision per (order, campaign), 10 per order.
 

@@ -67,16 +67,16 @@ from .hookspecs import for_steps, hookimpl
 # the planner, which themselves import ``core.contracts``; importing them here eagerly
 # would make ``import core`` circular and slow for every plugin at load time.
 _LAZY = {
-    "find_order": "services",
-    "stop_order_messages": "services",
-    "add_opt_out": "services",
-    "account_credentials": "services",
-    "sealed_credentials": "services",
+    "find_order": "orders",
+    "stop_order_messages": "blocklist",
+    "add_opt_out": "blocklist",
+    "account_credentials": "credentials",
+    "sealed_credentials": "credentials",
     "order_items": "items",
     "MemoryBuckets": "buckets",
     "shared_buckets": "buckets",
-    "mark_account": "services",
-    "ACCOUNT_PROBLEM": "services",
+    "mark_account": "accounts",
+    "ACCOUNT_PROBLEM": "accounts",
     "record_buyer_message": "inbox",
     "SqlContext": "planning_bulk",
     "trace_order": "order_trace",

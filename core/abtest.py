@@ -1,6 +1,6 @@
 """A/B testing with a holdout: counts per variant, and outcomes attached later.
 
-Assignment is deterministic per (order, step) (``planning.pick_variant``), so re-planning
+Assignment is deterministic per (order, step) (``planning.pick_ab_arm``), so re-planning
 never moves an order to another variant. Outcomes such as review counts per ASIN and
 period are imported afterwards (Amazon gives no per-message attribution) and shown next
 to the variants that messaged buyers of that ASIN in that period.

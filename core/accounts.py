@@ -1,27 +1,41 @@
-"""Seller accounts: what a valid account is, saving one, and when one may be deleted.
+"""Seller accounts: what a valid account is, saving one, when one may be deleted, and
+its state as the dashboard shows it (problems, recovery, queued syncs).
 
 The web form, the CLI and plugins share these rules. Functions take plain values and
 answer with errors keyed by field name (``name``, ``region``, ``marketplaces``, one per
 credential field, ...), so a form can show each next to its field.
 
-Credentials go in through ``core.services.save_account_credentials`` (encrypted) and
+Credentials go in through ``core.credentials.save_account_credentials`` (encrypted) and
 never come back out of here: ``stored_credentials`` says which ones are stored, not
-their values.
+their values. Channels mark an account when its credentials stop working; fixing it (new
+credentials, a successful sync or Test connection) re-queues the messages that waited
+for it.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 
 from peewee import fn
 
 from . import compliance
-from .contracts import IN_DOUBT, SENDING, SENT
+from .clock import utcnow
+from .contracts import IN_DOUBT, RETRY, SCHEDULED, SENDING, SENT
+from .credentials import account_credentials, save_account_credentials
 from .crypto import CredentialError, redact
 from .db import write_transaction
 from .models import Campaign, Message, Order, SellerAccount
-from .services import account_credentials, requeue_account_messages, save_account_credentials
+
+log = logging.getLogger(__name__)
+
+# How a channel says that a message waits for its seller account rather than for Amazon
+# or the buyer (credentials revoked or wrong, access denied): a postponed message's
+# reason starts with "waiting: " + this, a retry's error with this. Fixing the account
+# re-queues exactly those messages (``requeue_account_messages``).
+ACCOUNT_PROBLEM = "the seller account needs attention"
+
 
 REGIONS = {"NA": "North America", "EU": "Europe", "FE": "Far East"}
 # The Login with Amazon (LWA) app credentials plus the seller's refresh token
@@ -242,7 +256,7 @@ def save_account(
             creds = {}
         creds.update(typed)
         # Secrets typed in now are bound to the connection settings in force; a save that
-        # leaves them blank keeps the old binding (core.services).
+        # leaves them blank keeps the old binding (core.credentials).
         save_account_credentials(
             engine, account, creds, rebind=created or SECRET_FIELDS <= set(typed)
         )
@@ -302,3 +316,50 @@ def delete_account(account: SellerAccount) -> int:
         if not query.execute():  # orders, messages and their trace cascade in the database
             raise DeletionRefused(deletion_blocker(account) or "The account is already gone.")
     return orders
+
+
+def mark_account(account, status: str, message: str) -> None:
+    """Show an account problem (or recovery) on the dashboard and in ``doctor``."""
+    SellerAccount.update(status=status, status_message=message).where(
+        SellerAccount.id == account.id
+    ).execute()
+
+
+def requeue_account_messages(account, reason: str) -> int:
+    """Make the account's messages that wait on an account problem due now.
+
+    Called when the seller saved new credentials, or the account worked again (a
+    successful sync or Test connection): without it they would sit out the day-long
+    re-check they were postponed by. Only ``scheduled`` and ``retry`` messages move, in
+    one conditional UPDATE, so a message being sent or already sent is never touched;
+    ``reason`` (e.g. "re-queued: credentials were updated") replaces the waiting reason.
+    Returns how many messages were re-queued.
+    """
+    now = utcnow()
+    waiting = Message.reason.startswith(f"waiting: {ACCOUNT_PROBLEM}")
+    retrying = (Message.state == RETRY) & Message.error.startswith(ACCOUNT_PROBLEM)
+    count = (
+        Message.update(due_at=now, next_attempt_at=now, reason=reason, updated_at=now)
+        .where(
+            (Message.account == account.id)
+            & Message.state.in_([SCHEDULED, RETRY])
+            & (waiting | retrying)
+        )
+        .execute()
+    )
+    if count:
+        log.info("account %s: %d message(s) %s", account.id, count, reason)
+    return count
+
+
+def queue_sync(account, *, full: bool = False) -> None:
+    """Mark an account's sync as queued; a full sync re-reads from the first-sync horizon.
+
+    A full sync forgets the cursor, so the next sync (this one, or a later one if this
+    fails) starts again from the order source's first-sync window; storing is idempotent.
+    """
+    queued = {"done": 0, "total": None, "text": "queued", "queued_at": utcnow().isoformat()}
+    values = {"sync_progress": queued}
+    if full:
+        values["sync_cursor"] = None
+    SellerAccount.update(**values).where(SellerAccount.id == account.id).execute()

@@ -26,6 +26,7 @@ from .clock import utcnow
 from .contracts import CANCELLED, SCHEDULED, is_review_request
 from .decide import EXCLUDED, PLAN, SEND, SEND_TIME, WAIT, decide
 from .models import Campaign, Message, Order, Step
+from .planning import _preload
 
 MAX_BACKLOG_DAYS = 365
 PREVIEW_ORDERS = 250  # orders checked one by one, newest first (bench.activation: ms per pair)
@@ -113,8 +114,6 @@ def preview(
 ) -> ActivationPreview:
     """What ``set_status(campaign, "active", backlog_days=...)`` would plan, computed
     with the same ``decide`` planning uses, saving nothing."""
-    from .planning import _preload  # events and messages of a batch in two queries
-
     now = utcnow()
     cutoff = choose_cutoff(campaign, backlog_days, now=now)
     report = ActivationPreview(cutoff=cutoff, backlog_days=backlog_days)

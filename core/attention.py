@@ -16,7 +16,15 @@ from datetime import datetime, timedelta
 from peewee import JOIN
 
 from .clock import utcnow
-from .contracts import FAILED, IN_DOUBT, NEVER_OFFERED, RETRY, SCHEDULED, SKIPPED
+from .contracts import (
+    FAILED,
+    IN_DOUBT,
+    NEVER_OFFERED,
+    RETRY,
+    SCHEDULED,
+    SENDING_STATUSES,
+    SKIPPED,
+)
 from .models import Attempt, Campaign, Message, Order, SellerAccount, Step
 from .plain_errors import plain_error
 
@@ -128,7 +136,7 @@ def _templates(now: datetime) -> Group | None:
     steps = (
         Step.select(Step, Campaign)
         .join(Campaign)
-        .where(Campaign.status.in_(["active", "test"]))
+        .where(Campaign.status.in_(SENDING_STATUSES))
         .order_by(Campaign.name, Step.position)
     )
     for step in steps:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from .clock import utcnow
 from .files import FILE_MODE, private_dir
+from .heartbeat import record_backup
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -89,8 +90,6 @@ def default_dir(settings) -> Path:
 
 def create_backup(settings, dest: Path | None = None) -> Written:
     """Write one archive into folder ``dest`` (default: data/backups); returns it."""
-    from .heartbeat import record_backup
-
     folder = private_dir(Path(dest) if dest else default_dir(settings))
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     target = folder / f"followup-backup-{stamp}.tar.gz"

@@ -1,4 +1,4 @@
-"""The seller's blocklist and "stop messages", with their undo.
+"""Opt-outs, the seller's blocklist and "stop messages", with their undo.
 
 Blocking a buyer or stopping an order cancels what was waiting; undoing it must bring
 exactly that back, nothing the buyer or Amazon decided. So an undo revives only the
@@ -16,18 +16,17 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from peewee import fn
+from peewee import IntegrityError, fn
 
 from .clock import utcnow
-from .contracts import SCHEDULED, SKIPPED
+from .contracts import CANCELLED, RETRY, SCHEDULED, SKIPPED
 from .db import database
 from .models import AuditLog, Message, OptOut, Order
 from .planning import plan_orders
 
 log = logging.getLogger(__name__)
 
-CANCELLED = "cancelled"
-# The reasons a stop or a block ends a message with (core.services.stop_order_messages,
+# The reasons a stop or a block ends a message with (``stop_order_messages``,
 # the blocklist rule and veto, the "stop" veto), so an undo revives exactly those.
 STOP_REASONS = (
     "stopped by ",
@@ -72,6 +71,41 @@ def block_days(value: str) -> tuple[int, str]:
 def block_expiry(days: int, now: datetime | None = None) -> datetime | None:
     """When a block of ``days`` days ends (``expires_at``); None: until removed."""
     return (now or utcnow()) + timedelta(days=days) if days else None
+
+
+def stop_order_messages(order: Order, reason: str, *, by: str = "") -> int:
+    """Cancel every not-yet-sent message of ``order``; future planning skips it too.
+
+    Returns the number of messages cancelled. ``reason`` is shown in the order trace.
+    """
+    with database.atomic():
+        Order.update(messages_stopped=True).where(Order.id == order.id).execute()
+        count = (
+            Message.update(state=CANCELLED, reason=reason, updated_at=utcnow())
+            .where((Message.order == order) & Message.state.in_([SCHEDULED, RETRY]))
+            .execute()
+        )
+        AuditLog.create(user=by, action="order_stopped", target=order.order_id, detail=reason)
+    order.messages_stopped = True
+    return count
+
+
+def add_opt_out(buyer_key: str, kind: str = "opt_out", reason: str = "", *, by: str = "") -> bool:
+    """Put a buyer on the opt-out list (Amazon) or the seller's blocklist.
+
+    Returns False when the buyer was already on that list.
+    """
+    if kind not in ("opt_out", "blocklist"):
+        raise ValueError(f"kind must be opt_out or blocklist, not {kind!r}")
+    if not buyer_key:
+        raise ValueError("buyer_key is empty: the order has no buyer identity")
+    try:
+        with database.atomic():
+            OptOut.create(buyer_key=buyer_key, kind=kind, reason=reason)
+            AuditLog.create(user=by, action=f"buyer_{kind}", target=buyer_key, detail=reason)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _revive(where) -> int:
@@ -150,8 +184,6 @@ def block_buyer(
 ) -> bool:
     """Put a buyer on the blocklist (until ``expires_at``, or until removed). Returns
     False when the buyer was already on it (its reason and expiry are kept)."""
-    from .services import add_opt_out
-
     if not add_opt_out(buyer_key, "blocklist", reason[:REASON_MAX], by=by):
         return False
     OptOut.update(created_by=by, expires_at=expires_at).where(

@@ -21,6 +21,7 @@ import time
 from typing import Protocol
 
 from .db import is_sqlite, write_transaction
+from .models import RateBucket
 
 # A bucket untouched this long is dropped from Redis: it would be full again anyway.
 REDIS_TTL_SECONDS = 86_400
@@ -101,16 +102,12 @@ class DatabaseBuckets(_Base):
 
     @staticmethod
     def _row(key: str):
-        from .models import RateBucket
-
         query = RateBucket.select().where(RateBucket.name == key)
         if not is_sqlite():
             query = query.for_update()  # other processes wait for this one's commit
         return query.first()
 
     def _apply(self, op, key, rate, burst, new_rate=None) -> float:
-        from .models import RateBucket
-
         now = time.time()
         with write_transaction():
             row = self._row(key)
@@ -158,7 +155,7 @@ class RedisBuckets(_Base):
     """Buckets in Redis (``<queue name>:bucket:<key>`` hashes), one Lua call each."""
 
     def __init__(self, url: str, prefix: str):
-        import redis
+        import redis  # here, not at the top: start-up cost of redis (Redis installs only)
 
         self._redis = redis.Redis.from_url(url)
         self._script = self._redis.register_script(_LUA)

@@ -17,7 +17,8 @@ from typing import Any
 from .activation import ActivationError, choose_cutoff, reason_key
 from .campaign_moves import cancel_left_behind
 from .clock import utcnow
-from .contracts import SCHEDULED, Preset
+from .compose import ComposeError, compose, length_problems, template_findings
+from .contracts import CANCELLED, SCHEDULED, SENDING_STATUSES, WAITING_STATES, Preset
 from .db import database
 from .decide import SEND, SIMULATE, decide, probe
 from .live import count_live
@@ -26,6 +27,8 @@ from .planning import (
     PlanResult,
     is_review_request,
 )
+from .planning_bulk import replan
+from .templates import import_from_library
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +177,6 @@ def _template(values: dict):
     if isinstance(ref, int) or str(ref).isdigit():
         return Template.get_or_none(Template.id == int(ref))
     # A preset names library templates by key: the seller's copy, imported on first use.
-    from .templates import import_from_library
-
     try:
         return import_from_library(str(ref))
     except ValueError:  # no such library template
@@ -209,7 +210,7 @@ def update_step(engine, step: Step, values: dict, *, user: str = "") -> Step:
     step.updated_at = utcnow()
     step.save()
     AuditLog.create(user=user, action="step_updated", target=f"step {step.id}")
-    if step.campaign.status in ("active", "test"):
+    if step.campaign.status in SENDING_STATUSES:
         replan_campaign(engine, step.campaign)
     return step
 
@@ -261,15 +262,13 @@ def update_campaign(
             where = f"account {account.name}" if account else "every seller account"
             detail = f"moved to {where}; {cancelled} unsent messages cancelled"
         AuditLog.create(user=user, action="campaign_edited", target=campaign.name, detail=detail)
-    if moved and campaign.status in ("active", "test"):
+    if moved and campaign.status in SENDING_STATUSES:
         replan_campaign(engine, campaign)
     return campaign
 
 
 def campaign_problems(engine, campaign: Campaign) -> list[str]:
     """Why the campaign cannot be activated: invalid steps, templates with lint errors."""
-    from .compose import length_problems, template_findings
-
     problems = []
     steps = list(campaign.steps.order_by(Step.position))
     if not steps:
@@ -321,7 +320,7 @@ def set_status(
     """
     if status not in STATUSES:
         raise CampaignError(f"status must be one of {', '.join(STATUSES)}")
-    if status in ("active", "test"):
+    if status in SENDING_STATUSES:
         problems = campaign_problems(engine, campaign)
         if problems:
             raise CampaignError(f"cannot switch {campaign.name!r} to {status}", problems)
@@ -333,7 +332,7 @@ def set_status(
         except ActivationError as exc:
             raise CampaignError(str(exc), [str(exc)]) from exc
     _write_status(campaign, status, previous, user, cutoff)
-    if status in ("active", "test"):
+    if status in SENDING_STATUSES:
         try:
             replan_campaign(engine, campaign)
         except Exception:
@@ -359,7 +358,7 @@ def _write_status(campaign: Campaign, status: str, previous: str, user: str, cut
             Message.update(reason="waiting: campaign paused", updated_at=utcnow()).where(
                 (Message.campaign == campaign) & (Message.state == SCHEDULED)
             ).execute()
-        elif status in ("active", "test"):
+        elif status in SENDING_STATUSES:
             Message.update(reason="").where(
                 (Message.campaign == campaign)
                 & (Message.state == SCHEDULED)
@@ -402,8 +401,6 @@ def _replan_now(engine, campaign: Campaign) -> PlanResult:
         .where(Step.campaign == campaign)
         .order_by(Step.position)
     )
-    from .planning_bulk import replan  # set-based: a campaign edit re-plans every order
-
     return replan(engine, steps=steps)
 
 
@@ -456,8 +453,6 @@ class DryRun:
 
 def dry_run(engine, campaign: Campaign, days: int = 30, limit: int = 5000) -> DryRun:
     """Run ``campaign`` over orders placed in the last ``days`` days, sending nothing."""
-    from .compose import ComposeError, compose
-
     report = DryRun()
     since = utcnow() - timedelta(days=days)
     steps = list(campaign.steps.order_by(Step.position))
@@ -528,15 +523,13 @@ def add_step(engine, campaign: Campaign, values: dict | None = None, *, user: st
         **{k: values[k] for k in STEP_FIELDS if k in values},
     )
     AuditLog.create(user=user, action="step_added", target=campaign.name, detail=f"step {step.id}")
-    if campaign.status in ("active", "test"):
+    if campaign.status in SENDING_STATUSES:
         replan_campaign(engine, campaign)
     return step
 
 
 def delete_step(engine, step: Step, *, user: str = "") -> None:
     """Remove a step; its not-yet-sent messages are cancelled first, with the reason."""
-    from .contracts import CANCELLED, WAITING_STATES
-
     campaign = step.campaign
     with database.atomic():
         Message.update(

@@ -16,9 +16,26 @@ import subprocess  # starts our own web and worker processes only  # nosec B404
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from .backup import BackupError, create_backup, restore_backup
 from .config import ConfigError, Settings, load_settings
+from .demo import load_demo
+from .dispatch import dispatch_due
+from .doctor import run_checks
+from .engine import Engine
+from .files import private_dir
+from .heartbeat import WORKER_STALE, last_worker
+from .importer import OrderImportError, import_orders
+from .ingest import ingest_from_source
 from .logs import configure_from_settings, configure_logging
+from .models import Heartbeat, Order, SellerAccount
+from .order_trace import find_orders, trace_order
+from .planning import plan_all, plan_orders
+from .runtime_settings import timezone
+from .trace_text import trace_text
+from .users import UserError, add_user, ensure_first_admin
+from .worker import run_worker
 
 log = logging.getLogger("followup")
 
@@ -30,8 +47,6 @@ def _settings(args) -> Settings:
 
 
 def _engine(args, *, migrate: bool = True):
-    from .engine import Engine
-
     engine = Engine(_settings(args))
     if migrate:
         engine.migrate()
@@ -40,9 +55,6 @@ def _engine(args, *, migrate: bool = True):
 
 def cmd_init(args) -> int:
     """Create data/, apply migrations, create the first admin."""
-    from .files import private_dir
-    from .users import ensure_first_admin
-
     private_dir(_settings(args).data_dir)
     engine = _engine(args, migrate=False)
     applied = engine.migrate()
@@ -107,16 +119,11 @@ def cmd_web(args) -> int:
 
 def cmd_worker(args) -> int:
     """Run the huey consumer: dispatch, sync and plugin jobs."""
-    from .worker import run_worker
-
     return run_worker(_settings(args))
 
 
 def cmd_sync(args) -> int:
     """Sync orders now for one account (or all), then plan the changed orders."""
-    from .ingest import ingest_from_source
-    from .models import SellerAccount
-
     engine = _engine(args)
     accounts = SellerAccount.select()
     if args.account:
@@ -142,9 +149,6 @@ def _int(value: str) -> int:
 
 def cmd_plan(args) -> int:
     """Plan messages: for changed orders (--order) or every order (--all)."""
-    from .models import Order
-    from .planning import plan_all, plan_orders
-
     engine = _engine(args)
     if args.order:
         ids = [o.id for o in Order.select().where(Order.order_id.in_(args.order))]
@@ -160,8 +164,6 @@ def cmd_plan(args) -> int:
 
 def cmd_dispatch(args) -> int:
     """Send due messages now."""
-    from .dispatch import dispatch_due
-
     result = dispatch_due(_engine(args))
     states = ", ".join(f"{k} {v}" for k, v in sorted(result.states.items())) or "nothing due"
     print(f"claimed {result.claimed}: {states}; recovered {result.recovered}")
@@ -170,8 +172,6 @@ def cmd_dispatch(args) -> int:
 
 def cmd_doctor(args) -> int:
     """Check config, database, queue, credentials and clock; say what to fix."""
-    from .doctor import run_checks
-
     problems = 0
     for ok, name, detail in run_checks(args.config):
         print(f"[{'ok' if ok else 'FAIL'}] {name}: {detail}")
@@ -182,8 +182,6 @@ def cmd_doctor(args) -> int:
 
 def cmd_backup(args) -> int:
     """Write the database and the key files into one private archive (0600)."""
-    from .backup import BackupError, create_backup
-
     _engine(args)  # the heartbeat table records the backup for doctor and /metrics
     try:
         written = create_backup(_settings(args), Path(args.to) if args.to else None)
@@ -202,8 +200,6 @@ def cmd_backup(args) -> int:
 
 def cmd_restore(args) -> int:
     """Restore a backup archive (stop the web admin and the worker first)."""
-    from .backup import BackupError, restore_backup
-
     settings = load_settings(args.config, create=False)  # no new key before the restore
     configure_from_settings(settings)
     if not args.force:
@@ -229,15 +225,10 @@ def cmd_restore(args) -> int:
 
 def _worker_alive(settings) -> str:
     """ "host, pid N" of a worker that beat within the last minutes, else ""."""
-    from .heartbeat import WORKER_STALE, last_worker
-
     db_file = settings.database_url[len("sqlite:///") :]
     if settings.database_url.startswith("sqlite:///") and not Path(db_file).exists():
         return ""
     try:
-        from .engine import Engine
-        from .models import Heartbeat
-
         engine = Engine(settings)
         try:
             if not engine.db.table_exists(Heartbeat._meta.table_name):
@@ -252,8 +243,6 @@ def _worker_alive(settings) -> str:
 
 def cmd_user_add(args) -> int:
     """Add a login (prompts for the password, or reads it from stdin)."""
-    from .users import UserError, add_user
-
     _engine(args)
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -270,12 +259,10 @@ def cmd_user_add(args) -> int:
 
 def cmd_import_orders(args) -> int:
     """Import Seller Central's All Orders report (tab-separated) into an account."""
-    from .importer import ImportError_, import_orders
-
     engine = _engine(args)
     try:
         summary = import_orders(engine, Path(args.file), args.account, args.source)
-    except ImportError_ as exc:
+    except OrderImportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary)
@@ -284,8 +271,6 @@ def cmd_import_orders(args) -> int:
 
 def cmd_demo(args) -> int:
     """Load demo data: a demo seller, a few hundred orders, one dry-run campaign."""
-    from .demo import load_demo
-
     counts = load_demo(_engine(args))
     print(
         f"demo data loaded: {counts['orders']} orders, {counts['planned']} messages planned, "
@@ -297,12 +282,6 @@ def cmd_demo(args) -> int:
 def cmd_trace(args) -> int:
     """Print an order's trace: its facts, timeline, the campaign steps that looked at it
     and why, and each message with its state and reason, in the seller's time zone."""
-    from zoneinfo import ZoneInfo
-
-    from .order_trace import find_orders, trace_order
-    from .runtime_settings import timezone
-    from .trace_text import trace_text
-
     engine = _engine(args)
     orders = find_orders(args.order_id)
     if not orders:

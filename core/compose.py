@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from . import compliance, render, themes
 from .contracts import Rendered, RetryLater
+from .library import PLACEHOLDER_EXAMPLES
 from .models import Order, SellerAccount, Step, Template, TemplateVariant, TemplateVersion
 
 
@@ -83,16 +84,17 @@ def latest_version(template: Template) -> TemplateVersion | None:
     )
 
 
-def template_for(step: Step, variant_label: str) -> Template | None:
-    """The step's template, or the A/B variant's template when the message has one."""
-    for index, variant in enumerate(step.variants or []):
-        label = variant.get("label") or chr(ord("A") + index)
-        if label == variant_label and variant.get("template"):
-            return Template.get_or_none(Template.id == int(variant["template"]))
+def template_for(step: Step, ab_arm: str) -> Template | None:
+    """The step's template, or the A/B arm's template when the message has one."""
+    for index, arm in enumerate(step.variants or []):
+        label = arm.get("label") or chr(ord("A") + index)
+        if label == ab_arm and arm.get("template"):
+            return Template.get_or_none(Template.id == int(arm["template"]))
     return step.template
 
 
-def pick_variant(version: TemplateVersion, language: str) -> TemplateVariant | None:
+def language_variant(version: TemplateVersion, language: str) -> TemplateVariant | None:
+    """The template version's text in ``language`` (its ``TemplateVariant``), or None."""
     variants = {v.language: v for v in version.variants}
     return variants.get(language)
 
@@ -154,7 +156,7 @@ def lint_rendered(
 def compose(engine, order: Order, step: Step, message=None, *, preview: bool = False) -> Composed:
     """Render the step's template for ``order`` in the buyer's language and lint it.
 
-    Raises ``NoVariant`` when no variant fits the buyer's language, ``TemplateBroken``
+    Raises ``NoVariant`` when no language variant fits the buyer's language, ``TemplateBroken``
     when the template is missing or cannot render, and ``ComposeError`` when the text
     may not be sent (the linter's rule ids in ``rule_ids``). With ``preview`` the
     findings include warnings (spelling, language) for the editor.
@@ -171,16 +173,16 @@ def compose(engine, order: Order, step: Step, message=None, *, preview: bool = F
     version = latest_version(template)
     if version is None:
         raise TemplateBroken(f"template error: template {template.name!r} has no saved version")
-    variant = pick_variant(version, language)
-    if variant is None:
+    localized = language_variant(version, language)
+    if localized is None:
         have = ", ".join(sorted(v.language for v in version.variants)) or "none"
         raise NoVariant(f"skipped: no {language} variant of {template.name!r} (has {have})")
     if message is not None:
         message.language = language
     draft = Draft(
-        subject=variant.subject,
-        body=variant.body,
-        html=variant.html,
+        subject=localized.subject,
+        body=localized.body,
+        html=localized.html,
         theme=version.theme,
         language=language,
         channel=template.channel,
@@ -292,8 +294,6 @@ def length_problems(engine, step: Step) -> list[str]:
     The step knows its sender and message type, so the limit is known before any order
     (docs/amazon-rules.md §2.2); the rendered text is measured again at send time.
     """
-    from .library import PLACEHOLDER_EXAMPLES
-
     template = step.template
     version = latest_version(template) if template is not None else None
     sender = engine.senders.get(step.sender)

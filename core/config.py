@@ -14,6 +14,7 @@ needs no manual step).
 
 from __future__ import annotations
 
+import base64
 import difflib
 import os
 import secrets
@@ -22,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+from .files import private_dir
 
 CONFIG_ENV = "FOLLOWUP_CONFIG"
 DEFAULT_CONFIG = "config.toml"
@@ -203,8 +206,6 @@ def _resolve_secret(
         # Only the data folder is created (private); a key file in any other missing
         # folder is a typo, and writing it there would hide the key where no backup looks.
         if path.parent.resolve() == data_dir.resolve():
-            from .files import private_dir
-
             private_dir(data_dir)
         elif not path.parent.is_dir():
             raise ConfigError(
@@ -223,8 +224,6 @@ def _resolve_secret(
 
 def _new_secret(key: str) -> str:
     if key == "encryption_key":
-        import base64
-
         return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     return secrets.token_urlsafe(48)
 

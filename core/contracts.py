@@ -30,6 +30,10 @@ FINAL_STATES = frozenset({SENT, SKIPPED, FAILED, CANCELLED})
 WAITING_STATES = frozenset({SCHEDULED, RETRY, IN_DOUBT})
 ALL_STATES = FINAL_STATES | WAITING_STATES | {SENDING}
 
+# Campaign statuses whose steps plan and send: "active" for real, "test" through the
+# dry-run sender only, with a copy to the seller's own test address (core.seller_copies).
+SENDING_STATUSES = ("active", "test")
+
 # Order event kinds the core knows. Plugins may add triggers for other kinds.
 ORDERED = "ordered"
 SHIPPED = "shipped"
@@ -335,7 +339,7 @@ class SettingField:
 
     ``guards_secrets``: the value decides where an account's secrets are sent (an API
     endpoint, a token URL). Changing it in the web admin makes the accounts' secrets
-    unusable until they are entered again (``core.services.secrets_binding_problem``);
+    unusable until they are entered again (``core.credentials.secrets_binding_problem``);
     a value ``check`` refuses is accepted only from config.toml, and only when the
     plugin's table there sets ``development_endpoints = true`` (a local test server).
     """

@@ -16,6 +16,9 @@ from urllib.parse import unquote, urlparse
 
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 
+from .config import ConfigError
+from .files import private_dir, private_file
+
 log = logging.getLogger(__name__)
 
 database = DatabaseProxy()
@@ -59,9 +62,6 @@ def open_database(url: str, busy_timeout_ms: int = 5000, data_dir: Path | None =
 
 def prepare_sqlite_file(path: Path, data_dir: Path | None, key: str) -> None:
     """Make ``path``'s folder (only the data folder) and the file itself, both private."""
-    from .config import ConfigError
-    from .files import private_dir, private_file
-
     folder = path.parent
     if data_dir is not None and folder.resolve() == Path(data_dir).resolve():
         private_dir(folder)

@@ -31,8 +31,8 @@ from peewee import DatabaseError, InterfaceError
 from .clock import as_of, utcnow
 from .contracts import SCHEDULED, SENDING, is_review_request
 from .due import due_time
-from .models import Message, Order, Step
-from .runtime_settings import test_mode
+from .models import Message, Order, SellerAccount, Step
+from .runtime_settings import in_test_mode
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def effective_sender(engine, step: Step, order: Order | None = None) -> str:
     on it included) and any campaign's message to a demo order are dry runs, so the
     demo account never needs credentials (README, "Demo data").
     """
-    if step.campaign.status == "test" or test_mode(engine):
+    if step.campaign.status == "test" or in_test_mode(engine):
         return "dry_run"
     if order is not None and order.is_demo:
         return "dry_run"
@@ -85,8 +85,6 @@ def effective_sender(engine, step: Step, order: Order | None = None) -> str:
 
 def serves_demo_account(campaign) -> bool:
     """Whether ``campaign`` is bound to the demo seller account."""
-    from .models import SellerAccount
-
     if not campaign.account_id:
         return False
     cached = campaign.__dict__.get("_demo_account")

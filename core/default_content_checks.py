@@ -6,11 +6,10 @@ who needs a different built-in rule set replaces this plugin.
 
 from __future__ import annotations
 
+from .compliance import BUILTIN_CHECKS
 from .hookspecs import hookimpl
 
 
 @hookimpl
 def register_content_checks(engine, marketplace):
-    from .compliance import BUILTIN_CHECKS
-
     return list(BUILTIN_CHECKS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from .hookspecs import hookimpl
+from .items import order_items
 
 # A plain date format per language, so "delivery_date" reads naturally to the buyer.
 DATE_FORMATS = {
@@ -45,8 +46,6 @@ def format_date(value, language: str, timezone: str) -> str:
 
 @hookimpl
 def template_context(engine, order, message):
-    from .items import order_items
-
     mkt = engine.marketplace(order.marketplace)
     language = (message.language if message is not None and message.language else "") or (
         mkt.languages[0] if mkt else "en"

@@ -20,6 +20,8 @@ from peewee import Case, fn
 
 from .contracts import ParamField, Params, Rule, parse_codes
 from .hookspecs import hookimpl
+from .items import order_items
+from .models import OptOut, Order, OrderItem
 
 # -- parameter parsing, shared by validate, check and sql -----------------------------------
 
@@ -251,12 +253,6 @@ def _marketplaces_validator(engine):
     return validate
 
 
-def _items(order):
-    from .items import order_items
-
-    return order_items(order)
-
-
 def marketplace_in(engine, order, params):
     allowed = MARKETPLACES.parse(params)["marketplaces"]
     if allowed and order.marketplace.upper() not in allowed:
@@ -303,7 +299,7 @@ def _product_rule(field: str, include: bool):
         listed = spec.parse(params)["values"]
         if not listed:
             return None
-        have = {getattr(i, field).upper() for i in _items(order)}
+        have = {getattr(i, field).upper() for i in order_items(order)}
         if include and not (have & listed):
             return f"rule: {label} not in campaign ({', '.join(sorted(have)) or 'no items'})"
         if not include and (have & listed):
@@ -319,8 +315,6 @@ def _product_sql(field: str, include: bool):
     spec = PRODUCTS[field, include]
 
     def sql(q, params):
-        from .models import OrderItem
-
         values = spec.parse_or_none(params)
         if values is None:
             return None
@@ -358,8 +352,6 @@ def order_total_range(engine, order, params):
 
 
 def order_total_sql(q, params):
-    from .models import Order
-
     values = ORDER_TOTAL.parse_or_none(params)
     if values is None:
         return None
@@ -405,8 +397,6 @@ def item_count_sql(q, params):
 
 def buyer_type(engine, order, params):
     """first: the buyer's first order with this seller; repeat: any later one."""
-    from .models import Order
-
     wanted = BUYER_TYPE.parse(params)["type"]
     if not wanted or not order.buyer_key:
         return None if not wanted else "rule: buyer unknown, cannot tell first from repeat"
@@ -427,8 +417,6 @@ def buyer_type(engine, order, params):
 
 
 def buyer_type_sql(q, params):
-    from .models import Order
-
     values = BUYER_TYPE.parse_or_none(params)
     if values is None:
         return None
@@ -559,8 +547,6 @@ def no_negative_feedback_sql(q, params):
 
 
 def buyer_not_blocked(engine, order, params):
-    from .models import OptOut
-
     NO_PARAMS["buyer_not_blocked"].parse(params)
     if order.buyer_key:
         # Blocklist before opt-out when both exist (what SQLite's index order gave).

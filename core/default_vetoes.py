@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from peewee import fn
+
 from . import ledger
 from .clock import utcnow
 from .contracts import REVIEW_CLOSES_AFTER
 from .default_windows import completion, completion_sql, estimated_review_window
 from .hookspecs import hookimpl
+from .models import OptOut, Step
+from .runtime_settings import in_test_mode
 
 # "sent within 30 days of order completion" (docs/amazon-rules.md §3, "Must").
 COMPLETION_LIMIT = timedelta(days=30)
@@ -36,8 +40,6 @@ def order_unwanted(order):
 
 def buyer_opted_out(message, order):
     """Opted-out buyers get only messages critical to completing the order."""
-    from .models import OptOut, Step
-
     if not order.buyer_key:
         return None
     rows = {
@@ -150,8 +152,6 @@ def review_closed_sql(q) -> tuple:
     """``review_window``'s "closed" answer for a stored delivery window: it comes first
     when the delivered event is later than the window (completion counts from the
     delivery, Amazon's window from the stored dates)."""
-    from peewee import fn
-
     o = q.o
     closes = q.add(fn.COALESCE(o.latest_delivery, o.earliest_delivery), REVIEW_CLOSES_AFTER.days)
     return (
@@ -172,12 +172,10 @@ def sender_switched_off(engine, message, order):
     return None
 
 
-def test_mode_on(engine, message):
+def live_sender_in_test_mode(engine, message):
     """Test mode switched on after a message was planned for a live sender: it waits
     until the re-plan that the switch asked for moves it to the dry-run sender."""
-    from .runtime_settings import test_mode
-
-    if not message.dry_run and message.sender != "dry_run" and test_mode(engine):
+    if not message.dry_run and message.sender != "dry_run" and in_test_mode(engine):
         return "waiting: test mode is on; the message moves to the dry-run sender when re-planned"
     return None
 
@@ -185,7 +183,7 @@ def test_mode_on(engine, message):
 @hookimpl
 def send_vetoes(engine, message, order):
     return [
-        test_mode_on(engine, message),
+        live_sender_in_test_mode(engine, message),
         sender_switched_off(engine, message, order),
         order_stopped(order),
         order_unwanted(order),

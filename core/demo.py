@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import logging
 
+from .accounts import mark_account
 from .config import ConfigError
 from .dispatch import dispatch_due
 from .ingest import ingest_from_source
 from .models import Campaign, SellerAccount, Step
-from .services import mark_account
 
 log = logging.getLogger(__name__)
 

@@ -46,7 +46,8 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from . import ledger, test_sends
+from . import ledger
+from . import seller_copies as test_sends
 from .clock import utcnow
 from .compose import ComposeError, ComposeRetry, NoVariant, TemplateBroken, compose
 from .contracts import (

@@ -15,8 +15,27 @@ import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
+from . import migrations
 from .clock import utcnow
+from .compliance.dictionaries import missing
 from .config import ConfigError, Settings, load_settings
+from .crypto import CredentialError, decrypt_json
+from .engine import Engine
+from .files import sqlite_files, too_open
+from .heartbeat import (
+    BACKUP_STALE,
+    OVERDUE_AFTER,
+    WORKER_STALE,
+    describe_age,
+    last_backup,
+    last_worker,
+    overdue,
+)
+from .keyguard import encrypted_accounts, lost_key_message
+from .models import SellerAccount
+from .queue import make_huey
 
 Check = tuple[bool, str, str]
 
@@ -57,8 +76,6 @@ def _run(config_path: str | None) -> Iterator[Check]:
             yield False, "database", f"{db_file} does not exist yet: run 'followup init'."
             return
     try:
-        from .engine import Engine
-
         engine = Engine(settings)
     except ConfigError as exc:
         yield False, "plugins", str(exc)
@@ -69,8 +86,6 @@ def _run(config_path: str | None) -> Iterator[Check]:
     yield True, "plugins", ", ".join(engine.plugin_list)
     try:
         engine.db.execute_sql("SELECT 1")
-        from . import migrations
-
         pending = migrations.pending(engine.db)
     except Exception as exc:  # noqa: BLE001
         yield False, "database", f"cannot open {_safe_url(settings)}: {_one_line(exc)}"
@@ -96,8 +111,6 @@ def _run(config_path: str | None) -> Iterator[Check]:
 
 def _dictionaries() -> Iterator[Check]:
     """The spelling rule's word lists (docs/linter.md): without them it checks less."""
-    from .compliance.dictionaries import missing
-
     absent = missing()
     if absent:
         yield (
@@ -132,8 +145,6 @@ def _safe_url(settings: Settings) -> str:
 def _keys(settings: Settings, engine) -> Iterator[Check]:
     """Key files not created yet, a lost encryption key, a malformed one. Returns
     whether stored credentials can be checked with the key."""
-    from .keyguard import encrypted_accounts, lost_key_message
-
     ok = True
     for section, key, path in settings.missing:
         if (section, key) == ("security", "encryption_key"):
@@ -146,8 +157,6 @@ def _keys(settings: Settings, engine) -> Iterator[Check]:
         ok = False if key == "encryption_key" else ok
     key = settings.get("security", "encryption_key")
     if key:
-        from cryptography.fernet import Fernet
-
         try:
             Fernet(key.encode())
         except (ValueError, TypeError):
@@ -162,8 +171,6 @@ def _keys(settings: Settings, engine) -> Iterator[Check]:
 
 
 def _permissions(settings: Settings, db_file: Path | None) -> Iterator[Check]:
-    from .files import sqlite_files, too_open
-
     paths = [settings.data_dir]
     if db_file is not None:
         paths += sqlite_files(db_file)
@@ -197,8 +204,6 @@ def _queue(settings: Settings) -> Iterator[Check]:
         if not path.exists():
             yield True, "queue", f"{path} is created when the worker first starts"
             return
-    from .queue import make_huey
-
     try:
         pending = make_huey(settings).pending_count()
     except Exception as exc:  # noqa: BLE001
@@ -257,14 +262,10 @@ def _https(settings: Settings) -> Iterator[Check]:
 
 
 def _live_accounts() -> int:
-    from .models import SellerAccount
-
     return SellerAccount.select().where(~SellerAccount.is_demo).count()
 
 
 def _worker(live: int) -> Iterator[Check]:
-    from .heartbeat import WORKER_STALE, describe_age, last_worker
-
     seen = last_worker()
     if seen is None:
         if live:
@@ -284,8 +285,6 @@ def _worker(live: int) -> Iterator[Check]:
 
 
 def _overdue() -> Iterator[Check]:
-    from .heartbeat import OVERDUE_AFTER, overdue
-
     count, oldest = overdue()
     if count:
         minutes = int(OVERDUE_AFTER.total_seconds() // 60)
@@ -300,8 +299,6 @@ def _overdue() -> Iterator[Check]:
 
 
 def _backup(live: int) -> Iterator[Check]:
-    from .heartbeat import BACKUP_STALE, describe_age, last_backup
-
     seen = last_backup()
     if seen is None:
         if live:
@@ -320,9 +317,6 @@ def _backup(live: int) -> Iterator[Check]:
 
 
 def _credentials(engine) -> Iterator[Check]:
-    from .crypto import CredentialError, decrypt_json
-    from .models import SellerAccount
-
     accounts = list(SellerAccount.select())
     if not accounts:
         yield True, "accounts", "no seller account yet: connect one, or load demo data"

@@ -31,6 +31,9 @@ from .contracts import (
 )
 from .db import database, open_database
 from .hookspecs import PER_MARKETPLACE_HOOKS
+from .keyguard import refuse_lost_key
+from .models import PluginSetting
+from .plugin_settings import is_sealed, open_secret
 from .plugins import make_plugin_manager
 from .setting_checks import config_problems, field_of, setting_problem
 
@@ -64,8 +67,6 @@ class Engine:
         if connect:
             self.db.connect(reuse_if_open=True)
             if settings.generated:
-                from .keyguard import refuse_lost_key
-
                 refuse_lost_key(settings, self.db)
         # Rate limits are the seller's, shared by every process (core/buckets.py).
         buckets.configure(settings)
@@ -157,8 +158,6 @@ class Engine:
     def stored_toggles(self) -> dict[tuple[str, str], bool]:
         """The Plugins page's toggles, (plugin, marketplace) -> on, cached until changed."""
         if self._toggles is None:
-            from .models import PluginSetting
-
             rows = PluginSetting.select().where(PluginSetting.key == "enabled")
             self._toggles = {(r.plugin, r.marketplace): bool(r.value) for r in rows}
         return self._toggles
@@ -211,9 +210,6 @@ class Engine:
         """Every setting of ``plugin`` in force for ``marketplace``, in one query, with the
         precedence of ``plugin_setting`` (a plugin reading several keys per message calls
         this once instead of one query per key)."""
-        from .models import PluginSetting
-        from .services import open_secret  # passwords are stored Fernet-sealed
-
         page = self.settings_pages.get(plugin)
         values: dict[str, Any] = {f.key: f.default for f in page.fields} if page else {}
         values.update(self.settings.section("plugin_settings").get(plugin, {}))
@@ -230,8 +226,6 @@ class Engine:
 
     def _refuses(self, plugin: str, key: str, value: Any, marketplace: str) -> str | None:
         """The reason the plugin's ``SettingsPage.validate`` refuses a value, or None."""
-        from .services import is_sealed
-
         page = getattr(self, "settings_pages", {}).get(plugin)
         if page is None or is_sealed(value):  # a sealed secret was checked before sealing
             return None
@@ -242,8 +236,6 @@ class Engine:
 
     def set_plugin_setting(self, plugin: str, key: str, value: Any, marketplace: str = "") -> None:
         """Store a plugin setting; raises ``SettingRefused`` when the plugin refuses it."""
-        from .models import PluginSetting
-
         refused = self._refuses(plugin, key, value, marketplace)
         if refused:
             raise SettingRefused(refused)

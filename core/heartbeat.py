@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from peewee import fn
 
 from .clock import utcnow
-from .contracts import RETRY, SCHEDULED
+from .contracts import RETRY, SCHEDULED, SENDING_STATUSES
 from .db import database
 from .models import Campaign, Heartbeat, Message
 
@@ -87,7 +87,7 @@ def overdue() -> tuple[int, datetime | None]:
     where = (
         Message.state.in_((SCHEDULED, RETRY))
         & (Message.due_at < cutoff)
-        & Campaign.status.in_(("active", "test"))
+        & Campaign.status.in_(SENDING_STATUSES)
     )
     q = Message.select(fn.COUNT(Message.id), fn.MIN(Message.due_at)).join(
         Campaign, on=(Message.campaign == Campaign.id)

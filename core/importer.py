@@ -18,7 +18,7 @@ from .models import SellerAccount
 from .plain_errors import plain_exception
 
 
-class ImportError_(Exception):  # noqa: N801 - avoid shadowing the builtin ImportError
+class OrderImportError(Exception):
     """The file cannot be imported; the message names the file and what is wrong.
 
     ``stored`` counts the orders stored before a bad line stopped the import (0 when the
@@ -53,13 +53,13 @@ def import_orders(
     source = engine.sources.get(source_name)
     if source is None or source.import_file is None:
         known = ", ".join(n for n, s in engine.sources.items() if s.import_file) or "none"
-        raise ImportError_(f"order source {source_name!r} cannot import files (can: {known})")
+        raise OrderImportError(f"order source {source_name!r} cannot import files (can: {known})")
     if not path.is_file():
-        raise ImportError_(f"{path}: no such file")
+        raise OrderImportError(f"{path}: no such file")
     account = SellerAccount.get_or_none(SellerAccount.name == account_name)
     created = account is None
     if created and not create_account:
-        raise ImportError_(
+        raise OrderImportError(
             f"there is no account named {account_name!r}: choose an existing account, "
             "or ask an admin to create it"
         )
@@ -83,9 +83,9 @@ def import_orders(
         if read == 0:
             if created:
                 account.delete_instance()
-            raise ImportError_(f"{path}: {plain_exception(exc)}") from exc
+            raise OrderImportError(f"{path}: {plain_exception(exc)}") from exc
         _add_markets(account, markets)
-        raise ImportError_(
+        raise OrderImportError(
             f"{path}: {plain_exception(exc)} (the {read} orders before it were stored: fix "
             "the file and import it again, stored orders are not duplicated)",
             stored=read,

@@ -12,12 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import ConfigError
+from .models import SellerAccount
 
 
 def encrypted_accounts(db) -> int:
     """Seller accounts whose credentials are stored (encrypted); 0 before ``init``."""
-    from .models import SellerAccount
-
     if not db.table_exists(SellerAccount._meta.table_name):
         return 0
     return SellerAccount.select().where(SellerAccount.credentials.is_null(False)).count()

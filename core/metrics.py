@@ -8,11 +8,12 @@ operator chose (channel, account), never buyer data.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from peewee import fn
 
 from .clock import utcnow
-from .contracts import FAILED, IN_DOUBT, RETRY, SCHEDULED, SENT, SKIPPED
+from .contracts import FAILED, IN_DOUBT, RETRY, SCHEDULED, SENDING_STATUSES, SENT, SKIPPED
 from .heartbeat import last_backup, last_worker
 from .ledger import daily_usage
 from .models import Attempt, Campaign, Message, SellerAccount
@@ -80,13 +81,11 @@ def render(pending_tasks: int | None = None) -> str:
         .where(
             Message.state.in_((SCHEDULED, RETRY))
             & (Message.due_at <= now)
-            & Campaign.status.in_(("active", "test"))
+            & Campaign.status.in_(SENDING_STATUSES)
         )
         .scalar()
     )
     if isinstance(oldest, str):
-        from datetime import datetime
-
         oldest = datetime.fromisoformat(oldest)
     lag = (now - oldest).total_seconds() if oldest else 0.0
     out.metric(

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 
 from .clock import utcnow
 from .contracts import (
+    CANCELLED,
     FAILED,
     IN_DOUBT,
     SCHEDULED,
+    SENDING_STATUSES,
     SENT,
     SKIPPED,
     is_review_request,
@@ -29,6 +31,7 @@ from .contracts import (
 from .db import database
 from .decide import ERROR, EXCLUDED, PLAN, SEND, check_rules, decide, effective_sender, is_dry_run
 from .due import due_time, fit_send_window, send_days
+from .live import is_live
 from .models import Campaign, Decision, Message, Order, OrderEvent, SellerAccount, Step
 
 # Re-exported for the modules that plan: the decision and the due time live in
@@ -45,8 +48,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ACTIVE = ("active", "test")
-
 
 @dataclass
 class PlanResult:
@@ -62,13 +63,14 @@ def active_steps() -> list[Step]:
     return list(
         Step.select(Step, Campaign)
         .join(Campaign)
-        .where(Campaign.status.in_(ACTIVE))
+        .where(Campaign.status.in_(SENDING_STATUSES))
         .order_by(Campaign.id, Step.position)
     )
 
 
-def pick_variant(order: Order, step: Step) -> str:
-    """A/B assignment: deterministic per (order, step), with an optional holdout."""
+def pick_ab_arm(order: Order, step: Step) -> str:
+    """The step's A/B arm for the order (its label, "holdout" or "" without a test):
+    deterministic per (order, step), so re-planning never moves an order to another arm."""
     variants = step.variants or []
     if not variants and not step.holdout_percent:
         return ""
@@ -87,7 +89,8 @@ def pick_variant(order: Order, step: Step) -> str:
     return "A"
 
 
-def _decide(order: Order, step: Step, outcome: str, reason: str, by: str = "") -> None:
+def record_decision(order: Order, step: Step, outcome: str, reason: str, by: str = "") -> None:
+    """Keep the latest decision for (order, step): the order trace's "why" for the step."""
     Decision.insert(
         order=order, step=step, outcome=outcome, reason=reason, decided_by=by, decided_at=utcnow()
     ).on_conflict(
@@ -155,20 +158,20 @@ def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, exi
         existing = None
     verdict = decide(engine, order, step, mode=PLAN)
     if verdict.outcome in (EXCLUDED, ERROR):
-        _decide(order, step, verdict.outcome, verdict.reason, verdict.by)
+        record_decision(order, step, verdict.outcome, verdict.reason, verdict.by)
         if verdict.outcome == ERROR:
             # The step is broken, not the order: its message (if any) stays scheduled and
             # the dispatcher reports the same error on it; the seller fixes the step.
             result.errors += 1
             return
         if existing is not None:
-            Message.update(state="cancelled", reason=verdict.reason, updated_at=utcnow()).where(
+            Message.update(state=CANCELLED, reason=verdict.reason, updated_at=utcnow()).where(
                 (Message.id == existing.id) & (Message.state == SCHEDULED)
             ).execute()
         result.excluded += 1
         return
     if verdict.outcome != SEND:
-        _decide(order, step, "waiting", verdict.reason, verdict.by)
+        record_decision(order, step, "waiting", verdict.reason, verdict.by)
         result.waiting += 1
         return
     due, why, by = verdict.due_at, verdict.reason, verdict.by
@@ -188,7 +191,7 @@ def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, exi
             campaign=step.campaign_id,
             account=order.account_id,
             state=SCHEDULED,
-            variant=pick_variant(order, step),
+            variant=pick_ab_arm(order, step),
             **values,
         ).on_conflict_ignore().execute()
         result.planned += 1
@@ -197,7 +200,7 @@ def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, exi
             (Message.id == existing.id) & (Message.state == SCHEDULED)
         ).execute()
         result.updated += 1
-    _decide(order, step, "planned", f"planned for {due:%Y-%m-%d %H:%M} UTC: {why}", by)
+    record_decision(order, step, "planned", f"planned for {due:%Y-%m-%d %H:%M} UTC: {why}", by)
 
 
 # A dry run's finished message, kept in the outbox as the seller's test record. (A
@@ -252,12 +255,14 @@ def plan_all(
     """Re-plan every live order (after a campaign was created or edited), against
     ``steps`` (default: every active step). Orders that can only be excluded (history,
     ``core.live``) keep the decisions they have."""
-    steps = active_steps() if steps is None else [s for s in steps if s.campaign.status in ACTIVE]
+    steps = (
+        active_steps()
+        if steps is None
+        else [s for s in steps if s.campaign.status in SENDING_STATUSES]
+    )
     result = PlanResult()
     if not steps:
         return result
-    from .live import is_live
-
     live = is_live(Order, utcnow(), steps)
     last = 0
     while True:

@@ -57,7 +57,7 @@ from peewee import (
 )
 
 from .clock import utcnow
-from .contracts import DELIVERED, EVENT_KINDS, SCHEDULED
+from .contracts import CANCELLED, DELIVERED, EVENT_KINDS, SCHEDULED, SENDING_STATUSES
 from .db import database, is_sqlite
 from .decide import cutoff_reason
 from .default_vetoes import send_vetoes_sql
@@ -66,7 +66,6 @@ from .hookspecs import STEP_SCOPE_ATTR
 from .live import is_live
 from .models import Decision, Message, OptOut, Order, OrderEvent, Step
 from .planning import (
-    ACTIVE,
     PlanResult,
     _preload,
     active_steps,
@@ -74,7 +73,7 @@ from .planning import (
     fit_send_window,
     is_dry_run,
     is_review_request,
-    pick_variant,
+    pick_ab_arm,
     plan_order,
     release_dry_runs,
     send_days,
@@ -573,7 +572,7 @@ class _StepSql:
             stage.fail.is_null(False) & stage.msg_id.is_null(False)
         )
         reason = stage.select(stage.fail).where(stage.msg_id == Message.id)
-        Message.update(state="cancelled", reason=reason, updated_at=now).where(
+        Message.update(state=CANCELLED, reason=reason, updated_at=now).where(
             Message.id.in_(cancel) & (Message.state == SCHEDULED)
         ).execute()
         changed = (
@@ -628,7 +627,7 @@ class _StepSql:
             ).execute()
 
     def _variants(self) -> None:
-        """A/B labels: the same sha256 roll as ``pick_variant``, one UPDATE per label."""
+        """A/B labels: the same sha256 roll as ``pick_ab_arm``, one UPDATE per label."""
         stage = _Stage
         rows = (
             Message.select(Message.id, Order.order_id)
@@ -646,7 +645,7 @@ class _StepSql:
         )
         by_label = defaultdict(list)
         for message_id, order_id in rows:
-            label = pick_variant(SimpleNamespace(order_id=order_id), self.step)
+            label = pick_ab_arm(SimpleNamespace(order_id=order_id), self.step)
             if label:
                 by_label[label].append(message_id)
         for label, ids in by_label.items():
@@ -725,7 +724,11 @@ def replan(engine, steps: list[Step] | None = None) -> PlanResult:
 
     Same outcome as ``core.planning.plan_all``; idempotent (a second run adds nothing).
     """
-    steps = active_steps() if steps is None else [s for s in steps if s.campaign.status in ACTIVE]
+    steps = (
+        active_steps()
+        if steps is None
+        else [s for s in steps if s.campaign.status in SENDING_STATUSES]
+    )
     result = PlanResult()
     if not steps:
         return result

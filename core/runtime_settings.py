@@ -119,7 +119,7 @@ def source(engine, section: str, key: str) -> str:
     return "browser" if _saved(section, key)[0] else "config.toml"
 
 
-def test_mode(engine) -> bool:
+def in_test_mode(engine) -> bool:
     """``[app] test_mode`` in force: every campaign sends through the dry-run sender."""
     return bool(get(engine, "app", "test_mode"))
 

@@ -177,6 +177,7 @@ def _insert_rows(table: str, columns: list[str], rows: list[tuple], suffix: str 
     if is_sqlite():
         cursor.executemany(head + f"({', '.join('?' * len(columns))}) {suffix}", rows)
     else:
+        # here, not at the top: start-up cost of psycopg2.extras (PostgreSQL installs only)
         from psycopg2.extras import execute_values
 
         execute_values(cursor, head + "%s " + suffix, rows, page_size=1000)

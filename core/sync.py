@@ -17,11 +17,12 @@ import logging
 from datetime import datetime, timedelta
 
 from . import leases
+from .accounts import requeue_account_messages
 from .clock import utcnow
 from .default_windows import with_delivery_window
+from .dispatch import worker_id
 from .models import SellerAccount
 from .plain_errors import plain_exception
-from .services import requeue_account_messages
 from .store import StoreResult, store_orders
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,6 @@ def sync_account(engine, account_id: int, *, full: bool = False, on_changed=None
     ``on_changed(ids)`` (planning) each batch's changed orders go there as it is stored
     and ``changed_ids`` stays empty, so a whole account is never held in memory.
     Does nothing (an empty result) while another sync of the account runs."""
-    from .dispatch import worker_id
-
     owner = worker_id()
     name = _lease_name(account_id)
     if not leases.acquire(name, owner, utcnow() + SYNC_LEASE):

@@ -1,6 +1,6 @@
 """Background tasks. Thin on purpose: each takes ids and calls into the core.
 
-``Runtime`` binds one engine and one huey instance in a process (web, worker, CLI or
+``EngineQueue`` binds one engine and one huey instance in a process (web, worker, CLI or
 test) and defines the tasks on that huey. A periodic ``tick`` runs every minute: it
 dispatches due messages and runs plugin jobs whose interval has passed, so work that a
 hard kill dropped from the queue is picked up again without anyone noticing.
@@ -27,7 +27,9 @@ from .campaigns import run_pending_replans
 from .clock import utcnow
 from .dispatch import dispatch_due, worker_id
 from .ingest import ingest_from_source
+from .models import SellerAccount
 from .planning import plan_all, plan_orders
+from .sync import sync_running
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,8 @@ TICK_SECONDS = 60  # the tick's crontab below: every minute
 PASS_SECONDS = 55.0
 
 
-class Runtime:
-    """One engine + one huey + the tasks defined on it."""
+class EngineQueue:
+    """One engine, the huey queue its tasks go through, and those tasks defined on it."""
 
     tick_seconds = TICK_SECONDS
 
@@ -96,9 +98,6 @@ class Runtime:
     def sync_if_due(self, account_id: int) -> bool:
         """Sync (and plan) the account if ``[sync] interval_minutes`` passed since its
         last sync and no sync of it runs; True when it was synced."""
-        from .models import SellerAccount
-        from .sync import sync_running
-
         account = SellerAccount.get_or_none(SellerAccount.id == account_id)
         if account is None or not self._due(account) or sync_running(account.id):
             return False
@@ -108,9 +107,6 @@ class Runtime:
     def sync_due_accounts(self) -> int:
         """Queue a sync of every live account not synced for ``[sync] interval_minutes``
         (a task each: a slow account does not hold up the tick); returns how many."""
-        from .models import SellerAccount
-        from .sync import sync_running
-
         count = 0
         for account in SellerAccount.select().where(~SellerAccount.is_demo):
             if self._due(account) and not sync_running(account.id):

@@ -13,7 +13,7 @@ from typing import Any
 from . import render
 from .compose import latest_version
 from .db import database
-from .library import PLACEHOLDER_EXAMPLES
+from .library import PLACEHOLDER_EXAMPLES, get_template
 from .models import AuditLog, Template, TemplateVariant, TemplateVersion
 
 
@@ -141,8 +141,6 @@ def save_language(
 
 def import_from_library(key: str, *, user: str = "") -> Template:
     """Create (or return) the seller's copy of a shipped library template."""
-    from .library import get_template
-
     existing = Template.select().where(Template.library_key == key).first()
     if existing is not None:
         return existing

@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .contracts import FAILED, IN_DOUBT, RETRY, SCHEDULED, SENDING, SENT, SKIPPED
+from .contracts import CANCELLED, FAILED, IN_DOUBT, RETRY, SCHEDULED, SENDING, SENT, SKIPPED
 
 # Who decided, as the trace's "(…)" shows it.
 DECIDERS = {
@@ -98,7 +98,7 @@ def summary(order, messages, decisions, tz: ZoneInfo) -> str:
         if m.state == SCHEDULED:
             return f"Review request planned for {_day(m.due_at, tz)}."
     for m in reviews:
-        if m.state in (SKIPPED, "cancelled"):
+        if m.state in (SKIPPED, CANCELLED):
             return f"No review request: {_without_prefix(m.reason or 'no reason was recorded')}."
     others = [m for m in messages if m.state == SENT]
     if others:

@@ -14,8 +14,10 @@ from . import heartbeat
 from .config import ConfigError, Settings, load_settings
 from .engine import Engine
 from .logs import configure_from_settings, configure_logging
+from .models import SellerAccount
 from .queue import make_huey
-from .tasks import Runtime
+from .sync import sync_running
+from .tasks import EngineQueue
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ def run_worker(settings: Settings) -> int:
     engine.migrate()
     _release_interrupted_syncs()
     heartbeat.beat()  # shown as alive from the start, before the first minute tick
-    runtime = Runtime(engine, make_huey(settings))
+    runtime = EngineQueue(engine, make_huey(settings))
     consumer = runtime.huey.create_consumer(
         workers=settings.get("queue", "workers"),
         worker_type="thread",
@@ -42,9 +44,6 @@ def _release_interrupted_syncs() -> None:
     """A sync cut off by a stopped worker resumes from its cursor at the next tick.
 
     Only syncs whose lease ran out: another worker process may be syncing right now."""
-    from .models import SellerAccount
-    from .sync import sync_running
-
     text = "sync interrupted when the worker stopped; it resumes"
     for account in SellerAccount.select().where(SellerAccount.status == "syncing"):
         if not sync_running(account.id):

@@ -21,7 +21,7 @@ from core.contracts import ItemData, OrderData
 from core.engine import Engine
 from core.models import SellerAccount
 from core.queue import make_huey
-from core.tasks import Runtime
+from core.tasks import EngineQueue
 from tests.support import backend
 from tests.support.mail import make_email_engine  # noqa: F401
 from tests.support.servers import (  # noqa: F401
@@ -100,7 +100,7 @@ def engine(make_engine):
 
 @pytest.fixture
 def runtime(engine):
-    return Runtime(engine, make_huey(engine.settings, immediate=True))
+    return EngineQueue(engine, make_huey(engine.settings, immediate=True))
 
 
 def _reachable(host: str, port: int) -> bool:

@@ -39,7 +39,7 @@ def engine(make_engine, fake):
 
 def revoked_and_postponed(engine, fake, account) -> Message:
     """The seller revoked the app: the review request's preflight waits on the account."""
-    from core.services import ACCOUNT_PROBLEM
+    from core.accounts import ACCOUNT_PROBLEM
 
     review_step()
     fake.add_order(ORDER)
@@ -123,7 +123,7 @@ def test_successful_sync_requeues(signed_in, engine, fake):
 
 
 def test_requeue_touches_only_waiting_messages_of_that_account(engine):
-    from core.services import ACCOUNT_PROBLEM, requeue_account_messages
+    from core.accounts import ACCOUNT_PROBLEM, requeue_account_messages
 
     later = utcnow() + LATER
     ours = SellerAccount.create(name="ours", source="amazon", marketplaces=["DE"])

@@ -19,8 +19,8 @@ from core.accounts import (
     stored_credentials,
     validate_account,
 )
+from core.credentials import account_credentials
 from core.models import Campaign, Message, Order, SellerAccount
-from core.services import account_credentials
 from tests.support.servers import ACCOUNT_SECRETS as SECRETS
 
 

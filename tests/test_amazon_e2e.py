@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.credentials import save_account_credentials
 from core.dispatch import dispatch_due
 from core.models import Message, Order, SellerAccount
-from core.services import save_account_credentials
 from core.sync import sync_account
 from tests.fake_spapi.auth import access_token_for
 from tests.fake_spapi.harness import (
@@ -102,7 +102,7 @@ def test_credentials_never_in_plain_text_in_database_logs_or_queue(make_engine, 
     token, the client secret nor the access token Amazon issued appears in the database
     file, the queue file or the logs."""
     from core.queue import make_huey
-    from core.tasks import Runtime
+    from core.tasks import EngineQueue
 
     caplog.set_level("DEBUG")
     caplog.set_level("DEBUG", logger="sp_api")  # the library logs request headers at DEBUG
@@ -114,7 +114,7 @@ def test_credentials_never_in_plain_text_in_database_logs_or_queue(make_engine, 
     review_step()
     fake.add_order("302-0000005-5555555")
     huey = make_huey(engine.settings)
-    runtime = Runtime(engine, huey)
+    runtime = EngineQueue(engine, huey)
     runtime.sync_account(account.id)  # enqueued in the SqliteHuey file
     runtime.dispatch()
     ran = 0

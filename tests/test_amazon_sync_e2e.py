@@ -15,7 +15,7 @@ from core.dispatch import dispatch_due
 from core.models import Message, Order, OrderItem, SellerAccount
 from core.planning import plan_orders
 from core.sync import sync_account
-from plugins.amazon.source import test_connection as check_connection
+from plugins.amazon.source import check_connection
 from tests.fake_spapi.harness import amazon_settings, connect, review_step
 from tests.fake_spapi.schema import model_problems
 
@@ -253,7 +253,7 @@ def test_throttled_read_waits_and_succeeds(make_engine, fake):
 
 def test_new_credentials_take_effect_at_once(make_engine, fake):
     """Clients are reused between calls, but never with credentials the seller replaced."""
-    from core.services import save_account_credentials
+    from core.credentials import save_account_credentials
 
     fake.add_order(IDS[0])
     engine, account = setup(make_engine, fake)

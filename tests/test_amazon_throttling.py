@@ -158,14 +158,14 @@ def _refused(engine):
     from dataclasses import replace
     from types import MappingProxyType
 
+    from core.credentials import account_credentials, save_account_credentials
     from core.models import SellerAccount
-    from core.services import account_credentials, save_account_credentials
 
     values = dict(engine.settings.values)
     amazon = {**values["plugin_settings"]["amazon"], "endpoint": "http://127.0.0.1:1"}
     values["plugin_settings"] = MappingProxyType({**values["plugin_settings"], "amazon": amazon})
     engine.settings = replace(engine.settings, values=MappingProxyType(values))
-    # A changed endpoint needs the secrets entered again (core.services): as a seller would.
+    # A changed endpoint needs the secrets entered again (core.credentials): as a seller would.
     for account in SellerAccount.select():
         creds = account_credentials(engine, account, check_binding=False)
         save_account_credentials(engine, account, creds)
@@ -264,7 +264,7 @@ def _forbid(fake, engine, account):
 
 @pytest.mark.parametrize("problem", [_revoke, _forbid], ids=["revoked-token", "403"])
 def test_credentials_problem_marks_the_account_and_says_what_to_fix(amazon, fake, problem):
-    from core.services import ACCOUNT_PROBLEM
+    from core.accounts import ACCOUNT_PROBLEM
 
     engine, account = amazon
     review_step()
@@ -367,7 +367,7 @@ def test_credentials_sealed_with_another_key_mark_the_account(amazon, fake):
     """The encryption key was rotated or lost: the stored credentials cannot be read.
     That is the seller's to fix (restore the key, or enter the credentials again), so
     the account is marked and the message waits, instead of an internal error."""
-    from core.services import ACCOUNT_PROBLEM
+    from core.accounts import ACCOUNT_PROBLEM
 
     engine, account = amazon
     review_step()

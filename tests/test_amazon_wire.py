@@ -19,7 +19,7 @@ from core.models import Message, Order, OrderItem, SellerAccount
 from core.planning import plan_orders
 from core.sync import sync_account
 from plugins.amazon.senders import messaging_prepare
-from plugins.amazon.source import test_connection as check_connection
+from plugins.amazon.source import check_connection
 from tests.fake_spapi.auth import access_token_for
 from tests.fake_spapi.harness import amazon_settings, connect, messaging_step, review_step
 from tests.fake_spapi.orders import REPEAT_LIMIT

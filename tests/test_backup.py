@@ -26,7 +26,7 @@ from core.models import Campaign, Message, Order, SellerAccount, Step
 from core.planning import plan_orders
 from core.queue import make_huey
 from core.store import store_orders
-from core.tasks import Runtime
+from core.tasks import EngineQueue
 from tests.conftest import order_data
 from tests.support.worker import start_worker, stop, wait_for, worker_config
 from tests.test_worker_kill import recorder, recorder_url  # noqa: F401 - the fixture
@@ -79,7 +79,7 @@ def test_backup_while_the_worker_sends_restores_every_order_and_message(tmp_path
         window_end_hour=24,
     )
     assert plan_orders(engine, ids).planned == 150
-    runtime = Runtime(engine, make_huey(engine.settings))
+    runtime = EngineQueue(engine, make_huey(engine.settings))
 
     stop_writing = threading.Event()
 

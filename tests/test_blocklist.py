@@ -65,7 +65,7 @@ def test_undo_of_a_stop_keeps_what_else_ended_a_message(signed_in, engine, accou
 
 
 def test_a_stop_from_an_amazon_opt_out_cannot_be_undone(signed_in, engine, account):
-    from core.services import stop_order_messages
+    from core.blocklist import stop_order_messages
 
     campaign_step(delay_days=20)
     order = stored_order(account, delivered_days_ago=2)

@@ -389,7 +389,7 @@ def test_a_large_campaign_edit_is_re_planned_by_the_worker(make_engine, account)
     request, and the campaign page says so while it is pending."""
     from core.campaigns import run_pending_replans
     from core.queue import make_huey
-    from core.tasks import Runtime
+    from core.tasks import EngineQueue
 
     engine = make_engine(planning={"inline_replan_max_orders": 2})
     orders(account, *(order_data("US", delivered_days_ago=7) for _ in range(3)))
@@ -399,7 +399,7 @@ def test_a_large_campaign_edit_is_re_planned_by_the_worker(make_engine, account)
     assert Campaign.get_by_id(campaign.id).replan_requested_at is not None
     account.last_sync_at = utcnow()  # the tick syncs nothing new, it only re-plans
     account.save()
-    Runtime(engine, make_huey(engine.settings, immediate=True)).run_tick()
+    EngineQueue(engine, make_huey(engine.settings, immediate=True)).run_tick()
     assert Message.select().where(Message.campaign == campaign.id).count() == 3
     campaign = Campaign.get_by_id(campaign.id)
     assert campaign.replan_requested_at is None and campaign.replan_lease_until is None

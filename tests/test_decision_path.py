@@ -30,8 +30,9 @@ from core.models import (
     TemplateVariant,
     TemplateVersion,
 )
+from core.outbox import retry_message
 from core.planning import plan_orders
-from core.services import retry_message, send_step_now
+from core.send_now import send_step_now
 from core.store import store_orders
 from tests.conftest import order_data
 

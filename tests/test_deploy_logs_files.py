@@ -20,7 +20,7 @@ from core.demo import load_demo
 from core.logs import JsonFormatter, configure_logging
 from core.models import Message
 from core.queue import make_huey
-from core.tasks import Runtime
+from core.tasks import EngineQueue
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -154,7 +154,7 @@ def test_database_wal_shm_and_queue_files_are_private_whatever_the_umask(make_en
     old = os.umask(0o022)  # a shell's usual umask: files would be 0644
     try:
         engine = make_engine(queue={"backend": "sqlite", "path": str(tmp_path / "data" / "q.db")})
-        runtime = Runtime(engine, make_huey(engine.settings))
+        runtime = EngineQueue(engine, make_huey(engine.settings))
         runtime.plan_all()  # enqueued in the SqliteHuey file
         load_demo(engine)  # writes through the WAL
     finally:

@@ -65,6 +65,7 @@ from hypothesis.stateful import (
 )
 
 from core import Sender, SendResult, clock, dispatch, hookimpl
+from core.blocklist import add_opt_out
 from core.config import settings_from_dict
 from core.contracts import FINAL_STATES, IN_DOUBT, RETRY, SCHEDULED, SENDING, SENT
 from core.dispatch import (
@@ -79,7 +80,6 @@ from core.dispatch import (
 from core.engine import Engine
 from core.models import Message, Order, SellerAccount
 from core.planning import plan_orders
-from core.services import add_opt_out
 from core.store import store_orders
 from tests.conftest import base_config
 from tests.test_dispatch_properties import (

@@ -20,7 +20,7 @@ from core.engine import Engine
 from core.ledger import daily_usage
 from core.models import Message, Order, SellerAccount
 from core.queue import make_huey
-from core.tasks import Runtime
+from core.tasks import EngineQueue
 from tests.fake_spapi.harness import (
     REVIEW_POST,
     amazon_settings,
@@ -85,7 +85,7 @@ def test_four_processes_racing_for_the_last_messages_send_exactly_the_limit(tmp_
         Message.insert_many(rows).execute()
         assert daily_usage(account.id) == (limit - LEFT, limit)
 
-        runtime = Runtime(engine, make_huey(engine.settings))
+        runtime = EngineQueue(engine, make_huey(engine.settings))
         for _ in range(2 * PROCESSES):
             runtime.dispatch()  # every worker thread starts a dispatch pass at once
         pool = WorkerPool(config, PROCESSES, SP_API_DEFAULT_MARKETPLACE=None)

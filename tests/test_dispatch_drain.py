@@ -29,13 +29,13 @@ def _due_messages(engine, account) -> None:
 
 def test_one_tick_sends_every_due_message(make_engine, account):
     from core.queue import make_huey
-    from core.tasks import Runtime
+    from core.tasks import EngineQueue
 
     engine = make_engine(dispatch={"batch_size": BATCH})
     _due_messages(engine, account)
     account.last_sync_at = utcnow()  # the tick syncs nothing new, it only dispatches
     account.save()
-    Runtime(engine, make_huey(engine.settings, immediate=True)).run_tick()
+    EngineQueue(engine, make_huey(engine.settings, immediate=True)).run_tick()
     assert Message.select().where(Message.state == SENT).count() == DUE
 
 

@@ -29,13 +29,13 @@ from hypothesis.stateful import (
 )
 
 from core import Sender, SendResult, clock, hookimpl
+from core.blocklist import add_opt_out
 from core.config import settings_from_dict
 from core.contracts import SENDING
 from core.dispatch import claim, dispatch_due
 from core.engine import Engine
 from core.models import Campaign, Message, Order, SellerAccount, Step
 from core.planning import plan_orders
-from core.services import add_opt_out
 from core.store import store_orders
 from tests.conftest import base_config, order_data
 

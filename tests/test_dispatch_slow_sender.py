@@ -23,7 +23,7 @@ import time
 
 from core.contracts import SENT
 from core.queue import make_huey
-from core.tasks import Runtime
+from core.tasks import EngineQueue
 from tests.fake_spapi.harness import (
     CUSTOM_POST,
     REVIEW_POST,
@@ -71,7 +71,7 @@ def test_sender_slower_than_the_lease_never_sends_twice(tmp_path, fake):
     pool = None
     try:
         review_and_customization(engine, fake, ids, CUSTOM_SKU, SELLERS)
-        runtime = Runtime(engine, make_huey(engine.settings))
+        runtime = EngineQueue(engine, make_huey(engine.settings))
         keep_dispatch_queued(runtime, QUEUED_TASKS)
         pool = WorkerPool(config, 2, SP_API_DEFAULT_MARKETPLACE=None)
 

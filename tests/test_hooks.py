@@ -29,7 +29,7 @@ from core.engine import PluginError
 from core.models import Campaign, Decision, Message, Step
 from core.planning import plan_orders
 from core.store import store_orders
-from core.tasks import Runtime
+from core.tasks import EngineQueue
 from tests.conftest import order_data
 from tests.support.campaigns import REVIEW_STEP
 
@@ -63,7 +63,10 @@ class Recorder:
         return [Sender("recorder", "Recorder", send, needs_body=False)]
 
 
-def test_register_marketplaces_adds_and_refuses_duplicates(make_engine):
+def test_hook_register_marketplaces(make_engine):
+    """A plugin's marketplace joins the built-in ones; a second plugin claiming an
+    existing code is a start-up error."""
+
     class Extra:
         @hookimpl
         def register_marketplaces(self, engine):
@@ -91,7 +94,9 @@ def test_register_marketplaces_rejects_wrong_types(make_engine):
         make_engine(extra_plugins=[("bad", Bad())])
 
 
-def test_register_triggers_plugin_trigger_plans_messages(make_engine):
+def test_hook_register_triggers(make_engine):
+    """A plugin's trigger fires from the order's events and plans the step's message."""
+
     class Review:
         @hookimpl
         def register_triggers(self, engine):
@@ -106,7 +111,9 @@ def test_register_triggers_plugin_trigger_plans_messages(make_engine):
     assert plan_orders(engine, ids).planned == 1
 
 
-def test_register_rules_reason_reaches_the_trace(make_engine):
+def test_hook_register_rules(make_engine):
+    """A plugin's rule excludes the order, and its reason is the decision's."""
+
     class Never:
         @hookimpl
         def register_rules(self, engine):
@@ -122,7 +129,24 @@ def test_register_rules_reason_reaches_the_trace(make_engine):
     assert Decision.get().reason == "rule: never matches"
 
 
-def test_register_senders_and_message_sent(make_engine):
+def test_hook_register_senders(make_engine):
+    """A plugin's sender is the one a step names: dispatch hands it the rendered text."""
+    recorder = Recorder()
+    engine = make_engine(extra_plugins=[("rec", recorder)])
+    from core.models import SellerAccount
+
+    account = SellerAccount.create(name="S", source="demo")
+    data = order_data("US", delivered_days_ago=6)
+    ids = store(engine, account, data)
+    campaign({"sender": "recorder"})
+    plan_orders(engine, ids)
+    dispatch_due(engine)
+    assert [order_id for order_id, _ in recorder.sent] == [data.order_id]
+    assert Message.get().state == "sent"
+
+
+def test_hook_message_sent(make_engine):
+    """Plugins hear of each message sent, with the sender's result."""
     seen = []
     recorder = Recorder()
 
@@ -145,7 +169,8 @@ def test_register_senders_and_message_sent(make_engine):
     assert Message.get().state == "sent"
 
 
-def test_message_failed_is_called_for_permanent_failures(make_engine):
+def test_hook_message_failed(make_engine):
+    """Plugins hear of each permanent failure, with the sender's error."""
     errors = []
 
     class Notified:
@@ -165,7 +190,8 @@ def test_message_failed_is_called_for_permanent_failures(make_engine):
     assert Message.get().state == "failed"
 
 
-def test_register_order_sources_feeds_sync(make_engine):
+def test_hook_register_order_sources(make_engine):
+    """A sync of an account reads its orders from the plugin's source and stores them."""
     data = order_data("DE")
 
     class Source:
@@ -184,7 +210,8 @@ def test_register_order_sources_feeds_sync(make_engine):
     assert SellerAccount.get_by_id(account.id).sync_cursor is not None
 
 
-def test_register_jobs_run_on_the_tick(make_engine):
+def test_hook_register_jobs(make_engine):
+    """A plugin's job runs on the minute tick, once per interval."""
     runs = []
 
     class Jobs:
@@ -195,13 +222,15 @@ def test_register_jobs_run_on_the_tick(make_engine):
     engine = make_engine(extra_plugins=[("jobs", Jobs())])
     from core.queue import make_huey
 
-    runtime = Runtime(engine, make_huey(engine.settings, immediate=True))
+    runtime = EngineQueue(engine, make_huey(engine.settings, immediate=True))
     runtime.run_tick()
     runtime.run_tick()  # not again within its interval
     assert runs == [1]
 
 
-def test_register_settings_pages_defaults_and_per_marketplace_values(make_engine):
+def test_hook_register_settings_pages(make_engine):
+    """A page's fields give defaults, overridden per marketplace by stored values."""
+
     class Page:
         @hookimpl
         def register_settings_pages(self, engine):
@@ -214,7 +243,9 @@ def test_register_settings_pages_defaults_and_per_marketplace_values(make_engine
     assert engine.plugin_setting("pg", "hour", "US") == 10
 
 
-def test_register_content_checks_per_marketplace(make_engine):
+def test_hook_register_content_checks(make_engine):
+    """A plugin's content check lints only the marketplaces the plugin is enabled for."""
+
     def shout(inp: LintInput):
         if "!!!" in inp.text:
             i = inp.text.index("!!!")
@@ -232,13 +263,30 @@ def test_register_content_checks_per_marketplace(make_engine):
     assert "X-SHOUT" not in {c.rule_id for c in engine.content_checks("US")}
 
 
-def test_delivery_and_review_windows_from_a_plugin(make_engine):
+def test_hook_delivery_window(make_engine):
+    """A plugin's delivery estimate is the order's delivery window."""
+
     class Windows:
         @hookimpl
         def delivery_window(self, engine, order):
             start = order.purchased_at + timedelta(days=2)
             return DeliveryWindow(start, start + timedelta(days=1), False, "windows plugin")
 
+    engine = make_engine(extra_plugins=[("w", Windows())])
+    from core.models import Order, SellerAccount
+
+    account = SellerAccount.create(name="S", source="demo")
+    store(engine, account, order_data("US", delivered_days_ago=None))
+    order = Order.get()
+    window = engine.delivery_window(order)
+    assert window.source == "windows plugin" and not window.confirmed
+    assert window.earliest == order.purchased_at + timedelta(days=2)
+
+
+def test_hook_review_request_window(make_engine):
+    """A plugin's review window replaces the default one for the order."""
+
+    class Windows:
         @hookimpl
         def review_request_window(self, engine, order):
             return TimeWindow(order.purchased_at, order.purchased_at + timedelta(days=60), "w")
@@ -249,8 +297,7 @@ def test_delivery_and_review_windows_from_a_plugin(make_engine):
     account = SellerAccount.create(name="S", source="demo")
     store(engine, account, order_data("US", delivered_days_ago=None))
     order = Order.get()
-    window = engine.delivery_window(order)
-    assert window.source == "windows plugin" and not window.confirmed
+    assert engine.review_window(order).opens == order.purchased_at
     assert engine.review_window(order).closes == order.purchased_at + timedelta(days=60)
 
 
@@ -264,7 +311,9 @@ def test_default_windows_follow_amazons_review_rule(engine, account):
     assert window.closes == order.latest_delivery + timedelta(days=30)
 
 
-def test_adjust_send_time_moves_due_and_explains(make_engine):
+def test_hook_adjust_send_time(make_engine):
+    """A plugin moves a planned message's due time and its reason reaches the trace."""
+
     class Timing:
         @hookimpl
         def adjust_send_time(self, engine, order, step, due_at):
@@ -281,7 +330,9 @@ def test_adjust_send_time_moves_due_and_explains(make_engine):
     assert Message.get().due_at > utcnow() + timedelta(hours=20)
 
 
-def test_default_sequences_collects_presets(make_engine):
+def test_hook_default_sequences(make_engine):
+    """Presets from plugins are offered for the marketplace and fulfilment asked."""
+
     class Presets:
         @hookimpl
         def default_sequences(self, engine, marketplace, fulfillment):
@@ -291,7 +342,26 @@ def test_default_sequences_collects_presets(make_engine):
     assert [p.name for p in engine.presets("DE", "FBA")] == ["p-DE"]
 
 
-def test_invoice_url_and_template_context(make_engine):
+def test_hook_invoice_url(make_engine):
+    """The order's invoice link comes from the plugin that knows it."""
+
+    class Vat:
+        @hookimpl
+        def invoice_url(self, engine, order):
+            return f"https://invoices.example/{order.order_id}.pdf"
+
+    engine = make_engine(extra_plugins=[("vat", Vat())])
+    from core.models import Order, SellerAccount
+
+    account = SellerAccount.create(name="S", source="demo")
+    store(engine, account, order_data("DE"))
+    order = Order.get()
+    assert engine.invoice_url(order) == f"https://invoices.example/{order.order_id}.pdf"
+
+
+def test_hook_template_context(make_engine):
+    """A plugin's placeholders join the core's own in the template context."""
+
     class Vat:
         @hookimpl
         def invoice_url(self, engine, order):
@@ -327,7 +397,8 @@ def test_template_context_duplicate_key_is_an_error(make_engine):
         engine.template_context(Order.get(), None)
 
 
-def test_message_attachments_reach_the_sender(make_engine):
+def test_hook_message_attachments(make_engine):
+    """A plugin's attachment reaches the sender with the rendered message."""
     recorder = Recorder()
 
     class Manual:
@@ -356,7 +427,9 @@ def test_message_attachments_reach_the_sender(make_engine):
     assert "the manual for your Test product" in rendered.text
 
 
-def test_send_vetoes_skip_or_postpone(make_engine):
+def test_hook_send_vetoes(make_engine):
+    """A veto postpones (waiting) or excludes a message, with its reason."""
+
     class Veto:
         @hookimpl
         def send_vetoes(self, engine, message, order):

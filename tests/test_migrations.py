@@ -116,3 +116,31 @@ def test_0023_adds_the_accounts_allowed_words_to_an_older_database(make_engine, 
     assert engine.migrate() == ["0023_account_allowed_words"]
     assert SellerAccount.get().allowed_words == ""
     assert engine.migrate() == []
+
+
+def test_0025_renames_the_dotted_audit_actions(engine):
+    from core.models import AuditLog
+
+    AuditLog.create(action="file.upload", target="file 1")
+    AuditLog.create(action="file.delete", target="file 1")
+    AuditLog.create(action="login", target="admin")
+    engine.db.execute_sql("DELETE FROM schema_migrations WHERE version = 25")
+    assert engine.migrate() == ["0025_audit_action_names"]
+    actions = [a.action for a in AuditLog.select().order_by(AuditLog.id)]
+    assert actions == ["file_uploaded", "file_deleted", "login"]
+
+
+def test_audit_actions_are_written_in_one_style():
+    """Every action string given to ``audit(...)`` or ``AuditLog.create(action=...)`` is
+    lower-case words joined by underscores (``noun_verbed``), never dotted."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    written = re.compile(r'(?:\baudit\(|action=)f?"([^"]*)"')
+    bad = []
+    for path in [*(repo / "core").rglob("*.py"), *(repo / "web").rglob("*.py")]:
+        for action in written.findall(path.read_text()):
+            if not re.fullmatch(r"[a-z]+(_[a-z{}]+)*", action):
+                bad.append(f"{path.relative_to(repo)}: {action}")
+    assert not bad, bad

@@ -17,6 +17,7 @@ from core.contracts import (
     FAILED,
     IN_DOUBT,
     SCHEDULED,
+    SENDING_STATUSES,
     SENT,
     ItemData,
     OrderData,
@@ -284,7 +285,7 @@ def _build(engine, seed: int, n: int, review_on_pg: bool = True):
         )
     # Messages already planned for steps being re-planned: scheduled ones move or are
     # cancelled, sent ones are never touched again.
-    active = list(Step.select().join(Campaign).where(Campaign.status.in_(["active", "test"])))
+    active = list(Step.select().join(Campaign).where(Campaign.status.in_(SENDING_STATUSES)))
     for order in rng.sample(orders, n // 8):
         step = rng.choice(active)
         Message.insert(
@@ -364,7 +365,7 @@ def _run(engine, seed, n, monkeypatch, python_markets=(), python_steps=lambda st
     # Python planned only the step with a plugin rule and the marketplaces a plugin
     # answers for; everything else was set-based.
     plugin_step = Step.get(Step.campaign == Campaign.get(Campaign.name == "Plugin rule"))
-    planned = Step.select().join(Campaign).where(Campaign.status.in_(["active", "test"]))
+    planned = Step.select().join(Campaign).where(Campaign.status.in_(SENDING_STATUSES))
     expected = set()
     for order in Order.select():
         for step in planned:
@@ -415,7 +416,7 @@ def test_bulk_replan_after_a_campaign_edit_moves_and_cancels_like_python(make_en
     engine = make_engine(extra_plugins=[("even", EvenTotal())])
     _build(engine, 21, 180)
     replan(engine)
-    for step in Step.select().join(Campaign).where(Campaign.status.in_(["active", "test"])):
+    for step in Step.select().join(Campaign).where(Campaign.status.in_(SENDING_STATUSES)):
         step.delay_days += 1
         step.window_start_hour, step.window_end_hour = 7, 19
         step.rules = (step.rules or []) + [{"rule": "order_total", "params": {"max": 150}}]

@@ -12,7 +12,7 @@ from core import DeliveryWindow, TimeWindow, clock, hookimpl
 from core.campaigns import create_from_preset, set_status
 from core.models import Decision, Message, Order, SellerAccount, Step
 from core.planning import plan_orders
-from core.services import set_plugin_enabled
+from core.plugin_settings import set_plugin_enabled
 from core.store import store_orders
 from plugins.review_timing import asks_for_review, settings_for
 from plugins.review_timing.timing import (

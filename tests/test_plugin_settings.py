@@ -12,11 +12,11 @@ import pytest
 
 from core import SettingRefused
 from core.config import ConfigError
+from core.credentials import save_account_credentials
 from core.crypto import encrypt_json
 from core.models import PluginSetting
-from core.services import save_account_credentials
 from plugins.amazon.client import AmazonError, make_client
-from plugins.amazon.source import test_connection as amazon_test_connection
+from plugins.amazon.source import check_connection as amazon_check_connection
 from tests.fake_spapi.harness import CREDS, amazon_settings, connect, connected
 from tests.support.web import csrf_token, login, make_admin
 from web import create_app
@@ -151,11 +151,11 @@ def test_an_admin_pointing_lwa_url_at_their_server_never_receives_the_secrets(
     # Even a value stored before this check existed (or written to the database
     # directly) is not used: the client checks before any secret leaves.
     PluginSetting.create(plugin="amazon", marketplace="", key="lwa_url", value=steal)
-    problem = amazon_test_connection(engine, account)
+    problem = amazon_check_connection(engine, account)
     assert "setting lwa_url" in problem and "not an https address" in problem
     PluginSetting.update(value=catcher.url).where(PluginSetting.key == "lwa_url").execute()
     PluginSetting.create(plugin="amazon", marketplace="", key="endpoint", value=catcher.url)
-    assert "setting endpoint" in amazon_test_connection(engine, account)
+    assert "setting endpoint" in amazon_check_connection(engine, account)
     assert catcher.requests == []
     assert fake.count("/auth/o2/token") == 0
 

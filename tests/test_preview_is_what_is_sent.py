@@ -18,7 +18,7 @@ import pytest
 from core.campaigns import create_campaign
 from core.compose import NO_MANUAL
 from core.models import Message, Order, Template
-from core.services import send_step_now
+from core.send_now import send_step_now
 from core.store import store_orders
 from core.templates import save_language
 from tests.conftest import order_data

@@ -241,14 +241,14 @@ def test_concurrent_claims_never_share_a_message_postgres(make_settings, pg_url)
 @pytest.mark.redis
 def test_slice_on_redis_queue(make_engine, redis_url):
     from core.queue import make_huey
-    from core.tasks import Runtime
+    from core.tasks import EngineQueue
 
     engine = make_engine(
         queue={"backend": "redis", "redis_url": redis_url, "name": "followup-test"}
     )
     huey = make_huey(engine.settings)
     huey.flush()
-    runtime = Runtime(engine, huey)
+    runtime = EngineQueue(engine, huey)
     account = demo_account()
     review_campaign()
     runtime.sync_account(account.id)  # enqueued, not run: a real Redis holds it

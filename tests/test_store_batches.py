@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from core.importer import ImportError_, import_orders
+from core.importer import OrderImportError, import_orders
 from core.models import Order, OrderEvent, OrderItem, SellerAccount
 from core.store import store_orders
 from tests.conftest import order_data
@@ -98,7 +98,7 @@ def test_import_stores_the_orders_before_a_bad_line_and_says_so(engine, tmp_path
     path.write_text(
         HEADER + "".join(line(o) for o in good) + line("111-9-9", channel="Amazon.moon")
     )
-    with pytest.raises(ImportError_) as failed:
+    with pytest.raises(OrderImportError) as failed:
         import_orders(engine, path, "Shop")
     assert "line 7: unknown sales-channel 'Amazon.moon'" in str(failed.value)
     assert "the 5 orders before it were stored" in str(failed.value)

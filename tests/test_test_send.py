@@ -273,7 +273,7 @@ def _test_campaign_message(engine, account):
 
 
 def test_a_test_campaign_emails_each_message_to_the_sellers_own_address(engine, smtp):
-    """Issue 4 §1: a test campaign sends only through the dry run and to the seller's own
+    """A test campaign sends only through the dry run and to the seller's own
     test address; the buyer's relay address never receives anything."""
     data, message = _test_campaign_message(engine, _account())
     assert message.state == "sent" and message.dry_run and message.sender == "dry_run"

@@ -12,10 +12,10 @@ from io import BytesIO
 import pytest
 
 from core.clock import utcnow
+from core.credentials import account_credentials, save_account_credentials
 from core.crypto import CredentialError
 from core.models import AuditLog, Message, Order, SellerAccount
 from core.queue import make_huey
-from core.services import account_credentials, save_account_credentials
 from tests.fake_spapi.harness import amazon_settings
 from tests.support.servers import ACCOUNT_SECRETS as SECRETS
 from tests.support.web import accounts_post, connect_account, csrf_token, login, make_admin

@@ -25,7 +25,7 @@ from core.models import Campaign, Message, SellerAccount, Step
 from core.planning import plan_orders
 from core.queue import make_huey
 from core.store import store_orders
-from core.tasks import Runtime
+from core.tasks import EngineQueue
 from tests.conftest import order_data
 from tests.support.worker import leases_expired, start_worker, wait_for, worker_config
 
@@ -97,7 +97,7 @@ def test_sigkill_mid_dispatch_then_restart_sends_each_message_once(tmp_path, rec
         window_end_hour=24,
     )
     assert plan_orders(engine, ids).planned == ORDERS
-    runtime = Runtime(engine, make_huey(engine.settings))
+    runtime = EngineQueue(engine, make_huey(engine.settings))
 
     worker = start_worker(config, FOLLOWUP_TEST_RECORDER_URL=recorder_url(recorder))
     try:

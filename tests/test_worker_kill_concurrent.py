@@ -43,7 +43,7 @@ from core.clock import utcnow
 from core.contracts import RETRY, SCHEDULED, SENDING
 from core.models import Message, Order
 from core.queue import make_huey
-from core.tasks import Runtime
+from core.tasks import EngineQueue
 from tests.fake_spapi import FakeSPAPI
 from tests.fake_spapi.harness import (
     CUSTOM_POST,
@@ -163,7 +163,7 @@ def test_two_worker_processes_killed_100_times_never_send_twice(tmp_path, fake):
         ids = set_up(engine, fake)
         setup_calls = len(fake.calls)
         log.info("set up in %.1f s", time.monotonic() - started)
-        feeder = Feeder(Runtime(engine, make_huey(engine.settings)), ids)
+        feeder = Feeder(EngineQueue(engine, make_huey(engine.settings)), ids)
         feeder.top_up()
         pool = WorkerPool(config, 2, SP_API_DEFAULT_MARKETPLACE=None)
         kills = held_kills = 0

@@ -43,7 +43,7 @@ from core.models import Attempt, Message, OptOut, Order, OrderEvent
 from core.planning import plan_orders
 from core.queue import make_huey
 from core.sync import sync_account
-from core.tasks import Runtime
+from core.tasks import EngineQueue
 from tests.fake_spapi import FakeSPAPI
 from tests.fake_spapi.harness import amazon_settings, connect, messaging_step, review_step
 from tests.support.worker import (
@@ -234,7 +234,7 @@ def test_sigkill_mid_amazon_dispatch_then_restart_keeps_amazon_rules(tmp_path, f
         assert not set(tail) & set(groups["eligible"][:CUSTOMIZED])
         late = dict(zip(("refunded", "cancelled", "opted_out"), tail, strict=True))
 
-        runtime = Runtime(engine, make_huey(engine.settings))
+        runtime = EngineQueue(engine, make_huey(engine.settings))
         for round_no, kill in enumerate(kills):
             worker = start_worker(config, SP_API_DEFAULT_MARKETPLACE=None)
             runtime.dispatch()  # enqueued in the SqliteHuey file; the worker takes it

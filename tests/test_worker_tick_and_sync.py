@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 from core.config import load_settings
 from core.engine import Engine
 from core.queue import make_huey
-from core.tasks import Runtime
+from core.tasks import EngineQueue
 from tests.fake_spapi import FakeSPAPI
 from tests.fake_spapi.harness import amazon_settings, sellers
 from tests.support.worker import REPO, wait_for, worker_config, worker_log
@@ -39,7 +39,7 @@ SELLERS = 3
 SEARCH_PATH = "/orders/2026-01-01/orders"
 # A real worker whose tick interval is TICK_SECONDS instead of a minute.
 BOOT = (
-    "import sys, core.tasks; core.tasks.Runtime.tick_seconds = {seconds}; "
+    "import sys, core.tasks; core.tasks.EngineQueue.tick_seconds = {seconds}; "
     "from core.worker import main; sys.exit(main())"
 )
 
@@ -111,7 +111,7 @@ def test_four_workers_tick_once_per_interval_and_sync_each_account_once_at_a_tim
         engine.migrate()
         try:
             sellers(engine, fake, SELLERS)
-            runtime = Runtime(engine, make_huey(engine.settings))
+            runtime = EngineQueue(engine, make_huey(engine.settings))
             procs = [start(config, probe) for _ in range(PROCESSES)]
             log = config.parent / "worker.log"
             up = wait_for(lambda: log.read_text().count("worker started") >= PROCESSES, 60)

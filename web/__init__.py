@@ -33,7 +33,7 @@ from htmx_flask import Htmx
 from core.config import Settings, load_settings
 from core.engine import Engine
 from core.queue import make_huey
-from core.tasks import Runtime
+from core.tasks import EngineQueue
 
 from . import (
     accounts,
@@ -82,7 +82,7 @@ def create_app(
         FOLLOWUP_SECURE_COOKIES=settings.get("web", "secure_cookies"),
     )
     app.extensions["followup"] = engine
-    app.extensions["followup_runtime"] = Runtime(engine, huey or make_huey(settings))
+    app.extensions["followup_runtime"] = EngineQueue(engine, huey or make_huey(settings))
     converters.init_app(app)  # before the blueprints: their rules use the converters
     htmx.init_app(app)
     transport.init_app(app, settings.get("web", "trusted_proxies"))

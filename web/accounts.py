@@ -27,18 +27,16 @@ from core.accounts import (
     account_sources,
     delete_account,
     deletion_blocker,
+    mark_account,
     marketplaces_by_region,
+    queue_sync,
+    requeue_account_messages,
     save_account,
     stored_credentials,
 )
 from core.crypto import CredentialError
-from core.importer import ImportError_, import_orders, may_create_account
+from core.importer import OrderImportError, import_orders, may_create_account
 from core.models import Order, SellerAccount
-from core.services import (
-    mark_account,
-    queue_sync,
-    requeue_account_messages,
-)
 from core.sync import sync_in_progress, sync_queue_is_stale
 
 from .audit import audit
@@ -308,7 +306,7 @@ def import_file():
             text = import_orders(
                 engine(), path, account_name, source_name, create_account=may_create
             )
-        except ImportError_ as exc:
+        except OrderImportError as exc:
             # The message names the file: the name the seller chose, not our temp path.
             shown = str(exc).replace(str(path), upload.filename)
             head = "Import stopped" if exc.stored else "Nothing imported"

@@ -14,7 +14,7 @@ from core.blocklist import (
     unblock_buyer,
 )
 from core.models import OptOut
-from core.services import find_order
+from core.orders import find_order
 
 from .context import engine
 from .dashboard_cache import clear_cache

@@ -15,5 +15,5 @@ def engine():
 
 
 def runtime():
-    """The process's ``core.tasks.Runtime`` (the engine plus the huey queue)."""
+    """The process's ``core.tasks.EngineQueue`` (the engine plus the huey queue)."""
     return current_app.extensions["followup_runtime"]

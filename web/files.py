@@ -89,7 +89,7 @@ def upload():
     except FileError as exc:
         flash(str(exc), "error")
         return _form({exc.field: str(exc)}, form.to_dict(), 422)
-    audit("file.upload", f"file {stored.id}", f"{stored.filename} ({stored.kind})")
+    audit("file_uploaded", f"file {stored.id}", f"{stored.filename} ({stored.kind})")
     flash(f"Stored {stored.filename}: it goes with the next matching messages.", "success")
     return redirect(url_for("files.index"))
 
@@ -111,6 +111,6 @@ def delete(file_id: int):
     """Remove a file; messages already sent keep what they carried."""
     stored = StoredFile.get_or_none(StoredFile.id == file_id) or abort(404)
     stored.delete_instance()
-    audit("file.delete", f"file {file_id}", stored.filename)
+    audit("file_deleted", f"file {file_id}", stored.filename)
     flash(f"Deleted {stored.filename}.", "success")
     return redirect(url_for("files.index"))

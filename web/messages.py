@@ -26,7 +26,7 @@ from flask import (
 from core.contracts import ALL_STATES, FAILED, IN_DOUBT, RETRY, SCHEDULED
 from core.csv_out import SafeWriter
 from core.models import Attempt, Campaign, Message, Order, SellerAccount, Step
-from core.services import cancel_message, resolve_in_doubt, retry_message
+from core.outbox import cancel_message, resolve_in_doubt, retry_message
 
 from .context import engine
 from .converters import is_id

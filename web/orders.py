@@ -12,6 +12,7 @@ from core.blocklist import (
     block_days,
     block_expiry,
     resume_order,
+    stop_order_messages,
     unblock_buyer,
 )
 from core.db import is_sqlite
@@ -25,7 +26,7 @@ from core.models import (
     Step,
 )
 from core.order_trace import trace_order
-from core.services import send_step_now, stop_order_messages
+from core.send_now import send_step_now
 
 from .context import engine
 from .converters import is_id

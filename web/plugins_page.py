@@ -13,8 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from core.contracts import SettingRefused
-from core.plugins import available_plugins
-from core.services import (
+from core.plugin_settings import (
     clear_plugin_setting,
     is_sealed,
     plugin_toggles,
@@ -22,6 +21,7 @@ from core.services import (
     set_plugin_enabled,
     stored_plugin_settings,
 )
+from core.plugins import available_plugins
 from core.setting_checks import parse_setting, setting_problem
 
 from .audit import audit
@@ -254,7 +254,7 @@ def _save(name, page, scope):
         flash(f"{page.title} settings saved for {where}.", "success")
         moved = [f.label for f in page.fields if f.guards_secrets and _touched(f.key, changed)]
         if moved:
-            # The accounts' secrets stay bound to the old address (core.services).
+            # The accounts' secrets stay bound to the old address (core.credentials).
             flash(
                 f"{', '.join(moved)} changed: enter each account's secrets again on the "
                 "Accounts page before it syncs or sends.",

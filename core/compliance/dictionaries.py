@@ -67,6 +67,7 @@ class Lexicon:
     """Every word known in one language; ``known`` and ``near`` answer spelling questions."""
 
     def __init__(self, language: str):
+        # here, not at the top: start-up cost of pyspellchecker (first spelling check)
         from spellchecker import SpellChecker
 
         self.language = language
@@ -82,6 +83,7 @@ class Lexicon:
         self.hunspell = []
         for name in HUNSPELL[language]:
             if (HUNSPELL_DIR / f"{name}.dic").exists():
+                # here, not at the top: start-up cost of spylls (installed dictionaries only)
                 from spylls.hunspell import Dictionary
 
                 self.hunspell.append(Dictionary.from_files(str(HUNSPELL_DIR / name)))

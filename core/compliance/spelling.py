@@ -23,6 +23,7 @@ SPELLING_SOURCE = f"{GUIDE}: styling — no spelling or grammar errors"
 
 @cache
 def _speller(language: str):
+    # here, not at the top: start-up cost of pyspellchecker (first spelling check)
     from spellchecker import SpellChecker
 
     return SpellChecker(language=language, distance=1)

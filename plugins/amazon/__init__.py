@@ -22,7 +22,7 @@ from .endpoints import endpoint_problem, lwa_url_problem
 from .marketplaces import BY_CODE, MARKETPLACES
 from .report import parse_file
 from .senders import SENDERS
-from .source import fetch, test_connection
+from .source import check_connection, fetch
 
 
 def _import_file(engine, account, path):
@@ -42,7 +42,7 @@ def register_order_sources(engine):
             "Amazon Selling Partner API",
             fetch=fetch,
             import_file=_import_file,
-            test_connection=test_connection,
+            test_connection=check_connection,
             check_credentials=check_credentials,
         )
     ]

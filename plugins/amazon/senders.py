@@ -48,6 +48,8 @@ from core import (
     ACCOUNT_PROBLEM,
     NEVER_OFFERED,
     RECHECK_WAITING,
+    Order,
+    SellerAccount,
     Sender,
     SendResult,
     Waiting,
@@ -143,8 +145,6 @@ def _actions(response) -> set[str]:
 
 
 def _account(order):
-    from core import SellerAccount
-
     return SellerAccount.get_by_id(order.account_id)
 
 
@@ -198,7 +198,7 @@ def _lwa_refused(exc: AuthorizationError) -> bool:
 
 def _account_problem(account, detail: str) -> str:
     """Mark the account with ``detail`` and say, recognisably, that the message waits for
-    the seller to fix it (``core.services.requeue_account_messages`` looks for this)."""
+    the seller to fix it (``core.accounts.requeue_account_messages`` looks for this)."""
     mark_account(account, "error", detail)
     return f"{ACCOUNT_PROBLEM}: {detail}; fix the credentials on the Accounts page"
 
@@ -452,8 +452,6 @@ def messaging_prepare(engine, message, order):
         return _read_problem(account, exc, "getAttributes")
     locale = buyer_locale(response.payload)
     if locale and locale != order.buyer_locale:
-        from core import Order
-
         Order.update(buyer_locale=locale).where(Order.id == order.id).execute()
         order.buyer_locale = locale
     return None

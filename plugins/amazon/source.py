@@ -266,7 +266,7 @@ def backfill(engine, account, since, progress):
                 raise AmazonError("malformed", f"the orders report: {exc}") from exc
 
 
-def test_connection(engine, account) -> str | None:
+def check_connection(engine, account) -> str | None:
     """A cheap call that says exactly what is wrong, or None when all is well."""
     try:
         groups = _by_region(account)

@@ -37,6 +37,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from core import ATTACHMENT_MAX_BYTES, ATTACHMENT_TYPES, SendResult, Step, utcnow
 
 from .config import PLUGIN, ConfigProblem, ServerConfig, from_address, smtp_config
+from .imap_reader import sent_folder_has
 
 log = logging.getLogger(__name__)
 
@@ -263,8 +264,6 @@ def reconcile(engine, message, order) -> str | None:
     An absent copy proves nothing (many servers keep no copy of SMTP mail), so this never
     answers "not_sent" and an in-doubt message waits for a person.
     """
-    from .imap_reader import sent_folder_has
-
     if not order.buyer_email:
         return None
     try:
@@ -281,7 +280,7 @@ TEST_PREFIX = "[TEST]"
 TEST_HEADER = "X-Followup-Test"
 
 
-def test_subject(rendered_subject: str) -> str:
+def marked_test_subject(rendered_subject: str) -> str:
     """``[TEST] …``: one line, no ``[Important]`` (a preview is never critical)."""
     subject = IMPORTANT.sub(" ", " ".join((rendered_subject or "").split())).strip()
     return f"{TEST_PREFIX} {subject or 'Template preview'}"
@@ -322,7 +321,7 @@ def build_test_message(rendered, sender_address: str, to: str) -> EmailMessage:
     mail = EmailMessage(policy=POLICY)
     mail["From"] = sender_address
     mail["To"] = to
-    mail["Subject"] = test_subject(rendered.subject)
+    mail["Subject"] = marked_test_subject(rendered.subject)
     mail["Date"] = format_datetime(utcnow().replace(tzinfo=UTC))
     domain = sender_address.rsplit("@", 1)[-1].strip().lower() or "followup.invalid"
     mail["Message-ID"] = make_msgid("followup-test", domain=domain)

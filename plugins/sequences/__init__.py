@@ -11,7 +11,16 @@
 
 from __future__ import annotations
 
-from core import ParamField, Params, Rule, SettingField, SettingsPage, hookimpl, parse_codes
+from core import (
+    OrderItem,
+    ParamField,
+    Params,
+    Rule,
+    SettingField,
+    SettingsPage,
+    hookimpl,
+    parse_codes,
+)
 
 from .presets import LISTS, presets_for
 
@@ -44,8 +53,6 @@ SKU_LIST = Params(
 
 def sku_list(engine, order, params):
     """``None`` when an item of ``order`` is on the named list, else the reason."""
-    from core import OrderItem
-
     try:
         name = _list_name(params.get("list"))
     except ValueError as exc:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from peewee import JOIN
 
 from core.contracts import FINAL_STATES, IN_DOUBT, SENDING, SENT, WAITING_STATES
+from core.credentials import save_account_credentials
 from core.models import (
     Campaign,
     Message,
@@ -18,7 +19,6 @@ from core.models import (
     TemplateVariant,
     TemplateVersion,
 )
-from core.services import save_account_credentials
 from tests.support.worker import worker_config, worker_log
 
 CREDS = {

@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-# operation -> (requests per second, burst): Amazon's default usage plans, as printed in
-# the models in shared/sp-api-models and DOMAIN.md §2 and §4.
+# operation -> (requests per second, burst): Amazon's default usage plans, as Amazon's
+# models print them and docs/amazon-rules.md §2.1, §2.2 and §4 record them.
 USAGE_PLANS: dict[str, tuple[float, int]] = {
     "getSolicitationActionsForOrder": (1.0, 5),
     "createProductReviewAndSellerFeedbackSolicitation": (1.0, 5),

@@ -13,8 +13,8 @@ from core.compose import (
     Draft,
     account_words,
     buyer_language,
+    language_variant,
     latest_version,
-    pick_variant,
 )
 from core.decide import StepBroken
 from core.models import Campaign, Order, OrderItem, Step
@@ -225,7 +225,7 @@ def step_draft(step: Step, language: str, subject: str, body: str) -> Draft:
     """The typed text as the step would send it: its template's channel, the language's
     own HTML and the version's email theme (both kept by a save from this editor)."""
     version = latest_version(step.template) if step.template_id else None
-    variant = pick_variant(version, language) if version is not None else None
+    variant = language_variant(version, language) if version is not None else None
     return Draft(
         subject=subject,
         body=body,

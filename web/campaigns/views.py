@@ -32,6 +32,7 @@ from core.campaigns import (
     set_status,
     update_campaign,
 )
+from core.contracts import SENDING_STATUSES
 from core.models import Campaign, Message, SellerAccount, Step
 
 from ..audit import audit
@@ -242,7 +243,7 @@ def confirm_status(campaign_id: int):
     status = request.args.get("to", "")
     if status not in STATUSES:
         abort(400, description=f"Unknown status; choose one of {', '.join(STATUSES)}.")
-    problems = campaign_problems(engine(), campaign) if status in ("active", "test") else []
+    problems = campaign_problems(engine(), campaign) if status in SENDING_STATUSES else []
     return _confirm_page(campaign, status, problems, choice=_backlog_choice(campaign, request.args))
 
 

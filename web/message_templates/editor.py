@@ -19,7 +19,7 @@ from flask import (
 )
 
 from core import themes
-from core.compose import latest_version, pick_variant
+from core.compose import language_variant, latest_version
 from core.library import LANGUAGES, load_library
 from core.models import Order, Template, TemplateVersion
 from core.templates import import_from_library, save_language, variant_dicts
@@ -82,7 +82,7 @@ def import_template(key: str):
 
 
 def _form_values(version: TemplateVersion | None, language: str) -> dict:
-    variant = pick_variant(version, language) if version is not None else None
+    variant = language_variant(version, language) if version is not None else None
     return {
         "language": language,
         "subject": variant.subject if variant else "",
@@ -112,7 +112,7 @@ def _preview_order(value: str) -> Order | None:
 
 def _own_html(version: TemplateVersion | None, language: str) -> str:
     """The variant's own HTML (not made in this editor), which is sent instead of a theme."""
-    variant = pick_variant(version, language) if version is not None else None
+    variant = language_variant(version, language) if version is not None else None
     return variant.html if variant else ""
 
 

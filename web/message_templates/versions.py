@@ -6,11 +6,11 @@ from types import SimpleNamespace
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from core import test_sends
-from core.compose import NO_MANUAL, latest_version, manual_missing, pick_variant
+from core.compose import NO_MANUAL, language_variant, latest_version, manual_missing
 from core.contracts import Rendered
 from core.default_senders import DRY_RUN
 from core.models import Order, SellerAccount, TemplateVersion
+from core.seller_copies import copy_blocker, email_copy
 
 from ..audit import audit
 from ..context import engine
@@ -61,7 +61,7 @@ def versions(template_id: int):
         diff=diff,
         accounts=list(SellerAccount.select().order_by(SellerAccount.name)),
         has_body=has_body(template),
-        test_blocker=test_sends.test_blocker(engine()),
+        test_blocker=copy_blocker(engine()),
     )
 
 
@@ -95,7 +95,7 @@ def test_send(template_id: int):
             "error",
         )
         return back
-    variant = pick_variant(version, language)
+    variant = language_variant(version, language)
     if variant is None:
         flash(f"Version {version.number} has no {language} variant.", "error")
         return back
@@ -140,7 +140,7 @@ def test_send(template_id: int):
     rendered = Rendered(
         subject, result.text, result.html, language=language, attachments=attachments
     )
-    test = test_sends.email_test(eng, account, rendered, order.marketplace if order else "")
+    test = email_copy(eng, account, rendered, order.marketplace if order else "")
     files = ", ".join(a.filename for a in attachments) or "none"
     preview_only = (
         ""

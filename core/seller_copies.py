@@ -21,10 +21,8 @@ NO_TEST_ADDRESS = "set a test address on the account (Accounts page)"
 
 
 @dataclass
-class TestSend:
+class SellerCopy:
     """What a test send did: ``emailed`` to the seller's own address, or why not."""
-
-    __test__ = False  # not a pytest class, whatever its name says
 
     emailed: bool
     detail: str
@@ -32,39 +30,33 @@ class TestSend:
     failed: bool = False
 
 
-def test_blocker(engine) -> str:
+def copy_blocker(engine) -> str:
     """Why no test can be emailed at all (no sender offers ``send_test``), or ""."""
     return "" if any(s.send_test is not None for s in engine.senders.values()) else NO_TEST_SENDER
 
 
-test_blocker.__test__ = False
-
-
-def email_test(engine, account, rendered, marketplace: str = "") -> TestSend:
+def email_copy(engine, account, rendered, marketplace: str = "") -> SellerCopy:
     """Email ``rendered`` to the account's own test address via a sender's ``send_test``.
 
     Only a sender that offers ``send_test`` (the email plugin) can do it; everything it
     refuses or cannot do comes back as ``why_not``.
     """
     if not account.test_address:
-        return TestSend(False, "", NO_TEST_ADDRESS)
+        return SellerCopy(False, "", NO_TEST_ADDRESS)
     sender = next((s for s in engine.senders.values() if s.send_test is not None), None)
     if sender is None:
-        return TestSend(False, "", NO_TEST_SENDER)
+        return SellerCopy(False, "", NO_TEST_SENDER)
     outcome = sender.send_test(
         engine, account, rendered, account.test_address, marketplace=marketplace
     )
     if outcome.status == "sent":
-        return TestSend(True, outcome.detail)
-    return TestSend(False, "", outcome.detail, failed=outcome.status != "skipped")
-
-
-email_test.__test__ = False
+        return SellerCopy(True, outcome.detail)
+    return SellerCopy(False, "", outcome.detail, failed=outcome.status != "skipped")
 
 
 def copy_note(engine, account, rendered, marketplace: str) -> str:
     """Email a test campaign's message to the seller and say what happened, for its reason."""
-    test = email_test(engine, account, rendered, marketplace)
-    if test.emailed:
+    result = email_copy(engine, account, rendered, marketplace)
+    if result.emailed:
         return f"test copy emailed to {account.test_address}"
-    return f"no test copy: {test.why_not}"
+    return f"no test copy: {result.why_not}"
