@@ -117,9 +117,7 @@ def _drain(folder: str, sections: dict, profile: str, ready, start, done) -> Non
         profiler.disable()
         profiler.dump_stats(profile)
     engine.close()
-    done.put(
-        (result.claimed, result.states.get("sent", 0), dict(kinds), elapsed, cpu, in_db[0])
-    )
+    done.put((result.claimed, result.states.get("sent", 0), dict(kinds), elapsed, cpu, in_db[0]))
 
 
 def _run(kind: str, count: int, workers: int, profile: str = "") -> dict:

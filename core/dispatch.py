@@ -47,8 +47,16 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from . import ledger, test_sends
+from .attachments import note_files
 from .clock import utcnow
-from .compose import ComposeError, ComposeRetry, NoVariant, TemplateBroken, compose
+from .compose import (
+    ComposeError,
+    ComposeRetry,
+    NoVariant,
+    TemplateBroken,
+    compose,
+    keep_templates,
+)
 from .contracts import (
     FAILED,
     IN_DOUBT,
@@ -62,6 +70,7 @@ from .contracts import (
 )
 from .db import database, is_sqlite, write_transaction
 from .decide import ERROR, EXCLUDED, SEND_TIME, WAIT, decide
+from .default_vetoes import keep_opt_outs
 from .items import keep_items
 from .models import Attempt, Campaign, Message, Order, OrderEvent, SellerAccount, Step
 
@@ -327,7 +336,14 @@ def _not_now(claim: Claim, message: Message, reason: str) -> str:
 
 
 def load_claimed(claims: list[Claim]) -> list[tuple[Claim, Message, Order, Step | None]]:
-    """The claimed messages with their orders, steps and order events, in few queries."""
+    """The claimed messages with their orders, steps and order events, in few queries.
+
+    Also what each send would otherwise read on its own: the buyers' opt-outs, the
+    steps' templates with their latest versions and variants, and whether a step has
+    any stored file. A query per batch instead of one per message; the copy is as fresh
+    as the batch, which ``dispatch_due`` reads again when it is older than
+    ``FRESH_SECONDS``, and every write is fenced whatever the copy says.
+    """
     ids = [c.message_id for c in claims]
     messages = list(Message.select().where(Message.id.in_(ids)).order_by(Message.id))
     orders = {o.id: o for o in Order.select().where(Order.id.in_({m.order_id for m in messages}))}
@@ -353,6 +369,9 @@ def load_claimed(claims: list[Claim]) -> list[tuple[Claim, Message, Order, Step 
     }
     for order in orders.values():
         order.account = accounts[order.account_id]
+    keep_opt_outs(orders.values())
+    keep_templates(steps.values())
+    note_files(steps.values())
     for m in messages:
         m.order = orders[m.order_id]
         if m.step_id in steps:
