@@ -31,6 +31,7 @@ from tests.support.processes import race
 
 from .data import add_campaigns, fill_orders, make_engine
 
+CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
 PG_ADMIN = dict(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
 REDIS_URL = "redis://127.0.0.1:6379/14"
 
@@ -80,6 +81,18 @@ def _kind(sql: str) -> str:
     return f"{verb} {table.group(1)}" if table and verb != "SET" else verb
 
 
+def _counting(call, kind: str, kinds, in_db):
+    def counted(*args, **kwargs):
+        kinds[kind] += 1
+        began = time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            in_db[0] += time.perf_counter() - began
+
+    return counted
+
+
 def _drain(folder: str, sections: dict, profile: str, ready, start, done) -> None:
     """One worker process: wait for the start signal, dispatch until nothing is due."""
     import logging
@@ -102,6 +115,10 @@ def _drain(folder: str, sections: dict, profile: str, ready, start, done) -> Non
             in_db[0] += time.perf_counter() - began
 
     database.obj.execute_sql = counted
+    db = database.obj
+    for name in ("begin", "commit", "rollback"):
+        # BEGIN, COMMIT and ROLLBACK bypass execute_sql; round trips count them too.
+        setattr(db, name, _counting(getattr(db, name), name.upper(), kinds, in_db))
     ready.put(os.getpid())
     start.wait()
     profiler = None
@@ -161,7 +178,12 @@ def _run(kind: str, count: int, workers: int, profile: str = "") -> dict:
         # Summed over the workers: what one message costs the machine, whatever the load.
         "cpu_ms_per_message": round(1000 * sum(a[4] for a in answers) / per, 3),
         "db_wait_ms_per_message": round(1000 * sum(a[5] for a in answers) / per, 3),
-        "statements_per_message": round(sum(kinds.values()) / per, 2),
+        # Statements through execute_sql (the figure quoted before), then every round
+        # trip: those plus BEGIN, COMMIT and ROLLBACK.
+        "statements_per_message": round(
+            sum(v for k, v in kinds.items() if k not in CONTROL) / per, 2
+        ),
+        "round_trips_per_message": round(sum(kinds.values()) / per, 2),
         "statements_by_kind": {k: round(v / per, 3) for k, v in kinds.most_common()},
     }
 

@@ -14,11 +14,31 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import peewee
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 
 log = logging.getLogger(__name__)
 
 database = DatabaseProxy()
+
+
+class Postgresql(PostgresqlDatabase):
+    """PostgreSQL whose lazily committing transactions (``write_transaction(durable=
+    False)``) say so in the same round trip as their ``BEGIN``."""
+
+    def begin(self, isolation_level=None, lazy_commit: bool = False):
+        if not lazy_commit or isolation_level or self._isolation_level:
+            super().begin(isolation_level)
+            if lazy_commit:
+                self.execute_sql(LAZY_COMMIT)
+            return
+        # Two statements in one simple query: one round trip fewer per claim, lease
+        # renewal and dry-run record, with the same transaction as BEGIN then SET.
+        with peewee.__exception_wrapper__:
+            self.cursor().execute(f"BEGIN; {LAZY_COMMIT}")
+
+
+LAZY_COMMIT = "SET LOCAL synchronous_commit TO OFF"
 
 
 def open_database(url: str, busy_timeout_ms: int = 5000, data_dir: Path | None = None) -> Database:
@@ -44,7 +64,7 @@ def open_database(url: str, busy_timeout_ms: int = 5000, data_dir: Path | None =
         )
     elif url.startswith(("postgresql://", "postgres://")):
         u = urlparse(url)
-        db = PostgresqlDatabase(
+        db = Postgresql(
             unquote(u.path.lstrip("/")),
             user=unquote(u.username) if u.username else None,
             password=unquote(u.password) if u.password else None,
@@ -96,8 +116,11 @@ def write_transaction(*, durable: bool = True, immediate: bool = True) -> Iterat
     if isinstance(db, SqliteDatabase):
         with db.atomic("IMMEDIATE") if immediate else db.atomic():
             yield
+    elif not durable and isinstance(db, Postgresql) and db.transaction_depth() == 0:
+        with db.atomic(lazy_commit=True):
+            yield
     else:
         with db.atomic():
             if not durable:
-                db.execute_sql("SET LOCAL synchronous_commit TO OFF")
+                db.execute_sql(LAZY_COMMIT)
             yield
