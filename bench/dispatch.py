@@ -76,6 +76,9 @@ _TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', re.IGNORECASE)
 
 def _kind(sql: str) -> str:
     """``SELECT message``, ``UPDATE message``, ``SET``, ...: verb and first table."""
+    first, _, rest = sql.partition("; ")
+    if rest and first.upper().startswith("SET LOCAL"):
+        return f"{_kind(rest)} (+SET LOCAL)"  # one round trip: core.db.returning_lazily
     verb = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "?"
     table = _TABLE.search(sql)
     return f"{verb} {table.group(1)}" if table and verb != "SET" else verb

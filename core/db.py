@@ -124,3 +124,23 @@ def write_transaction(*, durable: bool = True, immediate: bool = True) -> Iterat
             if not durable:
                 db.execute_sql(LAZY_COMMIT)
             yield
+
+
+def returning_lazily(query) -> list[tuple]:
+    """Run one statement with RETURNING as a transaction of its own that commits without
+    waiting for the disk (``write_transaction(durable=False)``'s promise); its rows.
+
+    On PostgreSQL outside a transaction it is one round trip instead of four (BEGIN,
+    SET LOCAL, the statement, COMMIT): the SET LOCAL and the statement go in one query
+    string, which PostgreSQL runs as one implicit transaction, so the setting applies to
+    that statement's commit alone and an error rolls both back. Elsewhere (SQLite,
+    inside a transaction) it runs in ``write_transaction(durable=False)``.
+    """
+    db = database.obj
+    if isinstance(db, SqliteDatabase) or db.transaction_depth():
+        with write_transaction(durable=False):
+            return list(query.tuples().execute())
+    sql, params = query.sql()
+    # The statement is peewee's, its values bound as parameters; the prefix is constant.
+    cursor = db.execute_sql(f"{LAZY_COMMIT}; {sql}", params)
+    return cursor.fetchall()

@@ -37,7 +37,9 @@ with several worker threads and processes, slow channels and SIGKILL at any mome
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import operator
 import os
 import random
 import socket
@@ -45,6 +47,8 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+
+from peewee import Select, Value
 
 from . import ledger, test_sends
 from .attachments import note_files
@@ -68,7 +72,7 @@ from .contracts import (
     SKIPPED,
     SendResult,
 )
-from .db import database, is_sqlite, write_transaction
+from .db import database, is_sqlite, returning_lazily, write_transaction
 from .decide import ERROR, EXCLUDED, SEND_TIME, WAIT, decide
 from .default_vetoes import keep_opt_outs
 from .items import keep_items
@@ -210,6 +214,27 @@ def renew(engine, claim: Claim) -> bool:
     """Extend the claim's lease; False when the claim was lost (recovered, re-claimed)."""
     with write_transaction(durable=False):
         return bool(Message.update(lease_until=_lease_end(engine)).where(_fence(claim)).execute())
+
+
+def renew_all(engine, claims: list[Claim]) -> list[Claim]:
+    """Extend the leases of ``claims`` in one transaction; the ones still held.
+
+    One UPDATE whose WHERE clause is every claim's own fence, then one read of what it
+    left: a claim lost meanwhile (recovered, claimed again) is neither renewed nor
+    returned."""
+    if not claims:
+        return []
+    fences = functools.reduce(operator.or_, (_fence(c) for c in claims))
+    with write_transaction(durable=False):
+        Message.update(lease_until=_lease_end(engine)).where(fences).execute()
+        rows = Message.select(Message.id, Message.state, Message.lease_owner, Message.claim_seq)
+        now = {
+            i: (state, owner, seq)
+            for i, state, owner, seq in rows.where(
+                Message.id.in_([c.message_id for c in claims])
+            ).tuples()
+        }
+    return [c for c in claims if now.get(c.message_id) == (SENDING, c.owner, c.seq)]
 
 
 @contextlib.contextmanager
@@ -537,17 +562,22 @@ def _dry_run(engine, claim: Claim, message: Message, order, step, sender, compos
         language=rendered.language,
         template_version=composed.version,
     )
-    with write_transaction(durable=False):
-        if not message.dry_run:  # a live message on a dry-run sender still counts
+    recorded = Message.update(**values).where(_fence(claim))
+    attempt = (now, now, SENT, result.detail)
+    if message.dry_run:
+        # Nothing to check first: the record and its attempt are one statement, committed
+        # on its own (lazily: a dry run reaches nobody, see the module's docstring).
+        held = _with_attempt(recorded, message.id, *attempt, alone=True)
+    else:
+        with write_transaction(durable=False):
+            # A live message on a dry-run sender still counts against the daily limit.
             full = ledger.daily_limit_at_send(message.account_id)
             if full:
                 return _postpone(claim, message, full)
-        if not Message.update(**values).where(_fence(claim)).execute():
-            log.warning("message %s: claim lost before the dry run was recorded", message.id)
-            return CLAIM_LOST
-        Attempt.insert(
-            message=message.id, started_at=now, finished_at=now, outcome=SENT, detail=result.detail
-        ).execute()
+            held = _with_attempt(recorded, message.id, *attempt)
+    if held is None:
+        log.warning("message %s: claim lost before the dry run was recorded", message.id)
+        return CLAIM_LOST
     for key, value in values.items():
         setattr(message, key, value)
     _log_outcome(message, SENT, result.detail)
@@ -565,20 +595,57 @@ def _begin_attempt(engine, claim: Claim, message: Message, composed) -> int | st
             full = ledger.daily_limit_at_send(message.account_id)
             if full:
                 return full
-        held = (
-            Message.update(
-                subject=rendered.subject,
-                body=rendered.text,
-                language=rendered.language,
-                template_version=composed.version,
-                lease_until=_lease_end(engine),
-            )
-            .where(_fence(claim))
-            .execute()
-        )
-        if not held:
-            return None
-        return Attempt.insert(message=message.id).execute()
+        held = Message.update(
+            subject=rendered.subject,
+            body=rendered.text,
+            language=rendered.language,
+            template_version=composed.version,
+            lease_until=_lease_end(engine),
+        ).where(_fence(claim))
+        return _with_attempt(held, message.id, utcnow())
+
+
+def _with_attempt(
+    fenced,
+    message_id: int,
+    started,
+    finished=None,
+    outcome: str = "",
+    detail: str = "",
+    *,
+    alone: bool = False,
+) -> int | None:
+    """Apply ``fenced`` (a message UPDATE whose WHERE clause is the claim's fence) and,
+    only if it applied, insert the message's ``Attempt``: the new attempt's id, or None
+    (nothing written) when the claim was lost.
+
+    Run inside the caller's transaction, so the attempt is committed exactly when the
+    fence held: the record that makes recovery say ``in_doubt`` instead of sending
+    again. On PostgreSQL both are one statement (the UPDATE in a ``WITH`` feeding the
+    INSERT), one round trip; SQLite pays no round trip and runs them one after another.
+    ``alone``: not inside a transaction; the pair is its own, lazily committed one
+    (``returning_lazily``: on PostgreSQL a single round trip in all).
+    """
+    values = (started, finished, outcome, detail)
+    fields = [Attempt.started_at, Attempt.finished_at, Attempt.outcome, Attempt.detail]
+    if is_sqlite():
+        with write_transaction(durable=False) if alone else contextlib.nullcontext():
+            if not fenced.execute():
+                return None
+            return Attempt.insert(
+                message=message_id, **{f.name: v for f, v in zip(fields, values, strict=True)}
+            ).execute()
+    held = fenced.returning(Message.id).cte("held")
+    columns = [held.c.id] + [
+        Value(v, converter=f.db_value) for f, v in zip(fields, values, strict=True)
+    ]
+    query = (
+        Attempt.insert_from(Select([held], columns), fields=[Attempt.message, *fields])
+        .with_cte(held)
+        .returning(Attempt.id)
+    )
+    found = returning_lazily(query) if alone else list(query.tuples().execute())
+    return found[0][0] if found else None
 
 
 def record(
@@ -800,6 +867,28 @@ def _internal_error(claim: Claim, exc: Exception) -> str:
     return _ended(claim, message, state, error=f"internal error: {type(exc).__name__}: {exc}")
 
 
+def _fresh(engine, claims: list[Claim], fresh_for: float, result: DispatchResult):
+    """The batch's messages, each handed out with a copy younger than ``fresh_for``.
+
+    When the copy gets older (a slow batch, a busy machine), the rest of the batch has
+    its leases renewed (proving the claims still hold; a lost one is counted and
+    dropped) and is read again, each in one go: vetoes judge an order cancelled or
+    opted out meanwhile on what is true now, and the lease never runs low under a
+    live worker, for a few queries per ``fresh_for`` seconds, not per message."""
+    pending, loaded_at, index = load_claimed(claims), time.monotonic(), 0
+    while index < len(pending):
+        if time.monotonic() - loaded_at >= fresh_for:
+            rest = [loaded[0] for loaded in pending[index:]]
+            held = renew_all(engine, rest)
+            for lost in set(rest) - set(held):
+                log.info("message %s: claim lost before it was processed", lost.message_id)
+                result.count(CLAIM_LOST)
+            pending, loaded_at, index = load_claimed(held), time.monotonic(), 0
+            continue
+        yield pending[index]
+        index += 1
+
+
 def dispatch_due(engine, *, limit: int | None = None, budget_seconds: float | None = None):
     """Recover leases, then claim and send due messages until none are left.
 
@@ -827,11 +916,9 @@ def dispatch_due(engine, *, limit: int | None = None, budget_seconds: float | No
             break
         result.claimed += len(claims)
         returning: set[int] = set()
-        loaded_at = time.monotonic()
-        for loaded in load_claimed(claims):
-            fresh = time.monotonic() - loaded_at < fresh_for
+        for loaded in _fresh(engine, claims, fresh_for, result):
             try:
-                state = process(engine, loaded[0], loaded if fresh else None)
+                state = process(engine, loaded[0], loaded)
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the rest
                 log.exception("dispatch failed for message %s", loaded[0].message_id)
                 state = _internal_error(loaded[0], exc)
