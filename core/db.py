@@ -126,21 +126,22 @@ def write_transaction(*, durable: bool = True, immediate: bool = True) -> Iterat
             yield
 
 
-def returning_lazily(query) -> list[tuple]:
-    """Run one statement with RETURNING as a transaction of its own that commits without
-    waiting for the disk (``write_transaction(durable=False)``'s promise); its rows.
+def returning_alone(query, *, durable: bool) -> list[tuple]:
+    """Run one statement (with RETURNING, or a SELECT over data-modifying ``WITH``s) as
+    a transaction of its own; its rows. ``durable`` as for ``write_transaction``.
 
-    On PostgreSQL outside a transaction it is one round trip instead of four (BEGIN,
-    SET LOCAL, the statement, COMMIT): the SET LOCAL and the statement go in one query
-    string, which PostgreSQL runs as one implicit transaction, so the setting applies to
-    that statement's commit alone and an error rolls both back. Elsewhere (SQLite,
-    inside a transaction) it runs in ``write_transaction(durable=False)``.
+    On PostgreSQL outside a transaction it is one round trip instead of three or four
+    (BEGIN, SET LOCAL, the statement, COMMIT): a durable one runs as it is (the server
+    commits it synchronously), a lazy one goes with its SET LOCAL in one query string,
+    which PostgreSQL runs as one implicit transaction, so the setting applies to that
+    statement's commit alone and an error rolls both back. Elsewhere (SQLite, inside a
+    transaction) it runs in ``write_transaction``.
     """
     db = database.obj
     if isinstance(db, SqliteDatabase) or db.transaction_depth():
-        with write_transaction(durable=False):
-            return list(query.tuples().execute())
-    sql, params = query.sql()
-    # The statement is peewee's, its values bound as parameters; the prefix is constant.
-    cursor = db.execute_sql(f"{LAZY_COMMIT}; {sql}", params)
-    return cursor.fetchall()
+        with write_transaction(durable=durable):
+            return db.execute(query).fetchall()
+    sql, params = db.get_sql_context().sql(query).query()
+    if not durable:
+        sql = f"{LAZY_COMMIT}; {sql}"  # the statement is peewee's, its values bound
+    return db.execute_sql(sql, params).fetchall()

@@ -14,9 +14,10 @@ with several worker threads and processes, slow channels and SIGKILL at any mome
   if the process dies after that, recovery finds the unfinished attempt and marks the
   message ``in_doubt`` instead of sending again. Only a channel that proves the message
   did not go out (``reconcile`` -> ``"not_sent"``) lets it be retried.
-* **A lease is kept while it is used.** The lease is renewed with the attempt, before
-  each message of a batch older than a third of the lease, and by a heartbeat during a
-  send; a live worker's lease does not expire under a slow channel. Recovery of an
+* **A lease is kept while it is used.** The lease is renewed with the attempt, for the
+  rest of a batch (all at once) whenever its copy gets older than a third of the lease,
+  and by a heartbeat during a send; a live worker's lease does not expire under a slow
+  channel. Recovery of an
   expired lease is a compare-and-set on the stale fence *and* the expired lease, never
   on the state alone.
 * **``sent`` is terminal.** No UPDATE in the core moves a message out of ``sent``: every
@@ -30,6 +31,10 @@ with several worker threads and processes, slow channels and SIGKILL at any mome
   claimed and judged again; a lost tail of commits never includes a real attempt, since
   a durable commit flushes every commit before it. A dry run is recorded with its
   attempt in one transaction after the (in-process) call: nothing left the machine.
+* **Few round trips, same promises.** A batch is claimed in one statement on
+  PostgreSQL and read in a few queries (orders, events, items, opt-outs, templates);
+  the fenced UPDATE and the attempt's INSERT (or the attempt's closing) are one
+  statement there, so the fence check and the record it guards cannot come apart.
 * **A pass drains** (``dispatch_due``): batch after batch while messages are due, for
   up to the budget its caller gives (the tick: about a minute).
 """
@@ -48,7 +53,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from peewee import Select, Value
+from peewee import Select, Value, fn
 
 from . import ledger, test_sends
 from .attachments import note_files
@@ -72,7 +77,7 @@ from .contracts import (
     SKIPPED,
     SendResult,
 )
-from .db import database, is_sqlite, returning_lazily, write_transaction
+from .db import database, is_sqlite, returning_alone, write_transaction
 from .decide import ERROR, EXCLUDED, SEND_TIME, WAIT, decide
 from .default_vetoes import keep_opt_outs
 from .items import keep_items
@@ -308,19 +313,34 @@ def _finish(
         where &= Message.claim_seq == message.claim_seq
     else:
         where = _fence(claim, (SENDING, IN_DOUBT) if after_send else (SENDING,))
-    with write_transaction(durable=durable, immediate=False):
-        if not Message.update(**values).where(where).execute():
-            log.warning(
-                "message %s: not recorded as %s, its claim was lost (%s); left as is",
-                message.id,
-                state,
-                reason or error,
-            )
-            return False
-        opened = Attempt.id == attempt if attempt else Attempt.finished_at.is_null()
-        Attempt.update(finished_at=now, outcome=outcome or state, detail=error or reason).where(
-            (Attempt.message == message.id) & opened
-        ).execute()
+    opened = Attempt.id == attempt if attempt else Attempt.finished_at.is_null()
+    closes = dict(finished_at=now, outcome=outcome or state, detail=error or reason)
+    if is_sqlite():
+        with write_transaction(durable=durable, immediate=False):
+            held = Message.update(**values).where(where).execute()
+            if held:
+                Attempt.update(**closes).where((Attempt.message == message.id) & opened).execute()
+    else:
+        # One statement: the fenced UPDATE, and the attempt closed only if it applied;
+        # alone (the usual case) it is its own transaction, one round trip.
+        recorded = Message.update(**values).where(where).returning(Message.id).cte("held")
+        applied = Select([recorded], [recorded.c.id])
+        closed = (
+            Attempt.update(**closes)
+            .where((Attempt.message == message.id) & Attempt.message.in_(applied) & opened)
+            .returning(Attempt.id)
+            .cte("closed")
+        )
+        count = Select([recorded], [fn.COUNT(recorded.c.id)]).with_cte(recorded, closed)
+        ((held,),) = returning_alone(count, durable=durable)
+    if not held:
+        log.warning(
+            "message %s: not recorded as %s, its claim was lost (%s); left as is",
+            message.id,
+            state,
+            reason or error,
+        )
+        return False
     for key, value in values.items():
         setattr(message, key, value)
     _log_outcome(message, state, reason or error)
@@ -624,7 +644,7 @@ def _with_attempt(
     again. On PostgreSQL both are one statement (the UPDATE in a ``WITH`` feeding the
     INSERT), one round trip; SQLite pays no round trip and runs them one after another.
     ``alone``: not inside a transaction; the pair is its own, lazily committed one
-    (``returning_lazily``: on PostgreSQL a single round trip in all).
+    (``returning_alone``: on PostgreSQL a single round trip in all).
     """
     values = (started, finished, outcome, detail)
     fields = [Attempt.started_at, Attempt.finished_at, Attempt.outcome, Attempt.detail]
@@ -644,7 +664,7 @@ def _with_attempt(
         .with_cte(held)
         .returning(Attempt.id)
     )
-    found = returning_lazily(query) if alone else list(query.tuples().execute())
+    found = returning_alone(query, durable=False) if alone else list(query.tuples().execute())
     return found[0][0] if found else None
 
 
