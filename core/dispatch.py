@@ -229,9 +229,21 @@ def renew_all(engine, claims: list[Claim]) -> list[Claim]:
     returned."""
     if not claims:
         return []
-    fences = functools.reduce(operator.or_, (_fence(c) for c in claims))
+    # Every claim's fence, grouped by claim_seq (a batch holds a few distinct ones), so
+    # the WHERE clause stays shallow however large the batch.
+    by_seq: dict[tuple[str, int], list[int]] = {}
+    for c in claims:
+        by_seq.setdefault((c.owner, c.seq), []).append(c.message_id)
+    fences = functools.reduce(
+        operator.or_,
+        (
+            Message.id.in_(ids) & (Message.lease_owner == owner) & (Message.claim_seq == seq)
+            for (owner, seq), ids in by_seq.items()
+        ),
+    )
     with write_transaction(durable=False):
-        Message.update(lease_until=_lease_end(engine)).where(fences).execute()
+        held = fences & (Message.state == SENDING)
+        Message.update(lease_until=_lease_end(engine)).where(held).execute()
         rows = Message.select(Message.id, Message.state, Message.lease_owner, Message.claim_seq)
         now = {
             i: (state, owner, seq)
@@ -897,7 +909,9 @@ def _fresh(engine, claims: list[Claim], fresh_for: float, result: DispatchResult
     live worker, for a few queries per ``fresh_for`` seconds, not per message."""
     pending, loaded_at, index = load_claimed(claims), time.monotonic(), 0
     while index < len(pending):
-        if time.monotonic() - loaded_at >= fresh_for:
+        # Never before the first message of a copy: a read slower than ``fresh_for`` (a
+        # loaded machine, a short lease) must still make progress, not read forever.
+        if index and time.monotonic() - loaded_at >= fresh_for:
             rest = [loaded[0] for loaded in pending[index:]]
             held = renew_all(engine, rest)
             for lost in set(rest) - set(held):
