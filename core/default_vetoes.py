@@ -34,42 +34,18 @@ def order_unwanted(order):
     return None
 
 
-# The kinds of opt-out (``opt_out``, ``blocklist``) a dispatch batch read for an order's
-# buyer, kept on the order: as fresh as the batch, which ``core.dispatch`` re-reads
-# when it is older than a few seconds, so an opt-out recorded meanwhile still stops a
-# later message of that batch.
-OPT_OUTS = "_batch_opt_outs"
-
-
-def keep_opt_outs(orders) -> None:
-    """Read the opt-outs of the buyers of ``orders`` in one query, kept on each order."""
-    from .models import OptOut
-
-    orders = list(orders)
-    keys = {o.buyer_key for o in orders if o.buyer_key}
-    found: dict[str, set] = {}
-    if keys:
-        rows = OptOut.select(OptOut.buyer_key, OptOut.kind).where(OptOut.buyer_key.in_(keys))
-        for key, kind in rows.tuples():
-            found.setdefault(key, set()).add(kind)
-    for order in orders:
-        order.__dict__[OPT_OUTS] = found.get(order.buyer_key, set())
-
-
 def buyer_opted_out(message, order):
     """Opted-out buyers get only messages critical to completing the order."""
     from .models import OptOut, Step
 
     if not order.buyer_key:
         return None
-    rows = order.__dict__.get(OPT_OUTS)  # a dispatch batch's copy (``keep_opt_outs``)
-    if rows is None:
-        rows = {
-            kind
-            for (kind,) in OptOut.select(OptOut.kind)
-            .where(OptOut.buyer_key == order.buyer_key)
-            .tuples()
-        }
+    rows = {
+        kind
+        for (kind,) in OptOut.select(OptOut.kind)
+        .where(OptOut.buyer_key == order.buyer_key)
+        .tuples()
+    }
     if "blocklist" in rows:
         return "excluded: buyer is on the seller's blocklist"
     if "opt_out" in rows:

@@ -32,7 +32,7 @@ with several worker threads and processes, slow channels and SIGKILL at any mome
   a durable commit flushes every commit before it. A dry run is recorded with its
   attempt in one transaction after the (in-process) call: nothing left the machine.
 * **Few round trips, same promises.** A batch is claimed in one statement on
-  PostgreSQL and read in a few queries (orders, events, items, opt-outs, templates);
+  PostgreSQL and read in a few queries (orders, events, items, templates);
   the fenced UPDATE and the attempt's INSERT (or the attempt's closing) are one
   statement there, so the fence check and the record it guards cannot come apart.
 * **A pass drains** (``dispatch_due``): batch after batch while messages are due, for
@@ -79,7 +79,6 @@ from .contracts import (
 )
 from .db import database, is_sqlite, returning_alone, write_transaction
 from .decide import ERROR, EXCLUDED, SEND_TIME, WAIT, decide
-from .default_vetoes import keep_opt_outs
 from .items import keep_items
 from .models import Attempt, Campaign, Message, Order, OrderEvent, SellerAccount, Step
 
@@ -424,11 +423,13 @@ def _not_now(claim: Claim, message: Message, reason: str) -> str:
 def load_claimed(claims: list[Claim]) -> list[tuple[Claim, Message, Order, Step | None]]:
     """The claimed messages with their orders, steps and order events, in few queries.
 
-    Also what each send would otherwise read on its own: the buyers' opt-outs, the
-    steps' templates with their latest versions and variants, and whether a step has
-    any stored file. A query per batch instead of one per message; the copy is as fresh
-    as the batch, which ``dispatch_due`` reads again when it is older than
-    ``FRESH_SECONDS``, and every write is fenced whatever the copy says.
+    Also what each send would otherwise read on its own: the steps' templates with
+    their latest versions and variants, and whether a step has any stored file; a
+    query per batch instead of one per message. The copy is as fresh as the batch,
+    which ``dispatch_due`` reads again when it is older than ``FRESH_SECONDS``, and
+    every write is fenced whatever the copy says. Not the buyers' opt-outs: each send
+    reads those itself, so an opt-out recorded while the batch runs stops every
+    message of it that has not gone out yet.
     """
     ids = [c.message_id for c in claims]
     messages = list(Message.select().where(Message.id.in_(ids)).order_by(Message.id))
@@ -455,7 +456,6 @@ def load_claimed(claims: list[Claim]) -> list[tuple[Claim, Message, Order, Step 
     }
     for order in orders.values():
         order.account = accounts[order.account_id]
-    keep_opt_outs(orders.values())
     keep_templates(steps.values())
     note_files(steps.values())
     for m in messages:
