@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from peewee import fn
+
 from . import compliance, render, themes
 from .contracts import Rendered, RetryLater
 from .library import PLACEHOLDER_EXAMPLES
@@ -75,7 +77,19 @@ def buyer_language(engine, order: Order) -> str:
     return mkt.languages[0] if mkt else "en"
 
 
+# A dispatch batch reads its steps' templates, their latest versions and those versions'
+# variants in three queries (``keep_templates``) and keeps them on the step, template and
+# version objects under these keys, so a batch of sends renders without a query per
+# message. The copy is as fresh as the batch's orders (``core.dispatch``: re-read when
+# older than a few seconds); everything else reads the database as before.
+_TEMPLATES = "_batch_templates"
+_LATEST = "_batch_latest_version"
+_VARIANTS = "_batch_variants"
+
+
 def latest_version(template: Template) -> TemplateVersion | None:
+    if _LATEST in template.__dict__:
+        return template.__dict__[_LATEST]
     return (
         TemplateVersion.select()
         .where(TemplateVersion.template == template)
@@ -84,18 +98,75 @@ def latest_version(template: Template) -> TemplateVersion | None:
     )
 
 
+def _template_ids(step: Step) -> set[int]:
+    ids = {int(v["template"]) for v in step.variants or [] if v.get("template")}
+    if step.template_id:
+        ids.add(step.template_id)
+    return ids
+
+
+def keep_templates(steps) -> None:
+    """Read the templates of ``steps`` (their own and their A/B variants'), each one's
+    latest version and that version's language variants, in three queries, and keep
+    them on the objects for ``template_for``, ``latest_version`` and ``variants_of``."""
+    steps = list(steps)
+    ids = set().union(*(_template_ids(s) for s in steps)) if steps else set()
+    templates = {t.id: t for t in Template.select().where(Template.id.in_(ids))} if ids else {}
+    for template in templates.values():
+        template.__dict__[_LATEST] = None  # no saved version, unless one is found below
+    if templates:
+        newest = (
+            TemplateVersion.select(
+                TemplateVersion.template, fn.MAX(TemplateVersion.number).alias("number")
+            )
+            .where(TemplateVersion.template.in_(list(templates)))
+            .group_by(TemplateVersion.template)
+        )
+        versions = {
+            v.id: v
+            for v in TemplateVersion.select().join(
+                newest,
+                on=(
+                    (TemplateVersion.template == newest.c.template_id)
+                    & (TemplateVersion.number == newest.c.number)
+                ),
+            )
+        }
+        for version in versions.values():
+            version.__dict__[_VARIANTS] = []
+            templates[version.template_id].__dict__[_LATEST] = version
+            version.template = templates[version.template_id]
+        if versions:
+            rows = TemplateVariant.select().where(TemplateVariant.version.in_(list(versions)))
+            for variant in rows.order_by(TemplateVariant.id):
+                versions[variant.version_id].__dict__[_VARIANTS].append(variant)
+    for step in steps:
+        step.__dict__[_TEMPLATES] = templates
+        if step.template_id in templates:
+            step.template = templates[step.template_id]
+
+
 def template_for(step: Step, ab_arm: str) -> Template | None:
     """The step's template, or the A/B arm's template when the message has one."""
+    kept = step.__dict__.get(_TEMPLATES)
     for index, arm in enumerate(step.variants or []):
         label = arm.get("label") or chr(ord("A") + index)
         if label == ab_arm and arm.get("template"):
+            if kept is not None:
+                return kept.get(int(arm["template"]))
             return Template.get_or_none(Template.id == int(arm["template"]))
     return step.template
 
 
+def variants_of(version: TemplateVersion) -> list[TemplateVariant]:
+    """The version's language variants: those ``keep_templates`` read, else a query."""
+    kept = version.__dict__.get(_VARIANTS)
+    return kept if kept is not None else list(version.variants)
+
+
 def language_variant(version: TemplateVersion, language: str) -> TemplateVariant | None:
     """The template version's text in ``language`` (its ``TemplateVariant``), or None."""
-    variants = {v.language: v for v in version.variants}
+    variants = {v.language: v for v in variants_of(version)}
     return variants.get(language)
 
 
@@ -175,7 +246,7 @@ def compose(engine, order: Order, step: Step, message=None, *, preview: bool = F
         raise TemplateBroken(f"template error: template {template.name!r} has no saved version")
     localized = language_variant(version, language)
     if localized is None:
-        have = ", ".join(sorted(v.language for v in version.variants)) or "none"
+        have = ", ".join(sorted(v.language for v in variants_of(version))) or "none"
         raise NoVariant(f"skipped: no {language} variant of {template.name!r} (has {have})")
     if message is not None:
         message.language = language

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import peewee
 from peewee import Database, DatabaseProxy, PostgresqlDatabase, SqliteDatabase
 
 from .config import ConfigError
@@ -22,6 +23,25 @@ from .files import private_dir, private_file
 log = logging.getLogger(__name__)
 
 database = DatabaseProxy()
+
+
+class Postgresql(PostgresqlDatabase):
+    """PostgreSQL whose lazily committing transactions (``write_transaction(durable=
+    False)``) say so in the same round trip as their ``BEGIN``."""
+
+    def begin(self, isolation_level=None, lazy_commit: bool = False):
+        if not lazy_commit or isolation_level or self._isolation_level:
+            super().begin(isolation_level)
+            if lazy_commit:
+                self.execute_sql(LAZY_COMMIT)
+            return
+        # Two statements in one simple query: one round trip fewer per claim, lease
+        # renewal and dry-run record, with the same transaction as BEGIN then SET.
+        with peewee.__exception_wrapper__:
+            self.cursor().execute(f"BEGIN; {LAZY_COMMIT}")
+
+
+LAZY_COMMIT = "SET LOCAL synchronous_commit TO OFF"
 
 
 def open_database(url: str, busy_timeout_ms: int = 5000, data_dir: Path | None = None) -> Database:
@@ -47,7 +67,7 @@ def open_database(url: str, busy_timeout_ms: int = 5000, data_dir: Path | None =
         )
     elif url.startswith(("postgresql://", "postgres://")):
         u = urlparse(url)
-        db = PostgresqlDatabase(
+        db = Postgresql(
             unquote(u.path.lstrip("/")),
             user=unquote(u.username) if u.username else None,
             password=unquote(u.password) if u.password else None,
@@ -96,8 +116,32 @@ def write_transaction(*, durable: bool = True, immediate: bool = True) -> Iterat
     if isinstance(db, SqliteDatabase):
         with db.atomic("IMMEDIATE") if immediate else db.atomic():
             yield
+    elif not durable and isinstance(db, Postgresql) and db.transaction_depth() == 0:
+        with db.atomic(lazy_commit=True):
+            yield
     else:
         with db.atomic():
             if not durable:
-                db.execute_sql("SET LOCAL synchronous_commit TO OFF")
+                db.execute_sql(LAZY_COMMIT)
             yield
+
+
+def returning_alone(query, *, durable: bool) -> list[tuple]:
+    """Run one statement (with RETURNING, or a SELECT over data-modifying ``WITH``s) as
+    a transaction of its own; its rows. ``durable`` as for ``write_transaction``.
+
+    On PostgreSQL outside a transaction it is one round trip instead of three or four
+    (BEGIN, SET LOCAL, the statement, COMMIT): a durable one runs as it is (the server
+    commits it synchronously), a lazy one goes with its SET LOCAL in one query string,
+    which PostgreSQL runs as one implicit transaction, so the setting applies to that
+    statement's commit alone and an error rolls both back. Elsewhere (SQLite, inside a
+    transaction) it runs in ``write_transaction``.
+    """
+    db = database.obj
+    if isinstance(db, SqliteDatabase) or db.transaction_depth():
+        with write_transaction(durable=durable):
+            return db.execute(query).fetchall()
+    sql, params = db.get_sql_context().sql(query).query()
+    if not durable:
+        sql = f"{LAZY_COMMIT}; {sql}"  # the statement is peewee's, its values bound
+    return db.execute_sql(sql, params).fetchall()

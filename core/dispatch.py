@@ -14,9 +14,10 @@ with several worker threads and processes, slow channels and SIGKILL at any mome
   if the process dies after that, recovery finds the unfinished attempt and marks the
   message ``in_doubt`` instead of sending again. Only a channel that proves the message
   did not go out (``reconcile`` -> ``"not_sent"``) lets it be retried.
-* **A lease is kept while it is used.** The lease is renewed with the attempt, before
-  each message of a batch older than a third of the lease, and by a heartbeat during a
-  send; a live worker's lease does not expire under a slow channel. Recovery of an
+* **A lease is kept while it is used.** The lease is renewed with the attempt, for the
+  rest of a batch (all at once) whenever its copy gets older than a third of the lease,
+  and by a heartbeat during a send; a live worker's lease does not expire under a slow
+  channel. Recovery of an
   expired lease is a compare-and-set on the stale fence *and* the expired lease, never
   on the state alone.
 * **``sent`` is terminal.** No UPDATE in the core moves a message out of ``sent``: every
@@ -30,6 +31,10 @@ with several worker threads and processes, slow channels and SIGKILL at any mome
   claimed and judged again; a lost tail of commits never includes a real attempt, since
   a durable commit flushes every commit before it. A dry run is recorded with its
   attempt in one transaction after the (in-process) call: nothing left the machine.
+* **Few round trips, same promises.** A batch is claimed in one statement on
+  PostgreSQL and read in a few queries (orders, events, items, templates);
+  the fenced UPDATE and the attempt's INSERT (or the attempt's closing) are one
+  statement there, so the fence check and the record it guards cannot come apart.
 * **A pass drains** (``dispatch_due``): batch after batch while messages are due, for
   up to the budget its caller gives (the tick: about a minute).
 """
@@ -37,7 +42,9 @@ with several worker threads and processes, slow channels and SIGKILL at any mome
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import operator
 import os
 import random
 import socket
@@ -46,10 +53,19 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from . import ledger
-from . import seller_copies as test_sends
+from peewee import Select, Value, fn
+
+from . import ledger, seller_copies
+from .attachments import note_files
 from .clock import utcnow
-from .compose import ComposeError, ComposeRetry, NoVariant, TemplateBroken, compose
+from .compose import (
+    ComposeError,
+    ComposeRetry,
+    NoVariant,
+    TemplateBroken,
+    compose,
+    keep_templates,
+)
 from .contracts import (
     FAILED,
     IN_DOUBT,
@@ -57,11 +73,12 @@ from .contracts import (
     RETRY,
     SCHEDULED,
     SENDING,
+    SENDING_STATUSES,
     SENT,
     SKIPPED,
     SendResult,
 )
-from .db import database, is_sqlite, write_transaction
+from .db import database, is_sqlite, returning_alone, write_transaction
 from .decide import ERROR, EXCLUDED, SEND_TIME, WAIT, decide
 from .items import keep_items
 from .models import Attempt, Campaign, Message, Order, OrderEvent, SellerAccount, Step
@@ -140,25 +157,54 @@ def _take(ids: list[int], owner: str, lease, now, **extra) -> list[Claim]:
     return _claimed(ids, owner)
 
 
-def claim(engine, owner: str, limit: int) -> list[Claim]:
-    """Reserve up to ``limit`` due messages for ``owner``, most urgent first."""
-    now = utcnow()
-    with write_transaction(durable=False):
-        query = (
-            Message.select(Message.id)
-            .join(Campaign, on=(Message.campaign == Campaign.id))
-            .where(
-                Message.state.in_([SCHEDULED, RETRY])
-                & (Message.due_at <= now)
-                & Campaign.status.in_(("active", "test"))
-            )
-            .order_by(Message.priority, Message.due_at, Message.id)
-            .limit(limit)
+def _due(limit: int, now):
+    """The ids of up to ``limit`` due messages of running campaigns, most urgent first."""
+    due = Message.alias("due")
+    return (
+        due.select(due.id)
+        .join(Campaign, on=(due.campaign == Campaign.id))
+        .where(
+            due.state.in_([SCHEDULED, RETRY])
+            & (due.due_at <= now)
+            & Campaign.status.in_(SENDING_STATUSES)
         )
-        if not is_sqlite():
-            query = query.for_update("FOR UPDATE OF t1 SKIP LOCKED")
-        ids = [m.id for m in query]
-        return _take(ids, owner, _lease_end(engine), now) if ids else []
+        .order_by(due.priority, due.due_at, due.id)
+        .limit(limit)
+    )
+
+
+def claim(engine, owner: str, limit: int) -> list[Claim]:
+    """Reserve up to ``limit`` due messages for ``owner``, most urgent first.
+
+    On PostgreSQL one statement picks, locks (``SKIP LOCKED``: concurrent claimers take
+    disjoint messages, none waits for another) and takes the batch, returning each
+    message's new ``claim_seq``: the fence is read from the very row version the claim
+    wrote. On SQLite ``BEGIN IMMEDIATE`` serialises claimers and a statement costs no
+    round trip, so the pick, the take and the read of the fences stay three.
+    """
+    now = utcnow()
+    lease = _lease_end(engine)
+    with write_transaction(durable=False):
+        if is_sqlite():
+            ids = [i for (i,) in _due(limit, now).tuples()]
+            return _take(ids, owner, lease, now) if ids else []
+        pick = _due(limit, now).for_update(of=Message.alias("due"), skip_locked=True)
+        taken = (
+            Message.update(
+                state=SENDING,
+                lease_until=lease,
+                lease_owner=owner,
+                claim_seq=Message.claim_seq + 1,
+                attempts=Message.attempts + 1,
+                updated_at=now,
+            )
+            .where(Message.id.in_(pick) & Message.state.in_([SCHEDULED, RETRY]))
+            .returning(Message.id, Message.claim_seq, Message.priority, Message.due_at)
+            .tuples()
+            .execute()
+        )
+        rows = sorted(taken, key=lambda row: (row[2], row[3], row[0]))  # most urgent first
+    return [Claim(message_id, owner, seq) for message_id, seq, _, _ in rows]
 
 
 def claim_one(engine, owner: str, message_id: int) -> Claim | None:
@@ -173,6 +219,39 @@ def renew(engine, claim: Claim) -> bool:
     """Extend the claim's lease; False when the claim was lost (recovered, re-claimed)."""
     with write_transaction(durable=False):
         return bool(Message.update(lease_until=_lease_end(engine)).where(_fence(claim)).execute())
+
+
+def renew_all(engine, claims: list[Claim]) -> list[Claim]:
+    """Extend the leases of ``claims`` in one transaction; the ones still held.
+
+    One UPDATE whose WHERE clause is every claim's own fence, then one read of what it
+    left: a claim lost meanwhile (recovered, claimed again) is neither renewed nor
+    returned."""
+    if not claims:
+        return []
+    # Every claim's fence, grouped by claim_seq (a batch holds a few distinct ones), so
+    # the WHERE clause stays shallow however large the batch.
+    by_seq: dict[tuple[str, int], list[int]] = {}
+    for c in claims:
+        by_seq.setdefault((c.owner, c.seq), []).append(c.message_id)
+    fences = functools.reduce(
+        operator.or_,
+        (
+            Message.id.in_(ids) & (Message.lease_owner == owner) & (Message.claim_seq == seq)
+            for (owner, seq), ids in by_seq.items()
+        ),
+    )
+    with write_transaction(durable=False):
+        held = fences & (Message.state == SENDING)
+        Message.update(lease_until=_lease_end(engine)).where(held).execute()
+        rows = Message.select(Message.id, Message.state, Message.lease_owner, Message.claim_seq)
+        now = {
+            i: (state, owner, seq)
+            for i, state, owner, seq in rows.where(
+                Message.id.in_([c.message_id for c in claims])
+            ).tuples()
+        }
+    return [c for c in claims if now.get(c.message_id) == (SENDING, c.owner, c.seq)]
 
 
 @contextlib.contextmanager
@@ -246,19 +325,34 @@ def _finish(
         where &= Message.claim_seq == message.claim_seq
     else:
         where = _fence(claim, (SENDING, IN_DOUBT) if after_send else (SENDING,))
-    with write_transaction(durable=durable, immediate=False):
-        if not Message.update(**values).where(where).execute():
-            log.warning(
-                "message %s: not recorded as %s, its claim was lost (%s); left as is",
-                message.id,
-                state,
-                reason or error,
-            )
-            return False
-        opened = Attempt.id == attempt if attempt else Attempt.finished_at.is_null()
-        Attempt.update(finished_at=now, outcome=outcome or state, detail=error or reason).where(
-            (Attempt.message == message.id) & opened
-        ).execute()
+    opened = Attempt.id == attempt if attempt else Attempt.finished_at.is_null()
+    closes = dict(finished_at=now, outcome=outcome or state, detail=error or reason)
+    if is_sqlite():
+        with write_transaction(durable=durable, immediate=False):
+            held = Message.update(**values).where(where).execute()
+            if held:
+                Attempt.update(**closes).where((Attempt.message == message.id) & opened).execute()
+    else:
+        # One statement: the fenced UPDATE, and the attempt closed only if it applied;
+        # alone (the usual case) it is its own transaction, one round trip.
+        recorded = Message.update(**values).where(where).returning(Message.id).cte("held")
+        applied = Select([recorded], [recorded.c.id])
+        closed = (
+            Attempt.update(**closes)
+            .where((Attempt.message == message.id) & Attempt.message.in_(applied) & opened)
+            .returning(Attempt.id)
+            .cte("closed")
+        )
+        count = Select([recorded], [fn.COUNT(recorded.c.id)]).with_cte(recorded, closed)
+        ((held,),) = returning_alone(count, durable=durable)
+    if not held:
+        log.warning(
+            "message %s: not recorded as %s, its claim was lost (%s); left as is",
+            message.id,
+            state,
+            reason or error,
+        )
+        return False
     for key, value in values.items():
         setattr(message, key, value)
     _log_outcome(message, state, reason or error)
@@ -328,7 +422,16 @@ def _not_now(claim: Claim, message: Message, reason: str) -> str:
 
 
 def load_claimed(claims: list[Claim]) -> list[tuple[Claim, Message, Order, Step | None]]:
-    """The claimed messages with their orders, steps and order events, in few queries."""
+    """The claimed messages with their orders, steps and order events, in few queries.
+
+    Also what each send would otherwise read on its own: the steps' templates with
+    their latest versions and variants, and whether a step has any stored file; a
+    query per batch instead of one per message. The copy is as fresh as the batch,
+    which ``dispatch_due`` reads again when it is older than ``FRESH_SECONDS``, and
+    every write is fenced whatever the copy says. Not the buyers' opt-outs: each send
+    reads those itself, so an opt-out recorded while the batch runs stops every
+    message of it that has not gone out yet.
+    """
     ids = [c.message_id for c in claims]
     messages = list(Message.select().where(Message.id.in_(ids)).order_by(Message.id))
     orders = {o.id: o for o in Order.select().where(Order.id.in_({m.order_id for m in messages}))}
@@ -354,6 +457,8 @@ def load_claimed(claims: list[Claim]) -> list[tuple[Claim, Message, Order, Step 
     }
     for order in orders.values():
         order.account = accounts[order.account_id]
+    keep_templates(steps.values())
+    note_files(steps.values())
     for m in messages:
         m.order = orders[m.order_id]
         if m.step_id in steps:
@@ -446,7 +551,7 @@ def process(engine, claim: Claim, loaded=None) -> str:
     if result.status == SENT and sender.dry_run and step.campaign.status == "test":
         # A test campaign reaches no buyer; the seller reads each message in their own
         # inbox instead. The copy never changes the message's outcome.
-        note = test_sends.copy_note(engine, order.account, composed.rendered, order.marketplace)
+        note = seller_copies.copy_note(engine, order.account, composed.rendered, order.marketplace)
         result = replace(result, detail=f"{result.detail}; {note}")
     return record(engine, claim, message, order, result, attempt)
 
@@ -472,7 +577,7 @@ def _dry_run(engine, claim: Claim, message: Message, order, step, sender, compos
     if step.campaign.status == "test":
         # A test campaign reaches no buyer; the seller reads each message in their own
         # inbox instead. The copy never changes the message's outcome.
-        note = test_sends.copy_note(engine, order.account, composed.rendered, order.marketplace)
+        note = seller_copies.copy_note(engine, order.account, composed.rendered, order.marketplace)
         result = replace(result, detail=f"{result.detail}; {note}")
     now = utcnow()
     rendered = composed.rendered
@@ -490,17 +595,22 @@ def _dry_run(engine, claim: Claim, message: Message, order, step, sender, compos
         language=rendered.language,
         template_version=composed.version,
     )
-    with write_transaction(durable=False):
-        if not message.dry_run:  # a live message on a dry-run sender still counts
+    recorded = Message.update(**values).where(_fence(claim))
+    attempt = (now, now, SENT, result.detail)
+    if message.dry_run:
+        # Nothing to check first: the record and its attempt are one statement, committed
+        # on its own (lazily: a dry run reaches nobody, see the module's docstring).
+        held = _with_attempt(recorded, message.id, *attempt, alone=True)
+    else:
+        with write_transaction(durable=False):
+            # A live message on a dry-run sender still counts against the daily limit.
             full = ledger.daily_limit_at_send(message.account_id)
             if full:
                 return _postpone(claim, message, full)
-        if not Message.update(**values).where(_fence(claim)).execute():
-            log.warning("message %s: claim lost before the dry run was recorded", message.id)
-            return CLAIM_LOST
-        Attempt.insert(
-            message=message.id, started_at=now, finished_at=now, outcome=SENT, detail=result.detail
-        ).execute()
+            held = _with_attempt(recorded, message.id, *attempt)
+    if held is None:
+        log.warning("message %s: claim lost before the dry run was recorded", message.id)
+        return CLAIM_LOST
     for key, value in values.items():
         setattr(message, key, value)
     _log_outcome(message, SENT, result.detail)
@@ -518,20 +628,57 @@ def _begin_attempt(engine, claim: Claim, message: Message, composed) -> int | st
             full = ledger.daily_limit_at_send(message.account_id)
             if full:
                 return full
-        held = (
-            Message.update(
-                subject=rendered.subject,
-                body=rendered.text,
-                language=rendered.language,
-                template_version=composed.version,
-                lease_until=_lease_end(engine),
-            )
-            .where(_fence(claim))
-            .execute()
-        )
-        if not held:
-            return None
-        return Attempt.insert(message=message.id).execute()
+        held = Message.update(
+            subject=rendered.subject,
+            body=rendered.text,
+            language=rendered.language,
+            template_version=composed.version,
+            lease_until=_lease_end(engine),
+        ).where(_fence(claim))
+        return _with_attempt(held, message.id, utcnow())
+
+
+def _with_attempt(
+    fenced,
+    message_id: int,
+    started,
+    finished=None,
+    outcome: str = "",
+    detail: str = "",
+    *,
+    alone: bool = False,
+) -> int | None:
+    """Apply ``fenced`` (a message UPDATE whose WHERE clause is the claim's fence) and,
+    only if it applied, insert the message's ``Attempt``: the new attempt's id, or None
+    (nothing written) when the claim was lost.
+
+    Run inside the caller's transaction, so the attempt is committed exactly when the
+    fence held: the record that makes recovery say ``in_doubt`` instead of sending
+    again. On PostgreSQL both are one statement (the UPDATE in a ``WITH`` feeding the
+    INSERT), one round trip; SQLite pays no round trip and runs them one after another.
+    ``alone``: not inside a transaction; the pair is its own, lazily committed one
+    (``returning_alone``: on PostgreSQL a single round trip in all).
+    """
+    values = (started, finished, outcome, detail)
+    fields = [Attempt.started_at, Attempt.finished_at, Attempt.outcome, Attempt.detail]
+    if is_sqlite():
+        with write_transaction(durable=False) if alone else contextlib.nullcontext():
+            if not fenced.execute():
+                return None
+            return Attempt.insert(
+                message=message_id, **{f.name: v for f, v in zip(fields, values, strict=True)}
+            ).execute()
+    held = fenced.returning(Message.id).cte("held")
+    columns = [held.c.id] + [
+        Value(v, converter=f.db_value) for f, v in zip(fields, values, strict=True)
+    ]
+    query = (
+        Attempt.insert_from(Select([held], columns), fields=[Attempt.message, *fields])
+        .with_cte(held)
+        .returning(Attempt.id)
+    )
+    found = returning_alone(query, durable=False) if alone else list(query.tuples().execute())
+    return found[0][0] if found else None
 
 
 def record(
@@ -753,6 +900,30 @@ def _internal_error(claim: Claim, exc: Exception) -> str:
     return _ended(claim, message, state, error=f"internal error: {type(exc).__name__}: {exc}")
 
 
+def _fresh(engine, claims: list[Claim], fresh_for: float, result: DispatchResult):
+    """The batch's messages, each handed out with a copy younger than ``fresh_for``.
+
+    When the copy gets older (a slow batch, a busy machine), the rest of the batch has
+    its leases renewed (proving the claims still hold; a lost one is counted and
+    dropped) and is read again, each in one go: vetoes judge an order cancelled or
+    opted out meanwhile on what is true now, and the lease never runs low under a
+    live worker, for a few queries per ``fresh_for`` seconds, not per message."""
+    pending, loaded_at, index = load_claimed(claims), time.monotonic(), 0
+    while index < len(pending):
+        # Never before the first message of a copy: a read slower than ``fresh_for`` (a
+        # loaded machine, a short lease) must still make progress, not read forever.
+        if index and time.monotonic() - loaded_at >= fresh_for:
+            rest = [loaded[0] for loaded in pending[index:]]
+            held = renew_all(engine, rest)
+            for lost in set(rest) - set(held):
+                log.info("message %s: claim lost before it was processed", lost.message_id)
+                result.count(CLAIM_LOST)
+            pending, loaded_at, index = load_claimed(held), time.monotonic(), 0
+            continue
+        yield pending[index]
+        index += 1
+
+
 def dispatch_due(engine, *, limit: int | None = None, budget_seconds: float | None = None):
     """Recover leases, then claim and send due messages until none are left.
 
@@ -780,11 +951,9 @@ def dispatch_due(engine, *, limit: int | None = None, budget_seconds: float | No
             break
         result.claimed += len(claims)
         returning: set[int] = set()
-        loaded_at = time.monotonic()
-        for loaded in load_claimed(claims):
-            fresh = time.monotonic() - loaded_at < fresh_for
+        for loaded in _fresh(engine, claims, fresh_for, result):
             try:
-                state = process(engine, loaded[0], loaded if fresh else None)
+                state = process(engine, loaded[0], loaded)
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the rest
                 log.exception("dispatch failed for message %s", loaded[0].message_id)
                 state = _internal_error(loaded[0], exc)

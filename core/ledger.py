@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from peewee import Select, fn
+
 from .clock import utcnow
 from .contracts import IN_DOUBT, SENDING, SENT, Waiting
-from .db import is_sqlite
+from .db import database, is_sqlite
 from .models import Attempt, Message, Order, SellerAccount
 
 # States in which a live review request counts as made: ``sent``, and ``in_doubt``
@@ -106,31 +108,33 @@ def review_request_sql(q):
     return q.present(first), first
 
 
+def _usage_counts(account_id: int):
+    """The two counts behind the daily limit, as scalar subqueries: the account's orders
+    of the last 7 full UTC days, and its live messages sent (or maybe sent) today."""
+    day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    orders = Order.select(fn.COUNT(Order.id)).where(
+        (Order.account == account_id)
+        & (Order.purchased_at >= day - timedelta(days=7))
+        & (Order.purchased_at < day)
+    )
+    used = Message.select(fn.COUNT(Message.id)).where(
+        (Message.account == account_id)
+        & (Message.dry_run == False)  # noqa: E712
+        & (Message.sent_at >= day)
+        & (Message.state.in_([SENT, IN_DOUBT]))
+    )
+    return orders, used
+
+
+def _limit(orders: int) -> int:
+    return DAILY_LIMIT_FACTOR * round(orders / 7) + DAILY_LIMIT_BASE
+
+
 def daily_usage(account_id: int) -> tuple[int, int]:
     """(live messages sent today, today's limit) for a seller account, UTC day."""
-    now = utcnow()
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    orders = (
-        Order.select()
-        .where(
-            (Order.account == account_id)
-            & (Order.purchased_at >= day - timedelta(days=7))
-            & (Order.purchased_at < day)
-        )
-        .count()
-    )
-    limit = DAILY_LIMIT_FACTOR * round(orders / 7) + DAILY_LIMIT_BASE
-    used = (
-        Message.select()
-        .where(
-            (Message.account == account_id)
-            & (Message.dry_run == False)  # noqa: E712
-            & (Message.sent_at >= day)
-            & (Message.state.in_([SENT, IN_DOUBT]))
-        )
-        .count()
-    )
-    return used, limit
+    orders, used = _usage_counts(account_id)
+    orders, used = database.execute(Select(columns=[orders, used])).fetchone()
+    return used, _limit(orders)
 
 
 def daily_limit_veto(message, order) -> str | None:
@@ -153,9 +157,8 @@ def daily_limit_at_send(account_id: int) -> str | None:
         SellerAccount.select(SellerAccount.id).where(
             SellerAccount.id == account_id
         ).for_update().execute()
-    used, limit = daily_usage(account_id)
     flying = (
-        Message.select(Message.id)
+        Message.select(fn.COUNT(Message.id.distinct()))
         .join(Attempt, on=(Attempt.message == Message.id))
         .where(
             (Message.account == account_id)
@@ -163,9 +166,13 @@ def daily_limit_at_send(account_id: int) -> str | None:
             & (Message.state == SENDING)
             & Attempt.finished_at.is_null()
         )
-        .distinct()
-        .count()
     )
+    # The three counts in one statement (one round trip per live send), read after the
+    # lock above is held, so they see every attempt committed before it.
+    orders, used, flying = database.execute(
+        Select(columns=[*_usage_counts(account_id), flying])
+    ).fetchone()
+    limit = _limit(orders)
     if used + flying >= limit:
         return f"waiting: daily message limit reached ({used + flying}/{limit}), continues tomorrow"
     return None

@@ -116,6 +116,29 @@ def test_a_stale_batch_never_sends_what_another_worker_recovered_and_sent(world)
     assert {m.state for m in Message.select()} == {SENT}, "a sent message was overwritten"
 
 
+def test_a_stale_batch_is_renewed_and_read_again_in_one_go_and_a_lost_claim_dropped(
+    world, monkeypatch
+):
+    engine, channel = world
+    monkeypatch.setattr(dispatch, "FRESH_SECONDS", 0.0)  # every copy is stale at once
+    stolen: list[int] = []
+
+    def steal():  # during the first send, another worker takes one of the rest
+        waiting = Message.select().where(Message.state == SENDING).order_by(Message.id)
+        taken = next(m for m in waiting if m.id not in channel.received)
+        Message.update(lease_owner="worker-b", claim_seq=Message.claim_seq + 1).where(
+            Message.id == taken.id
+        ).execute()
+        stolen.append(taken.id)
+
+    channel.during_send = steal
+    result = dispatch_due(engine)
+    assert result.states == {SENT: 2, CLAIM_LOST: 1}
+    assert stolen[0] not in channel.received, "a message lost to another worker was sent"
+    assert len(channel.received) == len(set(channel.received)) == 2
+    assert Message.get_by_id(stolen[0]).lease_owner == "worker-b", "its new claim was touched"
+
+
 def test_recovery_never_resets_a_message_claimed_again_since(world, monkeypatch):
     engine, channel = world
     claim(engine, "worker-a", 10)
