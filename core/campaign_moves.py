@@ -20,7 +20,8 @@ from peewee import Value
 from .clock import utcnow
 from .contracts import CANCELLED, RETRY, SCHEDULED
 from .db import database
-from .models import Campaign, Decision, Message, SellerAccount
+from .models import Campaign, Message, SellerAccount
+from .planning_bulk import store_decisions
 
 log = logging.getLogger(__name__)
 
@@ -71,23 +72,7 @@ def cancel_left_behind(campaign: Campaign, account: SellerAccount | None) -> int
                 & (Message.reason == reason)
                 & (Message.updated_at == now)
             )
-            target = [
-                Decision.order,
-                Decision.step,
-                Decision.outcome,
-                Decision.reason,
-                Decision.decided_by,
-                Decision.decided_at,
-            ]
-            Decision.insert_from(rows, target).on_conflict(
-                conflict_target=[Decision.order, Decision.step],
-                update={
-                    Decision.outcome: "excluded",
-                    Decision.reason: reason,
-                    Decision.decided_by: DECIDED_BY,
-                    Decision.decided_at: now,
-                },
-            ).execute()
+            store_decisions(rows)
     if cancelled:
         log.info(
             "campaign %s moved to account %s: %s unsent messages cancelled",

@@ -321,6 +321,27 @@ class _Fit(Model):
         indexes = ((("mkt", "key"), True),)
 
 
+DECISION_COLUMNS = (
+    Decision.order,
+    Decision.step,
+    Decision.outcome,
+    Decision.reason,
+    Decision.decided_by,
+    Decision.decided_at,
+)
+
+
+def store_decisions(rows) -> None:
+    """Make each row of ``rows`` (a SELECT of order, step, outcome, reason, decided_by,
+    decided_at, in that order) its pair's decision: the latest word per (order, step).
+
+    SQLite needs a WHERE in ``rows`` before ON CONFLICT in an INSERT ... SELECT."""
+    Decision.insert_from(rows, list(DECISION_COLUMNS)).on_conflict(
+        conflict_target=[Decision.order, Decision.step],
+        update={f: RawSQL(f'EXCLUDED."{f.column_name}"') for f in DECISION_COLUMNS[2:]},
+    ).execute()
+
+
 def _temp_tables() -> None:
     for model in (_Facts, _Live, _Stage, _Fit):
         model.create_table(safe=True, temporary=True)
@@ -530,26 +551,10 @@ class _StepSql:
             None, [(failed, stage.fail), (stage.due.is_null(), stage.note)], planned_reason
         )
         by = Case(None, [(failed, stage.fail_by)], stage.note_by)
-        target = [
-            Decision.order,
-            Decision.step,
-            Decision.outcome,
-            Decision.reason,
-            Decision.decided_by,
-            Decision.decided_at,
-        ]
-        # (SQLite needs a WHERE before ON CONFLICT in an INSERT ... SELECT.)
         rows = stage.select(stage.order_id, Value(step.id), outcome, reason, by, Value(now)).where(
             stage.order_id.is_null(False)
         )
-        (
-            Decision.insert_from(rows, target)
-            .on_conflict(
-                conflict_target=[Decision.order, Decision.step],
-                update={f: RawSQL(f'EXCLUDED."{f.column_name}"') for f in target[2:]},
-            )
-            .execute()
-        )
+        store_decisions(rows)
         counts = stage.select(
             fn.COUNT(stage.order_id),
             fn.SUM(Case(None, [(failed, 1)], 0)),

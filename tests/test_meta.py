@@ -178,6 +178,28 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def package_of(path: Path) -> str:
+    """The package a module's relative imports start from."""
+    name = module_name(path)
+    return name if path.name == "__init__.py" else name.rpartition(".")[0]
+
+
+def from_import(node: ast.ImportFrom, package: str, modules) -> set[str]:
+    """What ``from X import a, b`` imports: ``X.a`` and ``X.b`` where they are modules in
+    ``modules``, and ``X`` itself when a name comes from its body; relative ``X`` is
+    resolved against ``package``."""
+    base = node.module or ""
+    if node.level:
+        anchor = package.split(".")
+        anchor = anchor[: len(anchor) - node.level + 1]
+        base = ".".join(anchor + ([base] if base else []))
+    names = {f"{base}.{alias.name}" for alias in node.names}
+    found = names & set(modules)
+    if not names <= set(modules):  # a name from the package's own body
+        found.add(base)
+    return found
+
+
 def load_time_imports(path: Path, modules=frozenset()) -> set[str]:
     """Modules imported when ``path`` is imported: its top-level statements only, not
     imports inside functions or under ``if TYPE_CHECKING``; relative ones resolved.
@@ -189,9 +211,7 @@ def load_time_imports(path: Path, modules=frozenset()) -> set[str]:
     modules to register their routes while they import a sibling with ``from . import``.
     """
     tree = ast.parse(path.read_text(), filename=str(path))
-    package = module_name(path) if path.name == "__init__.py" else module_name(path)
-    if path.name != "__init__.py":
-        package = package.rpartition(".")[0]
+    package = package_of(path)
     found: set[str] = set()
 
     def visit(statements):
@@ -206,15 +226,7 @@ def load_time_imports(path: Path, modules=frozenset()) -> set[str]:
             elif isinstance(node, ast.Import):
                 found.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = package.split(".")
-                    anchor = anchor[: len(anchor) - node.level + 1]
-                    base = ".".join(anchor + ([base] if base else []))
-                names = {f"{base}.{alias.name}" for alias in node.names}
-                found.update(names)
-                if not names <= modules:  # a name from the package's own body
-                    found.add(base)
+                found.update(from_import(node, package, modules))
 
     visit(tree.body)
     return found
@@ -390,23 +402,13 @@ def imports_anywhere(path: Path, modules=frozenset()) -> set[str]:
     inside functions count too: a view importing another view's helper when it is called
     still depends on that view."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    package = module_name(path)
-    if path.name != "__init__.py":
-        package = package.rpartition(".")[0]
+    package = package_of(path)
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[: len(anchor) - node.level + 1]
-                base = ".".join(anchor + ([base] if base else []))
-            names = {f"{base}.{alias.name}" for alias in node.names}
-            found.update(names & set(modules))
-            if not names <= set(modules):
-                found.add(base)
+            found.update(from_import(node, package, modules))
     return found
 
 
