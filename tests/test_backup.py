@@ -145,7 +145,7 @@ def test_backup_while_the_worker_sends_restores_every_order_and_message(tmp_path
 def test_restore_refuses_while_a_worker_runs(tmp_path):
     from core import heartbeat
 
-    config = worker_config(tmp_path, ["demo"])
+    config = worker_config(tmp_path, ["amazon", "demo"])
     engine = Engine(load_settings(config))
     engine.migrate()
     archive = create_backup(engine.settings).path
