@@ -144,16 +144,23 @@ def _claimed(ids: list[int], owner: str) -> list[Claim]:
     return [Claim(i, owner, seqs[i]) for i in ids if i in seqs]
 
 
-def _take(ids: list[int], owner: str, lease, now, **extra) -> list[Claim]:
-    Message.update(
+def _claim_values(owner: str, lease, now) -> dict:
+    """What taking a message writes: ``sending`` under ``owner``'s lease, and the next
+    ``claim_seq`` (the fence every later write of this claim is conditional on)."""
+    return dict(
         state=SENDING,
         lease_until=lease,
         lease_owner=owner,
         claim_seq=Message.claim_seq + 1,
         attempts=Message.attempts + 1,
         updated_at=now,
-        **extra,
-    ).where(Message.id.in_(ids) & Message.state.in_([SCHEDULED, RETRY])).execute()
+    )
+
+
+def _take(ids: list[int], owner: str, lease, now, **extra) -> list[Claim]:
+    Message.update(**_claim_values(owner, lease, now), **extra).where(
+        Message.id.in_(ids) & Message.state.in_([SCHEDULED, RETRY])
+    ).execute()
     return _claimed(ids, owner)
 
 
@@ -190,14 +197,7 @@ def claim(engine, owner: str, limit: int) -> list[Claim]:
             return _take(ids, owner, lease, now) if ids else []
         pick = _due(limit, now).for_update(of=Message.alias("due"), skip_locked=True)
         taken = (
-            Message.update(
-                state=SENDING,
-                lease_until=lease,
-                lease_owner=owner,
-                claim_seq=Message.claim_seq + 1,
-                attempts=Message.attempts + 1,
-                updated_at=now,
-            )
+            Message.update(**_claim_values(owner, lease, now))
             .where(Message.id.in_(pick) & Message.state.in_([SCHEDULED, RETRY]))
             .returning(Message.id, Message.claim_seq, Message.priority, Message.due_at)
             .tuples()

@@ -89,6 +89,33 @@ def pick_ab_arm(order: Order, step: Step) -> str:
     return "A"
 
 
+def message_values(engine, order, step, due) -> dict:
+    """The fields of ``step``'s message for ``order`` that planning may refresh: when it
+    is due, its priority, and the sender (test mode's dry run, a review request)."""
+    sender = effective_sender(engine, step, order)
+    return dict(
+        due_at=due,
+        priority=step.priority,
+        sender=sender,
+        dry_run=is_dry_run(engine, sender),
+        review_request=is_review_request(engine, step),
+    )
+
+
+def insert_message(order, step, values: dict) -> None:
+    """Schedule ``step``'s message for ``order`` unless one exists (the unique (order,
+    step) index keeps a step to one message per order, whoever inserts first)."""
+    Message.insert(
+        order=order,
+        step=step,
+        campaign=step.campaign_id,
+        account=order.account_id,
+        state=SCHEDULED,
+        variant=pick_ab_arm(order, step),
+        **values,
+    ).on_conflict_ignore().execute()
+
+
 def record_decision(order: Order, step: Step, outcome: str, reason: str, by: str = "") -> None:
     """Keep the latest decision for (order, step): the order trace's "why" for the step."""
     Decision.insert(
@@ -175,25 +202,9 @@ def _plan_pair(engine, order: Order, step: Step, events, result: PlanResult, exi
         result.waiting += 1
         return
     due, why, by = verdict.due_at, verdict.reason, verdict.by
-    sender = effective_sender(engine, step, order)
-    values = dict(
-        due_at=due,
-        priority=step.priority,
-        sender=sender,
-        dry_run=is_dry_run(engine, sender),
-        review_request=is_review_request(engine, step),
-        updated_at=utcnow(),
-    )
+    values = {**message_values(engine, order, step, due), "updated_at": utcnow()}
     if existing is None:
-        Message.insert(
-            order=order,
-            step=step,
-            campaign=step.campaign_id,
-            account=order.account_id,
-            state=SCHEDULED,
-            variant=pick_ab_arm(order, step),
-            **values,
-        ).on_conflict_ignore().execute()
+        insert_message(order, step, values)
         result.planned += 1
     elif any(getattr(existing, k) != v for k, v in values.items() if k != "updated_at"):
         Message.update(**values).where(

@@ -14,13 +14,12 @@ from .contracts import (
     SENDING_STATUSES,
     SENT,
     SKIPPED,
-    is_review_request,
 )
 from .db import database
-from .decide import SEND, SEND_NOW, decide, effective_sender, is_dry_run
+from .decide import SEND, SEND_NOW, decide
 from .dispatch import CLAIM_LOST, claim_one, process, worker_id
 from .models import AuditLog, Message
-from .planning import pick_ab_arm, record_decision, release_dry_runs
+from .planning import insert_message, message_values, record_decision, release_dry_runs
 
 
 def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
@@ -49,23 +48,9 @@ def send_step_now(engine, order, step, *, by: str = "") -> tuple[bool, str]:
     verdict = decide(engine, order, step, mode=SEND_NOW, message=existing)
     if verdict.outcome != SEND:
         return False, verdict.reason
-    sender = effective_sender(engine, step, order)
-    now = utcnow()
     with database.atomic():
         if existing is None:
-            Message.insert(
-                order=order,
-                step=step,
-                campaign=step.campaign_id,
-                account=order.account_id,
-                state=SCHEDULED,
-                variant=pick_ab_arm(order, step),
-                due_at=now,
-                priority=step.priority,
-                sender=sender,
-                dry_run=is_dry_run(engine, sender),
-                review_request=is_review_request(engine, step),
-            ).on_conflict_ignore().execute()
+            insert_message(order, step, message_values(engine, order, step, utcnow()))
         row = Message.get((Message.order == order.id) & (Message.step == step.id))
         AuditLog.create(
             user=by,
