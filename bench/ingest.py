@@ -38,25 +38,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-HEADER = (
-    "amazon-order-id",
-    "merchant-order-id",
-    "purchase-date",
-    "last-updated-date",
-    "order-status",
-    "fulfillment-channel",
-    "sales-channel",
-    "product-name",
-    "sku",
-    "asin",
-    "item-status",
-    "quantity",
-    "currency",
-    "item-price",
-    "shipping-price",
-    "ship-country",
-    "is-business-order",
-)
+from tests.fake_spapi.reports import COLUMNS  # the All Orders layout the fake serves
+
+AT = {column: index for index, column in enumerate(COLUMNS)}  # the raw floor reads by position
+
 CHANNELS = (("Amazon.com", "USD", "US"), ("Amazon.de", "EUR", "DE"), ("Amazon.co.jp", "JPY", "JP"))
 STATUSES = (
     ("Shipped", "Shipped - Delivered to Buyer"),
@@ -74,7 +59,7 @@ def write_report(path: Path, orders: int, seed: int = 7) -> int:
     lines = 0
     with open(path, "w", encoding="utf-8", newline="") as fh:
         out = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        out.writerow(HEADER)
+        out.writerow(COLUMNS)
         for i in range(orders):
             channel, currency, country = CHANNELS[i % 3]
             status, item_status = STATUSES[0 if i % 10 < 6 else (i % 10) - 5 if i % 10 < 9 else 3]
@@ -82,27 +67,25 @@ def write_report(path: Path, orders: int, seed: int = 7) -> int:
             updated = placed + timedelta(days=rng.uniform(1, 8))
             oid = f"{100 + i % 900:03d}-{i:07d}-{rng.randrange(10**7):07d}"
             for n in range(2 if i % 5 == 0 else 1):
-                out.writerow(
-                    (
-                        oid,
-                        "",
-                        placed.isoformat(),
-                        updated.isoformat(),
-                        status,
-                        "Amazon" if i % 4 else "Merchant",
-                        channel,
-                        f"Product {i % 5000} with a plain title",
-                        f"SKU-{(i + n) % 5000}",
-                        f"B0{(i + n) % 5000:08d}",
-                        item_status,
-                        "1",
-                        currency,
-                        f"{rng.uniform(5, 300):.2f}",
-                        "4.90",
-                        country,
-                        "false",
-                    )
-                )
+                row = {
+                    "amazon-order-id": oid,
+                    "purchase-date": placed.isoformat(),
+                    "last-updated-date": updated.isoformat(),
+                    "order-status": status,
+                    "fulfillment-channel": "Amazon" if i % 4 else "Merchant",
+                    "sales-channel": channel,
+                    "product-name": f"Product {i % 5000} with a plain title",
+                    "sku": f"SKU-{(i + n) % 5000}",
+                    "asin": f"B0{(i + n) % 5000:08d}",
+                    "item-status": item_status,
+                    "quantity": "1",
+                    "currency": currency,
+                    "item-price": f"{rng.uniform(5, 300):.2f}",
+                    "shipping-price": "4.90",
+                    "ship-country": country,
+                    "is-business-order": "false",
+                }
+                out.writerow([row.get(column, "") for column in COLUMNS])
                 lines += 1
     return lines
 
@@ -133,29 +116,59 @@ def _raw_rows(path: Path):
         reader = csv.reader(fh, delimiter="\t")
         next(reader)
         for row in reader:
-            if row[0] != last:
+            if row[AT["amazon-order-id"]] != last:
                 if len(orders) >= RAW_BATCH:
                     yield orders, items, events
                     orders, items, events = [], [], []
-                last = row[0]
+                last = row[AT["amazon-order-id"]]
                 order_id += 1
-                status = row[4]
+                status = row[AT["order-status"]]
                 # Shipped orders get a delivery window, as the import estimates one.
-                window = row[3] if status == "Shipped" else None
-                delivered = "Delivered" in row[10]
+                window = row[AT["last-updated-date"]] if status == "Shipped" else None
+                delivered = "Delivered" in row[AT["item-status"]]
                 orders.append(
-                    (order_id, 1, row[0], row[15], "FBA", status, row[2], row[3], None, window)
-                    + (window, delivered, float(row[13]), row[12], "", "", "", row[15], False)
-                    + (False, False, int(row[11]), False, False, False, now)
+                    (
+                        order_id,
+                        1,
+                        row[AT["amazon-order-id"]],
+                        row[AT["ship-country"]],
+                        "FBA",
+                        status,
+                        row[AT["purchase-date"]],
+                        row[AT["last-updated-date"]],
+                        None,
+                        window,
+                    )
+                    + (
+                        window,
+                        delivered,
+                        float(row[AT["item-price"]]),
+                        row[AT["currency"]],
+                        "",
+                        "",
+                        "",
+                        row[AT["ship-country"]],
+                        False,
+                    )
+                    + (False, False, int(row[AT["quantity"]]), False, False, False, now)
                 )
-                events.append((order_id, "ordered", row[2], now, "raw"))
+                events.append((order_id, "ordered", row[AT["purchase-date"]], now, "raw"))
                 if status == "Shipped":
-                    events.append((order_id, "shipped", row[3], now, "raw"))
-                if "Delivered" in row[10]:
-                    events.append((order_id, "delivered", row[3], now, "raw"))
+                    events.append((order_id, "shipped", row[AT["last-updated-date"]], now, "raw"))
+                if "Delivered" in row[AT["item-status"]]:
+                    events.append((order_id, "delivered", row[AT["last-updated-date"]], now, "raw"))
                 if status == "Cancelled":
-                    events.append((order_id, "cancelled", row[3], now, "raw"))
-            items.append((order_id, row[8], row[9], row[7], int(row[11]), float(row[13])))
+                    events.append((order_id, "cancelled", row[AT["last-updated-date"]], now, "raw"))
+            items.append(
+                (
+                    order_id,
+                    row[AT["sku"]],
+                    row[AT["asin"]],
+                    row[AT["product-name"]],
+                    int(row[AT["quantity"]]),
+                    float(row[AT["item-price"]]),
+                )
+            )
     if orders:
         yield orders, items, events
 

@@ -21,25 +21,8 @@ from core.dispatch import dispatch_due
 from core.importer import import_orders
 from core.models import Decision, Message, Order, SellerAccount, Step
 from tests.fake_spapi.harness import connected, review_step
+from tests.fake_spapi.reports import COLUMNS  # the All Orders layout the fake serves
 
-COLUMNS = (
-    "amazon-order-id",
-    "merchant-order-id",
-    "purchase-date",
-    "last-updated-date",
-    "order-status",
-    "fulfillment-channel",
-    "sales-channel",
-    "product-name",
-    "sku",
-    "asin",
-    "item-status",
-    "quantity",
-    "currency",
-    "item-price",
-    "shipping-price",
-    "ship-country",
-)
 ASKED = "getSolicitationActionsForOrder"
 POSTED = "createProductReviewAndSellerFeedbackSolicitation"
 NOT_YET = "waiting: Amazon does not offer Request a Review for this order yet (re-checked daily)"
