@@ -29,11 +29,13 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test chromium dictionaries services lint
 	$(BIN)/pytest -p no:cacheprovider
 
-## test-postgres: the planning, dispatch, store, web, campaign-move, account and trace tests again with
-## PostgreSQL + Redis as the backend (tests/support/backend.py); CI runs it after test
+## test-postgres: the planning, dispatch, store, web, campaign-move, account and trace tests,
+## the SIGKILL tests (real worker processes) and the daily-limit race again with PostgreSQL +
+## Redis as the backend (tests/support/backend.py); CI runs it after test
 PG_TESTS := tests/test_slice.py tests/test_dispatch_fencing.py tests/test_decision_path.py \
 	tests/test_web_messages.py tests/test_update_campaign.py tests/test_accounts_core.py \
-	tests/test_order_trace_cli.py
+	tests/test_order_trace_cli.py tests/test_worker_kill.py tests/test_worker_kill_spapi.py \
+	tests/test_worker_kill_concurrent.py tests/test_dispatch_daily_limit_race.py
 test-postgres: $(VENV)/.installed-test services
 	FOLLOWUP_TEST_BACKEND=postgres $(BIN)/pytest -p no:cacheprovider $(PG_TESTS)
 

@@ -1,7 +1,7 @@
 """``FOLLOWUP_TEST_BACKEND=postgres``: every test's engine on PostgreSQL + Redis.
 
 By default each test gets a temp-file SQLite database and a memory huey. With the switch
-(``.ci/run`` sets it for the planning, dispatch, store, sync and web tests), the shared
+(``make test-postgres`` sets it for the tests it lists, worker processes too), the shared
 ``base_config`` points the database at one PostgreSQL database for the session (emptied
 before each test: ``TRUNCATE ... RESTART IDENTITY``, so ids start at 1 as on a fresh
 file) and the queue at Redis under a name of its own. A test that names its own database

@@ -17,7 +17,25 @@ from core.clock import utcnow
 from core.contracts import IN_DOUBT, RETRY, SCHEDULED, SENDING
 from core.models import Message
 
+from . import backend
+
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _storage(tmp_path: Path) -> str:
+    """The database and queue sections: files under ``tmp_path``, or with
+    ``FOLLOWUP_TEST_BACKEND=postgres`` the session's PostgreSQL database and Redis."""
+    if backend.BACKEND == "postgres":
+        queue = backend.defaults()["queue"]
+        return (
+            f'[database]\nurl = "{backend.database_url()}"\n'
+            f'[queue]\nbackend = "redis"\nredis_url = "{queue["redis_url"]}"\n'
+            f'name = "{queue["name"]}"'
+        )
+    return (
+        f'[database]\nurl = "sqlite:///{tmp_path}/data/app.db"\n'
+        f'[queue]\nbackend = "sqlite"\npath = "{tmp_path}/data/queue.db"'
+    )
 
 
 def worker_config(
@@ -45,11 +63,7 @@ def worker_config(
 data_dir = "{tmp_path}/data"
 [web]
 secret_key = {{ file = "{tmp_path}/secret", generate = true }}
-[database]
-url = "sqlite:///{tmp_path}/data/app.db"
-[queue]
-backend = "sqlite"
-path = "{tmp_path}/data/queue.db"
+{_storage(tmp_path)}
 {"" if workers is None else f"workers = {workers}"}
 [security]
 encryption_key = {{ file = "{tmp_path}/key", generate = true }}
