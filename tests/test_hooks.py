@@ -26,15 +26,29 @@ from core.clock import utcnow
 from core.compliance import ContentCheck, Finding, LintInput
 from core.dispatch import dispatch_due
 from core.engine import PluginError
-from core.models import Campaign, Decision, Message, Step
+from core.models import (
+    Campaign,
+    Decision,
+    Message,
+    Order,
+    SellerAccount,
+    Step,
+    Template,
+    TemplateVariant,
+    TemplateVersion,
+)
 from core.planning import plan_orders
+from core.queue import make_huey
 from core.store import store_orders
+from core.sync import sync_account
 from core.tasks import EngineQueue
 from tests.conftest import order_data
 from tests.support.campaigns import REVIEW_STEP
 
 
-def store(engine, account, *datas):
+def store(engine, *datas):
+    """Store ``datas`` as orders of a new demo seller account; the changed order ids."""
+    account = SellerAccount.create(name="S", source="demo")
     result = store_orders(account, list(datas), "test", set(engine.marketplaces))
     assert not result.errors, result.errors
     return result.changed_ids
@@ -103,10 +117,7 @@ def test_hook_register_triggers(make_engine):
             return [Trigger("placed_plus", "Placed", lambda e, o, ev: ev.get("ordered"))]
 
     engine = make_engine(extra_plugins=[("t", Review())])
-    from core.models import SellerAccount
-
-    account = SellerAccount.create(name="S", source="demo")
-    ids = store(engine, account, order_data("US"))
+    ids = store(engine, order_data("US"))
     campaign({"trigger": "placed_plus", "message_type": ""})
     assert plan_orders(engine, ids).planned == 1
 
@@ -120,10 +131,7 @@ def test_hook_register_rules(make_engine):
             return [Rule("never", "Never", lambda e, o, p: "rule: never matches")]
 
     engine = make_engine(extra_plugins=[("never", Never())])
-    from core.models import SellerAccount
-
-    account = SellerAccount.create(name="S", source="demo")
-    ids = store(engine, account, order_data("US"))
+    ids = store(engine, order_data("US"))
     campaign({"rules": [{"rule": "never", "params": {}}]})
     assert plan_orders(engine, ids).excluded == 1
     assert Decision.get().reason == "rule: never matches"
@@ -133,11 +141,8 @@ def test_hook_register_senders(make_engine):
     """A plugin's sender is the one a step names: dispatch hands it the rendered text."""
     recorder = Recorder()
     engine = make_engine(extra_plugins=[("rec", recorder)])
-    from core.models import SellerAccount
-
-    account = SellerAccount.create(name="S", source="demo")
     data = order_data("US", delivered_days_ago=6)
-    ids = store(engine, account, data)
+    ids = store(engine, data)
     campaign({"sender": "recorder"})
     plan_orders(engine, ids)
     dispatch_due(engine)
@@ -156,11 +161,8 @@ def test_hook_message_sent(make_engine):
             seen.append((order.order_id, result.status))
 
     engine = make_engine(extra_plugins=[("rec", recorder), ("notified", Notified())])
-    from core.models import SellerAccount
-
-    account = SellerAccount.create(name="S", source="demo")
     data = order_data("US", delivered_days_ago=6)
-    ids = store(engine, account, data)
+    ids = store(engine, data)
     campaign({"sender": "recorder"})
     plan_orders(engine, ids)
     dispatch_due(engine)
@@ -179,10 +181,7 @@ def test_hook_message_failed(make_engine):
             errors.append(error)
 
     engine = make_engine(extra_plugins=[("rec", Recorder("failed")), ("n", Notified())])
-    from core.models import SellerAccount
-
-    account = SellerAccount.create(name="S", source="demo")
-    ids = store(engine, account, order_data("US", delivered_days_ago=6))
+    ids = store(engine, order_data("US", delivered_days_ago=6))
     campaign({"sender": "recorder"})
     plan_orders(engine, ids)
     dispatch_due(engine)
@@ -200,9 +199,6 @@ def test_hook_register_order_sources(make_engine):
             return [OrderSource("mine", "Mine", fetch=lambda e, a, since, progress: [data])]
 
     engine = make_engine(extra_plugins=[("src", Source())])
-    from core.models import Order, SellerAccount
-    from core.sync import sync_account
-
     account = SellerAccount.create(name="S", source="mine")
     result = sync_account(engine, account.id)
     assert result.created == 1
@@ -220,8 +216,6 @@ def test_hook_register_jobs(make_engine):
             return [Job("count", 3600, lambda e: runs.append(1))]
 
     engine = make_engine(extra_plugins=[("jobs", Jobs())])
-    from core.queue import make_huey
-
     runtime = EngineQueue(engine, make_huey(engine.settings, immediate=True))
     runtime.run_tick()
     runtime.run_tick()  # not again within its interval
@@ -273,10 +267,7 @@ def test_hook_delivery_window(make_engine):
             return DeliveryWindow(start, start + timedelta(days=1), False, "windows plugin")
 
     engine = make_engine(extra_plugins=[("w", Windows())])
-    from core.models import Order, SellerAccount
-
-    account = SellerAccount.create(name="S", source="demo")
-    store(engine, account, order_data("US", delivered_days_ago=None))
+    store(engine, order_data("US", delivered_days_ago=None))
     order = Order.get()
     window = engine.delivery_window(order)
     assert window.source == "windows plugin" and not window.confirmed
@@ -292,19 +283,14 @@ def test_hook_review_request_window(make_engine):
             return TimeWindow(order.purchased_at, order.purchased_at + timedelta(days=60), "w")
 
     engine = make_engine(extra_plugins=[("w", Windows())])
-    from core.models import Order, SellerAccount
-
-    account = SellerAccount.create(name="S", source="demo")
-    store(engine, account, order_data("US", delivered_days_ago=None))
+    store(engine, order_data("US", delivered_days_ago=None))
     order = Order.get()
     assert engine.review_window(order).opens == order.purchased_at
     assert engine.review_window(order).closes == order.purchased_at + timedelta(days=60)
 
 
-def test_default_windows_follow_amazons_review_rule(engine, account):
-    from core.models import Order
-
-    store(engine, account, order_data("US", delivered_days_ago=3))
+def test_default_windows_follow_amazons_review_rule(engine):
+    store(engine, order_data("US", delivered_days_ago=3))
     order = Order.get()
     window = engine.review_window(order)
     assert window.opens == order.earliest_delivery + timedelta(days=5)
@@ -320,10 +306,7 @@ def test_hook_adjust_send_time(make_engine):
             return due_at + timedelta(days=2), "timing: two days later"
 
     engine = make_engine(extra_plugins=[("timing", Timing())])
-    from core.models import SellerAccount
-
-    account = SellerAccount.create(name="S", source="demo")
-    ids = store(engine, account, order_data("US", delivered_days_ago=1))
+    ids = store(engine, order_data("US", delivered_days_ago=1))
     campaign({"message_type": ""})
     plan_orders(engine, ids)
     assert "timing: two days later" in Decision.get().reason
@@ -351,10 +334,7 @@ def test_hook_invoice_url(make_engine):
             return f"https://invoices.example/{order.order_id}.pdf"
 
     engine = make_engine(extra_plugins=[("vat", Vat())])
-    from core.models import Order, SellerAccount
-
-    account = SellerAccount.create(name="S", source="demo")
-    store(engine, account, order_data("DE"))
+    store(engine, order_data("DE"))
     order = Order.get()
     assert engine.invoice_url(order) == f"https://invoices.example/{order.order_id}.pdf"
 
@@ -372,10 +352,7 @@ def test_hook_template_context(make_engine):
             return {"invoice_link": engine.invoice_url(order)}
 
     engine = make_engine(extra_plugins=[("vat", Vat())])
-    from core.models import Order, SellerAccount
-
-    account = SellerAccount.create(name="S", source="demo")
-    store(engine, account, order_data("DE"))
+    store(engine, order_data("DE"))
     order = Order.get()
     context = engine.template_context(order, None)
     assert context["invoice_link"] == f"https://invoices.example/{order.order_id}.pdf"
@@ -389,10 +366,7 @@ def test_template_context_duplicate_key_is_an_error(make_engine):
             return {"order_id": "mine"}
 
     engine = make_engine(extra_plugins=[("clash", Clash())])
-    from core.models import Order, SellerAccount
-
-    account = SellerAccount.create(name="S", source="demo")
-    store(engine, account, order_data("US"))
+    store(engine, order_data("US"))
     with pytest.raises(PluginError, match="'order_id' given twice"):
         engine.template_context(Order.get(), None)
 
@@ -407,10 +381,7 @@ def test_hook_message_attachments(make_engine):
             return [Attachment("manual.pdf", "application/pdf", b"%PDF-1.4", "instructions")]
 
     engine = make_engine(extra_plugins=[("rec", recorder), ("manual", Manual())])
-    from core.models import SellerAccount, Template, TemplateVariant, TemplateVersion
-
-    account = SellerAccount.create(name="S", source="demo")
-    ids = store(engine, account, order_data("US", delivered_days_ago=2))
+    ids = store(engine, order_data("US", delivered_days_ago=2))
     template = Template.create(name="Manual", channel="messaging", message_type="x")
     version = TemplateVersion.create(template=template, number=1)
     TemplateVariant.create(
@@ -440,10 +411,7 @@ def test_hook_send_vetoes(make_engine):
             return None
 
     engine = make_engine(extra_plugins=[("veto", Veto())])
-    from core.models import SellerAccount
-
-    account = SellerAccount.create(name="S", source="demo")
-    ids = store(engine, account, *(order_data(m, delivered_days_ago=6) for m in ("US", "DE", "JP")))
+    ids = store(engine, *(order_data(m, delivered_days_ago=6) for m in ("US", "DE", "JP")))
     campaign()
     result = plan_orders(engine, ids)
     assert (result.planned, result.excluded) == (2, 1)
@@ -464,10 +432,7 @@ def test_plugin_enabled_for_de_is_never_consulted_for_us(make_engine):
     engine = make_engine(
         extra_plugins=[("de_only", DeOnly())], **{"plugins.marketplaces": {"de_only": ["DE"]}}
     )
-    from core.models import SellerAccount
-
-    account = SellerAccount.create(name="S", source="demo")
-    ids = store(engine, account, order_data("US"), order_data("DE"))
+    ids = store(engine, order_data("US"), order_data("DE"))
     campaign({"message_type": ""})
     plan_orders(engine, ids)
     assert asked == ["DE"]
