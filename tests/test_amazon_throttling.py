@@ -17,6 +17,7 @@ from itertools import pairwise
 
 import pytest
 from sp_api.auth import access_token_client
+from sp_api.base.exceptions import SellingApiRequestThrottledException
 
 from core import Attachment, Rendered, Waiting, clock
 from core.clock import utcnow
@@ -211,6 +212,31 @@ def test_a_long_retry_after_on_a_read_is_not_slept_through(amazon, fake, retry_a
     reason = review_preflight(engine, message, message.order)
     assert isinstance(reason, Waiting) and reason.recheck_after == 240
     assert fake.throttled == 1 and fake.count(ACTIONS) == 0  # asked once, not again
+
+
+def test_a_throttled_slow_read_is_not_slept_through_for_its_bucket(amazon, monkeypatch):
+    """After a 429 the operation's bucket is emptied: for searchOrders (a call every 3
+    minutes) the next token is minutes away, so the read gives up at once, as for a long
+    Retry-After. It used to sleep those minutes in the worker thread, which held a worker
+    that was asked to stop."""
+    _, account = amazon
+    calls, slept = [], []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        if seconds > amazon_client.MAX_INLINE_WAIT:
+            raise AssertionError(f"a read slept {seconds:.0f} s for its bucket")
+
+    monkeypatch.setattr(amazon_client.time, "sleep", sleep)
+    monkeypatch.setattr(amazon_client.limiter, "_sleep", sleep)
+
+    def throttled():
+        calls.append(1)
+        raise SellingApiRequestThrottledException([{"code": "QuotaExceeded"}], headers={})
+
+    with pytest.raises(SellingApiRequestThrottledException):
+        amazon_client.call(account, "searchOrders", throttled)
+    assert calls == [1]
 
 
 def test_repeated_transient_reads_back_off(amazon, fake, one_read_try):

@@ -285,10 +285,15 @@ def call(account, operation: str, fn, *args, write: bool = False, **kwargs):
             limiter.observe(
                 account.id, operation, (exc.headers or {}).get("x-amzn-RateLimit-Limit")
             )
-            told = retry_after_header(exc)
-            if attempt == attempts or (told is not None and told > MAX_INLINE_WAIT):
+            # A read does not sleep through a long wait, whether Amazon says it
+            # (Retry-After) or the emptied bucket does (one interval of a slow
+            # operation: 3 minutes for searchOrders): the caller re-checks later, and a
+            # worker asked to stop is not held in a sleep.
+            told = retry_after_header(exc) or 0.0
+            refill = limiter.refill_in(account.id, operation)
+            if attempt == attempts or max(told, refill) > MAX_INLINE_WAIT:
                 raise
-            pause = max(pause, told or 0.0)
+            pause = max(pause, told)
         except SellingApiException as exc:
             status = getattr(exc, "code", 0) or 0
             if write or status < 500 or attempt == attempts:
